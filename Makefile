@@ -1,0 +1,63 @@
+# Everything a newcomer needs: `make run` and `make test`. Both set up what is missing.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | cksum | cut -d' ' -f1)
+
+export VCS_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/voicecampaign
+export VCS_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
+
+.PHONY: run test install db topology rabbitmq-management lint format bench clean
+
+run: install rabbitmq-management db topology
+	@echo ""
+	@echo "  API:                 http://127.0.0.1:$${VCS_API_PORT:-8081}/api/v1/campaigns"
+	@echo "  RabbitMQ management: http://127.0.0.1:15672 (guest/guest)"
+	@echo "  Mock carrier:        http://127.0.0.1:$${VCS_MOCK_HTTP_PORT:-8090}/mock/stats"
+	@echo "  Ctrl-C stops all four services."
+	@echo ""
+	$(BIN)/honcho start -f Procfile
+
+test: install rabbitmq-management
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy shared
+	$(BIN)/pytest
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+db: install
+	$(BIN)/python -m shared.db.migrate
+
+topology: install
+	$(BIN)/python -m shared.topology
+
+# The console at :15672; needs the rabbitmq-plugins tool on this machine, skipped otherwise.
+rabbitmq-management:
+	@if command -v rabbitmq-plugins >/dev/null 2>&1; then \
+		rabbitmq-plugins --quiet enable rabbitmq_management >/dev/null 2>&1 \
+		|| echo "note: could not enable the RabbitMQ management plugin (not fatal)"; \
+	else echo "note: rabbitmq-plugins not found; management console not enabled"; fi
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy shared
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install rabbitmq-management
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

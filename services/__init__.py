@@ -1,0 +1,1 @@
+"""The four separately deployed processes of the Voice Campaign Service."""

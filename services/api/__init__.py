@@ -1,0 +1,1 @@
+"""The HTTP API: campaigns, single calls, provider callbacks, health."""

@@ -1,0 +1,110 @@
+"""What the call endpoints do: single calls, call status, and provider callbacks over HTTP."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+import asyncpg
+import structlog
+
+from services.api.campaign_ops import get_visible_campaign, publish_event, retry_config_from
+from services.api.presenters import call_out
+from services.api.schemas import CallbackIn, CallbackOut, CallOut, SingleCallCreate
+from shared.amqp import Publisher
+from shared.attempt_signals import signal_attempt_ended
+from shared.domain.business_hours import ALWAYS_OPEN
+from shared.domain.campaign import SINGLE_CALLS
+from shared.domain.phone import InvalidPhoneNumber, normalize
+from shared.domain.statuses import CallStatus, CampaignStatus
+from shared.errors import InvalidInput, NotFound, TransientError
+from shared.messages import CallsAdded
+from shared.repositories import calls as call_repo
+from shared.repositories import campaigns as campaign_repo
+from shared.results import ProviderReport, apply_provider_report
+from shared.settings import Settings
+
+log = structlog.get_logger()
+
+
+def _single_calls_template(settings: Settings) -> campaign_repo.NewCampaign:
+    return campaign_repo.NewCampaign(
+        name="Single calls",
+        description="Calls placed one at a time through POST /api/v1/calls",
+        concurrency_limit=settings.default_concurrency_limit,
+        priority=settings.default_priority,
+        retry=retry_config_from(None, settings),
+        hours=ALWAYS_OPEN,
+        kind=SINGLE_CALLS,
+        status=CampaignStatus.IN_PROGRESS,
+    )
+
+
+async def place_single_call(
+    pool: asyncpg.Pool, publisher: Publisher, settings: Settings, body: SingleCallCreate
+) -> CallOut:
+    """Queue one call outside any campaign, with the default limits and retry config."""
+    try:
+        number = normalize(body.phone_number, settings.default_region)
+    except InvalidPhoneNumber as exc:
+        raise InvalidInput(
+            str(exc), errors=[{"field": "phoneNumber", "message": str(exc)}]
+        ) from exc
+    async with pool.acquire() as conn:
+        campaign = await campaign_repo.ensure_single_calls_campaign(
+            conn, _single_calls_template(settings)
+        )
+        row = await call_repo.insert_single_call(conn, campaign.id, number)
+    log.info("single call queued", call_id=str(row["id"]))
+    await publish_event(publisher, CallsAdded(campaign_id=campaign.id, count=1))
+    return call_out(row, [])
+
+
+async def get_call(pool: asyncpg.Pool, call_id: UUID) -> CallOut:
+    async with pool.acquire() as conn:
+        row = await call_repo.fetch_call(conn, call_id)
+        if row is None:
+            raise NotFound(f"no call with id {call_id}")
+        attempts = await call_repo.fetch_attempts(conn, [call_id])
+    return call_out(row, attempts[call_id])
+
+
+async def list_campaign_calls(
+    pool: asyncpg.Pool,
+    campaign_id: UUID,
+    *,
+    status: CallStatus | None,
+    page: int,
+    size: int,
+) -> list[CallOut]:
+    async with pool.acquire() as conn:
+        await get_visible_campaign(conn, campaign_id)
+        rows = await call_repo.list_calls(
+            conn, campaign_id, status=status, offset=page * size, limit=size
+        )
+        attempts = await call_repo.fetch_attempts(conn, [r["id"] for r in rows])
+    return [call_out(r, attempts[r["id"]]) for r in rows]
+
+
+async def apply_callback(pool: asyncpg.Pool, publisher: Publisher, body: CallbackIn) -> CallbackOut:
+    """A provider's result over HTTP, through the same idempotent path as the mock's messages."""
+    report = ProviderReport(
+        external_call_id=body.external_call_id,
+        status=body.status,
+        duration_seconds=body.duration_seconds,
+        failure_reason=body.failure_reason,
+    )
+    async with pool.acquire() as conn:
+        effect = await apply_provider_report(conn, report, datetime.now(UTC))
+    if effect is None:
+        raise NotFound(f"no call attempt with externalCallId {body.external_call_id!r}")
+    try:
+        await signal_attempt_ended(publisher, effect)
+    except TransientError as exc:
+        log.warning("could not signal the attempt's end; the worker will notice", error=exc.detail)
+    return CallbackOut(
+        external_call_id=body.external_call_id,
+        applied=effect.applied,
+        call_id=effect.ref.call_id,
+        call_status=effect.call_status.value if effect.call_status else None,
+    )

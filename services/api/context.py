@@ -1,0 +1,15 @@
+"""Typed keys for what the api keeps in its aiohttp application."""
+
+from __future__ import annotations
+
+import asyncpg
+from aio_pika.abc import AbstractRobustConnection
+from aiohttp import web
+
+from shared.amqp import Publisher
+from shared.settings import Settings
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
+POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool", asyncpg.Pool)
+BROKER: web.AppKey[AbstractRobustConnection] = web.AppKey("broker", AbstractRobustConnection)
+PUBLISHER: web.AppKey[Publisher] = web.AppKey("publisher", Publisher)

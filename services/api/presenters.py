@@ -1,0 +1,95 @@
+"""Domain objects and rows turned into the API's response bodies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from services.api.schemas import (
+    AttemptOut,
+    BusinessHoursOut,
+    CallOut,
+    CampaignMetrics,
+    CampaignOut,
+    RetryConfigOut,
+)
+from shared.domain.business_hours import format_clock, format_days
+from shared.domain.campaign import Campaign
+from shared.domain.statuses import CallStatus
+from shared.repositories.campaigns import CallCounts
+
+
+def campaign_out(campaign: Campaign, counts: CallCounts) -> CampaignOut:
+    hours = campaign.hours
+    retry = campaign.retry
+    return CampaignOut(
+        id=campaign.id,
+        name=campaign.name,
+        description=campaign.description,
+        status=campaign.status.value,
+        concurrency_limit=campaign.concurrency_limit,
+        priority=campaign.priority,
+        retry_config=RetryConfigOut(
+            max_retries=retry.max_retries,
+            sync_initial_backoff_ms=retry.sync_initial_backoff_ms,
+            sync_backoff_multiplier=retry.sync_backoff_multiplier,
+            callback_retry_delay_ms=retry.callback_retry_delay_ms,
+            callback_timeout_ms=retry.callback_timeout_ms,
+        ),
+        business_hours=BusinessHoursOut(
+            start_time=format_clock(hours.start_minute),
+            end_time=format_clock(hours.end_minute),
+            timezone=hours.timezone,
+            allowed_days=format_days(hours.allowed_days),
+            crosses_midnight=hours.crosses_midnight,
+        ),
+        metrics=CampaignMetrics(
+            total_calls=counts.total,
+            pending_calls=counts[CallStatus.PENDING],
+            in_progress_calls=counts[CallStatus.SCHEDULED] + counts[CallStatus.IN_PROGRESS],
+            completed_calls=counts[CallStatus.COMPLETED],
+            failed_calls=counts[CallStatus.FAILED],
+            permanently_failed_calls=counts[CallStatus.PERMANENTLY_FAILED],
+            cancelled_calls=counts[CallStatus.CANCELLED],
+            total_retries=counts.total_retries,
+        ),
+        created_at=campaign.created_at,
+        updated_at=campaign.updated_at,
+        started_at=campaign.started_at,
+        finished_at=campaign.finished_at,
+    )
+
+
+def attempt_out(row: Mapping[str, Any]) -> AttemptOut:
+    outcome = row["outcome"]
+    if outcome is None and row["timed_out_at"] is not None:
+        outcome = "TIMED_OUT"
+    return AttemptOut(
+        attempt_number=row["attempt_no"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"] or row["timed_out_at"],
+        external_call_id=row["external_call_id"],
+        provider_status=row["provider_status"],
+        outcome=outcome,
+        reason=row["reason"],
+        duration_seconds=row["duration_seconds"],
+        timed_out_at=row["timed_out_at"],
+    )
+
+
+def call_out(row: Mapping[str, Any], attempts: Sequence[Mapping[str, Any]]) -> CallOut:
+    return CallOut(
+        id=row["id"],
+        campaign_id=None if row["campaign_kind"] == "SINGLE_CALLS" else row["campaign_id"],
+        phone_number=row["phone_number"],
+        status=row["status"],
+        retry_count=max(row["dial_count"] - 1, 0),
+        last_attempted_at=row["last_attempted_at"],
+        next_retry_at=row["next_retry_at"],
+        external_call_id=row["external_call_id"],
+        failure_reason=row["failure_reason"],
+        call_duration_seconds=row["call_duration_seconds"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        attempts=[attempt_out(a) for a in attempts],
+    )

@@ -1,0 +1,129 @@
+"""Errors as RFC 9457 problem+json. The one place that turns exceptions into HTTP answers."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from uuid import uuid4
+
+import asyncpg
+import structlog
+from aiohttp import web
+from pydantic import ValidationError
+
+from shared.errors import ServiceError, TransientError
+
+log = structlog.get_logger()
+
+PROBLEM_JSON = "application/problem+json"
+
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    429: "Too many requests",
+    500: "Internal error",
+    503: "Service unavailable",
+}
+
+
+def problem(
+    status: int, code: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
+) -> web.Response:
+    body = {
+        "type": f"/problems/{code}",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    return web.Response(
+        status=status,
+        text=json.dumps(body, default=str),
+        content_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def validation_problem(exc: ValidationError) -> web.Response:
+    """422 listing each failing field by its path in the request (camelCase, [index])."""
+    if any(e["type"] == "json_invalid" for e in exc.errors()):
+        return problem(400, "malformed-json", "the request body is not valid JSON")
+    errors = [
+        {"field": _path(e["loc"]), "message": e["msg"]}
+        for e in exc.errors(include_url=False, include_input=False)
+    ]
+    summary = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors[:5])
+    return problem(422, "validation-error", summary, errors=errors)
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+_HTTP_CODES = {404: "not-found", 405: "method-not-allowed", 413: "request-too-large"}
+
+
+@web.middleware
+async def problem_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    request_id = request.headers.get("X-Request-Id") or uuid4().hex
+    started = time.perf_counter()
+    status = 500
+    with structlog.contextvars.bound_contextvars(request_id=request_id):
+        try:
+            response = await _answer(request, handler)
+            status = response.status
+            response.headers["X-Request-Id"] = request_id
+            return response
+        finally:
+            log.info(
+                "request",
+                method=request.method,
+                path=request.path,
+                status=status,
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+
+
+async def _answer(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "http-error")
+        detail = exc.text or exc.reason
+        if exc.status == 404:
+            detail = f"no endpoint at {request.method} {request.path}"
+        headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
+        return problem(exc.status, code, detail, headers=headers)
+    except ValidationError as exc:
+        return validation_problem(exc)
+    except ServiceError as exc:
+        if isinstance(exc, TransientError):
+            log.warning("dependency unavailable", error=exc.detail)
+        return problem(exc.http_status, exc.code, exc.detail, **exc.extra)
+    except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError) as exc:
+        log.warning("database unavailable", error=repr(exc))
+        return problem(503, "temporarily-unavailable", "the database is unavailable; try again")
+    except Exception:
+        log.exception("unhandled error")
+        return problem(500, "internal-error", "an internal error occurred; it has been logged")

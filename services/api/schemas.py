@@ -1,0 +1,178 @@
+"""HTTP request and response bodies, with the seed API's camelCase field names."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic.alias_generators import to_camel
+
+from shared.settings import MAX_CALLBACK_TIMEOUT_MS
+
+
+class RequestBody(BaseModel):
+    """Strict: unknown fields and wrongly typed values are errors, reported per field."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=False, extra="forbid", strict=True, frozen=True
+    )
+
+
+class ResponseBody(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+# Requests
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class RetryConfigIn(RequestBody):
+    max_retries: int | None = Field(None, ge=0, le=20)
+    sync_initial_backoff_ms: int | None = Field(None, ge=0, le=600_000)
+    sync_backoff_multiplier: float | None = Field(None, ge=1.0, le=10.0)
+    callback_retry_delay_ms: int | None = Field(None, ge=0, le=86_400_000)
+    callback_timeout_ms: int | None = Field(None, ge=1000, le=MAX_CALLBACK_TIMEOUT_MS)
+
+
+class BusinessHoursIn(RequestBody):
+    start_time: str = Field(description='Local opening time, "HH:MM"', examples=["09:00"])
+    end_time: str = Field(description='Local closing time, "HH:MM" (exclusive; "24:00" allowed)')
+    timezone: str = Field("UTC", description="IANA time zone, e.g. America/New_York")
+    allowed_days: str | list[str] = Field(
+        "MONDAY,TUESDAY,WEDNESDAY,THURSDAY,FRIDAY,SATURDAY,SUNDAY",
+        description='"MONDAY,TUESDAY" or ["MONDAY", "TUESDAY"]; three-letter names work too',
+    )
+    crosses_midnight: bool = Field(
+        False,
+        description="Must be true for a window whose end is before its start (22:00-02:00);"
+        " the part after midnight then belongs to the next day.",
+    )
+
+
+class CampaignCreate(RequestBody):
+    name: Name
+    description: str | None = Field(None, max_length=2000)
+    phone_numbers: list[str] = Field(default_factory=list, max_length=100_000)
+    concurrency_limit: int | None = Field(None, ge=1, le=1000)
+    priority: int | None = Field(None, ge=1, le=10)
+    retry_config: RetryConfigIn | None = None
+    business_hours: BusinessHoursIn | None = None
+
+
+class SingleCallCreate(RequestBody):
+    phone_number: str = Field(min_length=1, max_length=40)
+
+
+CallbackStatus = Literal[
+    "QUEUED",
+    "INITIATED",
+    "RINGING",
+    "IN_PROGRESS",
+    "COMPLETED",
+    "BUSY",
+    "NO_ANSWER",
+    "FAILED",
+    "CANCELED",
+]
+
+
+class CallbackIn(RequestBody):
+    external_call_id: str = Field(min_length=1, max_length=200)
+    status: CallbackStatus
+    duration_seconds: int | None = Field(None, ge=0, le=86_400)
+    failure_reason: str | None = Field(None, max_length=500)
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _canonical_status(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().upper().replace("-", "_")
+            return {"CANCELLED": "CANCELED", "NOANSWER": "NO_ANSWER"}.get(value, value)
+        return value
+
+
+# Responses
+
+
+class RetryConfigOut(ResponseBody):
+    max_retries: int
+    sync_initial_backoff_ms: int
+    sync_backoff_multiplier: float
+    callback_retry_delay_ms: int
+    callback_timeout_ms: int
+
+
+class BusinessHoursOut(ResponseBody):
+    start_time: str
+    end_time: str
+    timezone: str
+    allowed_days: str
+    crosses_midnight: bool
+
+
+class CampaignMetrics(ResponseBody):
+    total_calls: int
+    pending_calls: int
+    in_progress_calls: int
+    completed_calls: int
+    failed_calls: int
+    permanently_failed_calls: int
+    cancelled_calls: int
+    total_retries: int
+
+
+class CampaignOut(ResponseBody):
+    id: UUID
+    name: str
+    description: str | None
+    status: str
+    concurrency_limit: int
+    priority: int
+    retry_config: RetryConfigOut
+    business_hours: BusinessHoursOut
+    metrics: CampaignMetrics
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class AttemptOut(ResponseBody):
+    attempt_number: int
+    started_at: datetime
+    ended_at: datetime | None
+    external_call_id: str | None
+    provider_status: str | None
+    outcome: str | None = Field(
+        description="COMPLETED, BUSY, NO_ANSWER, FAILED, CANCELED, REJECTED, NOT_PLACED, or"
+        " TIMED_OUT when no result came in time; null while the call is live"
+    )
+    reason: str | None
+    duration_seconds: int | None
+    timed_out_at: datetime | None
+
+
+class CallOut(ResponseBody):
+    id: UUID
+    campaign_id: UUID | None = Field(description="null for a single call")
+    phone_number: str
+    status: str
+    retry_count: int
+    last_attempted_at: datetime | None
+    next_retry_at: datetime | None
+    external_call_id: str | None
+    failure_reason: str | None
+    call_duration_seconds: int | None
+    created_at: datetime
+    updated_at: datetime
+    attempts: list[AttemptOut]
+
+
+class CallbackOut(ResponseBody):
+    external_call_id: str
+    applied: bool = Field(description="false when this status was already recorded")
+    call_id: UUID
+    call_status: str | None

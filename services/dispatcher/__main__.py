@@ -1,0 +1,98 @@
+"""`python -m services.dispatcher`: one active dispatcher, standbys waiting on an advisory lock."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from contextlib import suppress
+from typing import Any
+
+import structlog
+
+from services.dispatcher.app import run_leader
+from services.dispatcher.bootstrap import Deps, bootstrap
+from services.dispatcher.leadership import Leadership
+from shared.db.pool import check_database
+from shared.health import start_health_server
+from shared.logging import configure_logging
+from shared.settings import Settings
+
+log = structlog.get_logger()
+
+
+async def serve(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    leadership = Leadership(settings.database_url, settings.leader_retry_interval_ms / 1000)
+    pause = 0.5
+    while not stop.is_set():
+        try:
+            async with bootstrap(settings) as deps:
+                pause = 0.5
+                await _run_session(deps, leadership, stop)
+        except Exception as exc:
+            log.error("dispatcher session failed; starting over", error=repr(exc))
+        finally:
+            await leadership.release()
+        if not stop.is_set():
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), pause)
+            pause = min(pause * 2, 10.0)
+    log.info("dispatcher stopped")
+
+
+async def _run_session(deps: Deps, leadership: Leadership, stop: asyncio.Event) -> None:
+    lost_broker = asyncio.Event()
+    deps.connection.close_callbacks.add(lambda *_: lost_broker.set())
+    health = await start_health_server(
+        deps.settings.host, deps.settings.dispatcher_health_port, _checks(deps, leadership)
+    )
+    try:
+        # Stop being active when asked to, when the broker goes, or when the lock's
+        # connection dies (another dispatcher may hold the lock by then).
+        until = asyncio.Event()
+        if not await leadership.acquire(stop):
+            return
+        watchers = [
+            asyncio.create_task(_set_when(until, stop.wait())),
+            asyncio.create_task(_set_when(until, lost_broker.wait())),
+            asyncio.create_task(_set_when(until, leadership.watch())),
+        ]
+        try:
+            await run_leader(deps, until)
+        finally:
+            for watcher in watchers:
+                watcher.cancel()
+    finally:
+        await health.cleanup()
+
+
+async def _set_when(event: asyncio.Event, awaitable: Any) -> None:
+    await awaitable
+    event.set()
+
+
+def _checks(deps: Deps, leadership: Leadership) -> dict[str, Any]:
+    async def database() -> None:
+        await check_database(deps.pool)
+
+    async def broker() -> None:
+        if deps.connection.is_closed:
+            raise ConnectionError("broker connection closed")
+
+    async def role() -> dict[str, Any]:
+        return {"role": "active" if leadership.is_leader else "standby"}
+
+    return {"database": database, "broker": broker, "dispatcher": role}
+
+
+def main() -> None:
+    settings = Settings()
+    configure_logging("dispatcher", settings.log_level, settings.log_format)
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

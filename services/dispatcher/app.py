@@ -1,0 +1,102 @@
+"""The active dispatcher's loop: stock job queues on every wake-up, do housekeeping on a tick."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from contextlib import suppress
+from typing import Any
+
+import structlog
+
+from services.dispatcher.bootstrap import Deps
+from services.dispatcher.dead_letters import handle_dead_letter
+from services.dispatcher.housekeeping import (
+    finish_campaigns,
+    remove_finished_queues,
+    time_out_overdue_attempts,
+)
+from services.dispatcher.jobs import JobStocker
+from shared.amqp import Consumer
+from shared.messages import CampaignEvent
+from shared.topology import DEAD_LETTER_QUEUE, DISPATCHER_EVENTS_QUEUE
+
+log = structlog.get_logger()
+
+#: While jobs are being consumed fast, look again this soon rather than after a full tick.
+BUSY_PASS_INTERVAL_S = 0.02
+
+
+async def wake_up(event: CampaignEvent, deps: Deps) -> None:
+    deps.wake.set()
+
+
+HANDLERS = {
+    name: wake_up
+    for name in (
+        "CampaignStarted",
+        "CampaignPaused",
+        "CampaignResumed",
+        "CampaignCancelled",
+        "CampaignFinished",
+        "CampaignUpdated",
+        "CallsAdded",
+    )
+}
+
+
+async def run_leader(deps: Deps, until: asyncio.Event) -> None:
+    """Dispatch until `until` is set. Events wake the loop at once; a tick catches the rest."""
+    events_channel = await deps.connection.channel(publisher_confirms=False)
+    await events_channel.set_qos(prefetch_count=50)
+    events = await events_channel.get_queue(DISPATCHER_EVENTS_QUEUE, ensure=False)
+    events_tag = await events.consume(Consumer(HANDLERS, deps))
+    dead_channel = await deps.connection.channel(publisher_confirms=False)
+    await dead_channel.set_qos(prefetch_count=10)
+    dead = await dead_channel.get_queue(DEAD_LETTER_QUEUE, ensure=False)
+
+    async def on_dead_letter(incoming: Any) -> None:
+        await handle_dead_letter(incoming, deps)
+
+    dead_tag = await dead.consume(on_dead_letter)
+    try:
+        await _loop(deps, until)
+    finally:
+        for queue, tag in ((events, events_tag), (dead, dead_tag)):
+            with suppress(Exception):
+                await queue.cancel(tag)
+        for channel in (events_channel, dead_channel):
+            with suppress(Exception):
+                await channel.close()
+
+
+async def _loop(deps: Deps, until: asyncio.Event) -> None:
+    stocker = JobStocker(deps)
+    tick_s = deps.settings.dispatch_interval_ms / 1000
+    next_housekeeping = 0.0
+    while not until.is_set():
+        deps.wake.clear()
+        published = 0
+        try:
+            published = await stocker.stock()
+            if time.monotonic() >= next_housekeeping:
+                await time_out_overdue_attempts(deps)
+                if await finish_campaigns(deps):
+                    deps.wake.set()
+                await remove_finished_queues(deps)
+                next_housekeeping = time.monotonic() + tick_s
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("dispatch pass failed; trying again next tick", error=repr(exc))
+        pause = BUSY_PASS_INTERVAL_S if published else tick_s
+        await _wait_any(deps.wake, until, pause)
+
+
+async def _wait_any(first: asyncio.Event, second: asyncio.Event, within_s: float) -> None:
+    waiters = [asyncio.create_task(first.wait()), asyncio.create_task(second.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=within_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -1,0 +1,69 @@
+"""The dispatcher's slower duties: the callback watchdog, finishing campaigns, removing queues."""
+
+from __future__ import annotations
+
+import structlog
+
+from services.dispatcher.bootstrap import Deps
+from shared.attempt_signals import signal_attempt_ended
+from shared.messages import CampaignFinished
+from shared.repositories.attempts import overdue_attempts
+from shared.repositories.campaigns import (
+    campaigns_with_removable_queue,
+    finish_campaign,
+    finishable_campaign_ids,
+    mark_queue_removed,
+)
+from shared.results import TIMEOUT_REASON, Ending, end_attempt
+from shared.topology import CAMPAIGN_EVENTS, campaign_queue, event_routing_key
+
+log = structlog.get_logger()
+
+
+async def time_out_overdue_attempts(deps: Deps) -> int:
+    """End every open attempt whose result is overdue, as a failure that may be retried."""
+    now = deps.clock()
+    timed_out = 0
+    async with deps.pool.acquire() as conn:
+        for ref in await overdue_attempts(conn, now):
+            effect = await end_attempt(conn, ref, Ending(None, TIMEOUT_REASON), now)
+            if effect is None or not effect.applied:
+                continue
+            timed_out += 1
+            log.warning(
+                "no result in time; attempt timed out",
+                call_id=str(ref.call_id),
+                attempt_no=ref.attempt_no,
+                call_status=effect.call_status,
+            )
+            await signal_attempt_ended(deps.publisher, effect)
+    return timed_out
+
+
+async def finish_campaigns(deps: Deps) -> int:
+    """Mark running campaigns whose calls are all final as COMPLETED (or FAILED)."""
+    finished = 0
+    async with deps.pool.acquire() as conn:
+        for campaign_id in await finishable_campaign_ids(conn):
+            async with conn.transaction():
+                status = await finish_campaign(conn, campaign_id)
+            if status is None:
+                continue
+            finished += 1
+            log.info("campaign finished", campaign_id=str(campaign_id), status=status)
+            event = CampaignFinished(campaign_id=campaign_id, status=status.value)
+            await deps.publisher.publish(event, CAMPAIGN_EVENTS, event_routing_key(event.type))
+    return finished
+
+
+async def remove_finished_queues(deps: Deps) -> int:
+    """Delete the job queue of every final campaign that no call holds a line of any more."""
+    channel = await deps.admin_channel.get_underlay_channel()
+    removed = 0
+    async with deps.pool.acquire() as conn:
+        for campaign_id in await campaigns_with_removable_queue(conn):
+            await channel.queue_delete(campaign_queue(campaign_id))
+            await mark_queue_removed(conn, campaign_id)
+            removed += 1
+            log.info("campaign queue removed", campaign_id=str(campaign_id))
+    return removed

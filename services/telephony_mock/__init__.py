@@ -1,0 +1,1 @@
+"""A fake carrier: takes dial requests, answers with a call id, reports results later."""

@@ -1,0 +1,79 @@
+"""`python -m services.telephony_mock`: the fake carrier, until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import aio_pika
+import structlog
+from aiohttp import web
+
+from services.telephony_mock.amqp_endpoint import AmqpEndpoint
+from services.telephony_mock.behaviour import Behaviour, MockConfig
+from services.telephony_mock.carrier import Carrier, Result
+from services.telephony_mock.http_api import create_app
+from shared.logging import configure_logging
+from shared.settings import Settings
+from shared.topology import declare_topology
+
+log = structlog.get_logger()
+
+
+def config_from(settings: Settings) -> MockConfig:
+    return MockConfig(
+        delay_min_ms=settings.mock_delay_min_ms,
+        delay_max_ms=settings.mock_delay_max_ms,
+        failure_rate=settings.mock_failure_rate,
+        no_callback_rate=settings.mock_no_callback_rate,
+        sync_error_rate=settings.mock_sync_error_rate,
+        scenarios=settings.mock_scenarios,  # type: ignore[arg-type]
+    )
+
+
+async def serve(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    # A robust connection: the mock only consumes its own durable queue and publishes.
+    connection = await aio_pika.connect_robust(settings.amqp_url)
+    endpoint: AmqpEndpoint | None = None
+
+    async def report(result: Result) -> None:
+        assert endpoint is not None
+        await endpoint.report(result)
+
+    carrier = Carrier(Behaviour(config_from(settings)), report)
+    try:
+        await declare_topology(await connection.channel())
+        endpoint = AmqpEndpoint(connection, carrier)
+        await endpoint.start()
+
+        async def broker() -> None:
+            if connection.is_closed:
+                raise ConnectionError("broker connection closed")
+
+        runner = web.AppRunner(create_app(carrier, {"broker": broker}), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, settings.host, settings.mock_http_port).start()
+        log.info("telephony mock ready", http_port=settings.mock_http_port)
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+    finally:
+        await carrier.close()
+        await connection.close()
+    log.info("telephony mock stopped")
+
+
+def main() -> None:
+    settings = Settings()
+    configure_logging("telephony_mock", settings.log_level, settings.log_format)
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""The carrier's message interface: DialCall in, a reply through reply-to, results published."""
+
+from __future__ import annotations
+
+import structlog
+from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from services.telephony_mock.carrier import Accepted, Carrier, Result
+from shared.amqp import Publisher, Unroutable
+from shared.errors import TransientError
+from shared.messages import (
+    CallResultReported,
+    DialAccepted,
+    DialCall,
+    DialRefused,
+    InvalidMessage,
+    parse_message,
+)
+from shared.topology import CALL_RESULTS, DIAL_REQUESTS_QUEUE
+
+log = structlog.get_logger()
+
+
+class AmqpEndpoint:
+    def __init__(self, connection: AbstractConnection, carrier: Carrier) -> None:
+        self._connection = connection
+        self._carrier = carrier
+        self._publisher: Publisher | None = None
+
+    async def start(self) -> None:
+        self._publisher = Publisher(
+            await self._connection.channel(publisher_confirms=True, on_return_raises=True)
+        )
+        channel = await self._connection.channel(publisher_confirms=False)
+        await channel.set_qos(prefetch_count=200)
+        queue = await channel.get_queue(DIAL_REQUESTS_QUEUE, ensure=False)
+        await queue.consume(self._on_dial)
+
+    async def _on_dial(self, incoming: AbstractIncomingMessage) -> None:
+        try:
+            command = parse_message(incoming.body)
+        except InvalidMessage as exc:
+            log.error("unreadable dial request", error=str(exc)[:300])
+            await incoming.reject(requeue=False)
+            return
+        if not isinstance(command, DialCall):
+            await incoming.reject(requeue=False)
+            return
+        outcome = self._carrier.dial(
+            phone_number=command.phone_number,
+            idempotency_key=command.idempotency_key,
+            campaign_id=str(command.campaign_id),
+            call_id=str(command.call_id),
+            attempt_no=command.attempt_no,
+        )
+        reply: DialAccepted | DialRefused = (
+            DialAccepted(external_call_id=outcome.external_call_id)
+            if isinstance(outcome, Accepted)
+            else DialRefused(
+                transient=outcome.transient, status_code=outcome.status_code, reason=outcome.reason
+            )
+        )
+        if incoming.reply_to and self._publisher is not None:
+            try:
+                await self._publisher.publish(
+                    reply,
+                    "",
+                    incoming.reply_to,
+                    persistent=False,
+                    correlation_id=incoming.correlation_id,
+                )
+            except TransientError as exc:
+                log.warning("could not answer a dial request", error=exc.detail)
+        await incoming.ack()
+
+    async def report(self, result: Result) -> None:
+        """Publish a call's result, retrying a little while the broker is unavailable."""
+        assert self._publisher is not None
+        record = result.record
+        assert record.external_call_id is not None
+        message = CallResultReported(
+            external_call_id=record.external_call_id,
+            status=result.status,  # type: ignore[arg-type]
+            call_id=record.call_id,  # type: ignore[arg-type]
+            attempt_no=record.attempt_no,
+            duration_seconds=result.duration_seconds,
+            failure_reason=result.failure_reason,
+        )
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(5),
+            wait=wait_exponential(multiplier=0.2, max=5),
+            retry=retry_if_exception(
+                lambda e: isinstance(e, TransientError) and not isinstance(e, Unroutable)
+            ),
+            reraise=True,
+        ):
+            with attempt:
+                await self._publisher.publish(message, CALL_RESULTS, "")

@@ -1,0 +1,259 @@
+"""The fake carrier's state: every dial it received, the calls live now, and their results.
+
+It measures what the tests check the service against: the most calls one campaign (and one
+number) ever had live at once, and how often each number was dialled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+import structlog
+
+from services.telephony_mock.behaviour import Behaviour, MockConfig, Step
+
+log = structlog.get_logger()
+
+_RESULT_OF_STEP: dict[str, tuple[str, str | None]] = {
+    "completed": ("COMPLETED", None),
+    "busy": ("BUSY", "busy"),
+    "no_answer": ("NO_ANSWER", "no answer"),
+    "failed": ("FAILED", "rejected by the callee's network"),
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class DialRecord:
+    """One dial request as the carrier saw it."""
+
+    request_no: int
+    phone_number: str
+    campaign_id: str | None
+    call_id: str | None
+    attempt_no: int | None
+    idempotency_key: str
+    received_at: datetime
+    step: Step | None
+    external_call_id: str | None = None
+    duplicate: bool = False
+    delay_ms: int = 0
+    duration_seconds: int = 0
+    ended_at: datetime | None = None
+    reported_status: str | None = None
+
+    @property
+    def placed(self) -> bool:
+        return self.external_call_id is not None and not self.duplicate
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "requestNo": self.request_no,
+            "phoneNumber": self.phone_number,
+            "campaignId": self.campaign_id,
+            "callId": self.call_id,
+            "attemptNo": self.attempt_no,
+            "idempotencyKey": self.idempotency_key,
+            "receivedAt": self.received_at.isoformat(),
+            "step": self.step,
+            "placed": self.placed,
+            "duplicate": self.duplicate,
+            "externalCallId": self.external_call_id,
+            "endedAt": self.ended_at.isoformat() if self.ended_at else None,
+            "reportedStatus": self.reported_status,
+        }
+
+
+@dataclass(frozen=True)
+class Accepted:
+    external_call_id: str
+
+
+@dataclass(frozen=True)
+class Refused:
+    transient: bool
+    status_code: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Result:
+    """A status callback to send for a placed call."""
+
+    record: DialRecord
+    status: str
+    duration_seconds: int | None
+    failure_reason: str | None
+
+
+Reporter = Callable[[Result], Awaitable[None]]
+
+
+@dataclass
+class _Live:
+    now: int = 0
+    peak: int = 0
+
+    def up(self) -> None:
+        self.now += 1
+        self.peak = max(self.peak, self.now)
+
+    def down(self) -> None:
+        self.now -= 1
+
+
+@dataclass
+class Carrier:
+    behaviour: Behaviour
+    report: Reporter
+    clock: Callable[[], datetime] = utcnow
+    records: list[DialRecord] = field(default_factory=list)
+    _by_key: dict[str, DialRecord] = field(default_factory=dict)
+    _requests_per_number: Counter[str] = field(default_factory=Counter)
+    _live_total: _Live = field(default_factory=_Live)
+    _live_by_campaign: dict[str, _Live] = field(default_factory=dict)
+    _live_by_number: dict[str, _Live] = field(default_factory=dict)
+    _timers: set[asyncio.Task[None]] = field(default_factory=set)
+    _numbering: itertools.count[int] = field(default_factory=itertools.count)
+
+    @property
+    def config(self) -> MockConfig:
+        return self.behaviour.config
+
+    def configure(self, config: MockConfig) -> None:
+        self.behaviour.config = config
+
+    def dial(
+        self,
+        *,
+        phone_number: str,
+        idempotency_key: str,
+        campaign_id: str | None = None,
+        call_id: str | None = None,
+        attempt_no: int | None = None,
+    ) -> Accepted | Refused:
+        """Place a call, or refuse to; the same key twice never places two calls."""
+        record = DialRecord(
+            request_no=next(self._numbering),
+            phone_number=phone_number,
+            campaign_id=campaign_id,
+            call_id=call_id,
+            attempt_no=attempt_no,
+            idempotency_key=idempotency_key,
+            received_at=self.clock(),
+            step=None,
+        )
+        self.records.append(record)
+        earlier = self._by_key.get(idempotency_key)
+        if earlier is not None:
+            record.duplicate = True
+            record.external_call_id = earlier.external_call_id
+            assert earlier.external_call_id is not None
+            return Accepted(earlier.external_call_id)
+
+        index = self._requests_per_number[phone_number]
+        self._requests_per_number[phone_number] += 1
+        decision = self.behaviour.decide(index, phone_number)
+        record.step = decision.step
+        if decision.step == "sync_error":
+            return Refused(True, 503, "carrier temporarily unavailable")
+        if decision.step == "invalid":
+            return Refused(False, 400, f"the number {phone_number} is not a valid phone number")
+
+        record.external_call_id = f"mock-{uuid4()}"
+        record.delay_ms = decision.delay_ms
+        record.duration_seconds = decision.duration_seconds
+        self._by_key[idempotency_key] = record
+        self._live_total.up()
+        self._live_of(self._live_by_campaign, campaign_id or "-").up()
+        self._live_of(self._live_by_number, phone_number).up()
+        task = asyncio.create_task(self._finish(record))
+        self._timers.add(task)
+        task.add_done_callback(self._timers.discard)
+        return Accepted(record.external_call_id)
+
+    async def _finish(self, record: DialRecord) -> None:
+        await asyncio.sleep(record.delay_ms / 1000)
+        # The line is free before anyone can hear of it: the result goes out after.
+        record.ended_at = self.clock()
+        self._live_total.down()
+        self._live_of(self._live_by_campaign, record.campaign_id or "-").down()
+        self._live_of(self._live_by_number, record.phone_number).down()
+        if record.step == "no_callback":
+            return
+        status, reason = _RESULT_OF_STEP[str(record.step)]
+        record.reported_status = status
+        duration = record.duration_seconds if status == "COMPLETED" else None
+        try:
+            await self.report(Result(record, status, duration, reason))
+        except Exception as exc:
+            log.error("could not deliver a call result", error=repr(exc))
+
+    @staticmethod
+    def _live_of(table: dict[str, _Live], key: str) -> _Live:
+        live = table.get(key)
+        if live is None:
+            live = table[key] = _Live()
+        return live
+
+    def stats(self) -> dict[str, Any]:
+        placed = [r for r in self.records if r.placed]
+        dials_per_number = Counter(r.phone_number for r in placed)
+        campaigns: dict[str, dict[str, int]] = {}
+        for campaign_id, live in self._live_by_campaign.items():
+            campaigns[campaign_id] = {
+                "placed": sum(1 for r in placed if (r.campaign_id or "-") == campaign_id),
+                "liveNow": live.now,
+                "maxLive": live.peak,
+            }
+        return {
+            "requests": len(self.records),
+            "placed": len(placed),
+            "refused": sum(1 for r in self.records if r.external_call_id is None),
+            "duplicates": sum(1 for r in self.records if r.duplicate),
+            "liveNow": self._live_total.now,
+            "maxLive": self._live_total.peak,
+            "maxLivePerNumber": max((v.peak for v in self._live_by_number.values()), default=0),
+            "maxDialsPerNumber": max(dials_per_number.values(), default=0),
+            "resultsPending": len(self._timers),
+            "campaigns": campaigns,
+        }
+
+    def calls(
+        self, *, phone_number: str | None = None, campaign_id: str | None = None
+    ) -> list[DialRecord]:
+        return [
+            r
+            for r in self.records
+            if (phone_number is None or r.phone_number == phone_number)
+            and (campaign_id is None or r.campaign_id == campaign_id)
+        ]
+
+    def reset(self) -> None:
+        """Forget the records and peaks; live calls keep running and are counted."""
+        self.records.clear()
+        self._requests_per_number.clear()
+        for table in (self._live_by_campaign, self._live_by_number):
+            for key in [k for k, v in table.items() if v.now == 0]:
+                del table[key]
+            for live in table.values():
+                live.peak = live.now
+        self._live_total.peak = self._live_total.now
+
+    async def close(self) -> None:
+        pending = list(self._timers)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        if pending:
+            log.info("carrier stopped with results undelivered", count=len(pending))

@@ -1,0 +1,99 @@
+"""Runs one worker session: consumers, background loops and the health endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import suppress
+from typing import Any
+
+import structlog
+
+from services.worker.bootstrap import Deps
+from services.worker.handlers import HANDLERS
+from shared.amqp import Consumer
+from shared.db.pool import check_database
+from shared.health import start_health_server
+from shared.repositories.attempts import closed_among
+from shared.topology import CALL_RESULTS_QUEUE, declare_worker_queues
+
+log = structlog.get_logger()
+
+
+async def run_session(deps: Deps, stop: asyncio.Event) -> None:
+    """Work until `stop` is set or the broker connection drops."""
+    lost = asyncio.Event()
+    deps.connection.close_callbacks.add(lambda *_: lost.set())
+    consumer: Consumer[Deps] = Consumer(HANDLERS, deps)
+
+    own = await deps.connection.channel(publisher_confirms=False)
+    await own.set_qos(prefetch_count=100)
+    events, signals = await declare_worker_queues(own, deps.worker_id)
+    await events.consume(consumer)
+    await signals.consume(consumer)
+
+    results_channel = await deps.connection.channel(publisher_confirms=False)
+    await results_channel.set_qos(prefetch_count=64)
+    results = await results_channel.get_queue(CALL_RESULTS_QUEUE, ensure=False)
+    await results.consume(consumer)
+
+    settings = deps.settings
+    tasks = [
+        asyncio.create_task(
+            deps.subscriptions.run(consumer, settings.campaign_refresh_interval_ms / 1000)
+        ),
+        asyncio.create_task(_release_ended_attempts(deps)),
+    ]
+    health = await start_health_server(
+        settings.host, settings.worker_health_port, _health_checks(deps)
+    )
+    log.info("worker ready", worker_id=deps.worker_id, health_port=settings.worker_health_port)
+    try:
+        stopping = asyncio.create_task(stop.wait())
+        dropped = asyncio.create_task(lost.wait())
+        await asyncio.wait([stopping, dropped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        dropped.cancel()
+        for task in tasks:
+            if task.done() and task.exception():
+                raise task.exception()  # type: ignore[misc]
+        if lost.is_set() and not stop.is_set():
+            log.error("broker connection lost; held jobs return to their queues")
+    finally:
+        for task in tasks:
+            task.cancel()
+        with suppress(Exception):
+            await deps.subscriptions.close()
+        await health.cleanup()
+
+
+async def _release_ended_attempts(deps: Deps) -> None:
+    """Signals are hints: check the database for held attempts that ended without one."""
+    interval = deps.settings.held_attempt_check_interval_ms / 1000
+    while True:
+        await asyncio.sleep(interval)
+        held = deps.held.refs()
+        if not held:
+            continue
+        try:
+            async with deps.pool.acquire() as conn:
+                ended = await closed_among(conn, held)
+        except Exception as exc:
+            log.warning("could not check held attempts", error=repr(exc))
+            continue
+        for ref in ended:
+            deps.held.release(ref)
+
+
+def _health_checks(deps: Deps) -> dict[str, Any]:
+    async def database() -> None:
+        await check_database(deps.pool)
+
+    async def broker() -> dict[str, Any]:
+        if deps.connection.is_closed:
+            raise ConnectionError("broker connection closed")
+        return {"heldJobs": len(deps.held)}
+
+    async def provider() -> dict[str, Any]:
+        return {"name": deps.dialer.provider.name, "circuitBreaker": deps.dialer.breaker_state}
+
+    return {"database": database, "broker": broker, "telephony": provider}

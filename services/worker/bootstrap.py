@@ -1,0 +1,91 @@
+"""Builds the worker's collaborators for one broker session and closes them in reverse order."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aio_pika
+import asyncpg
+from aio_pika.abc import AbstractConnection
+
+from services.worker.held_attempts import HeldAttempts
+from services.worker.subscriptions import CampaignSubscriptions
+from services.worker.telephony.amqp_carrier import AmqpCarrier
+from services.worker.telephony.base import TelephonyProvider
+from services.worker.telephony.resilience import Dialer
+from shared.amqp import Publisher
+from shared.db.pool import create_pool
+from shared.settings import Settings
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: Settings
+    worker_id: str
+    pool: asyncpg.Pool
+    connection: AbstractConnection
+    publisher: Publisher
+    dialer: Dialer
+    held: HeldAttempts
+    subscriptions: CampaignSubscriptions
+    clock: Callable[[], datetime]
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@asynccontextmanager
+async def bootstrap(
+    settings: Settings,
+    *,
+    pool: asyncpg.Pool | None = None,
+    provider: TelephonyProvider | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> AsyncIterator[Deps]:
+    """Connect to PostgreSQL and RabbitMQ and yield the worker's Deps.
+
+    The broker connection is deliberately not a robust one: when it drops, the whole session
+    ends and the caller starts a new one. The broker has then given the held jobs back, and
+    whoever receives them adopts their attempts.
+    """
+    own_pool = pool is None
+    pool = pool or await create_pool(settings)
+    try:
+        connection = await aio_pika.connect(settings.amqp_url)
+        try:
+            channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            if provider is None:
+                carrier = AmqpCarrier(await connection.channel(), settings.dial_timeout_ms)
+                await carrier.start()
+                provider = carrier
+            yield Deps(
+                settings=settings,
+                worker_id=settings.worker_id or default_worker_id(),
+                pool=pool,
+                connection=connection,
+                publisher=Publisher(channel),
+                dialer=Dialer(
+                    provider,
+                    max_tries=settings.dial_max_tries,
+                    fail_max=settings.breaker_fail_max,
+                    reset_timeout_ms=settings.breaker_reset_timeout_ms,
+                ),
+                held=HeldAttempts(),
+                subscriptions=CampaignSubscriptions(connection, pool),
+                clock=clock or utcnow,
+            )
+        finally:
+            await connection.close()
+    finally:
+        if own_pool:
+            await pool.close()

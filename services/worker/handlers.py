@@ -1,0 +1,147 @@
+"""What the worker does with each message it receives. HANDLERS lists them all."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import structlog
+
+from services.worker.telephony.base import DialRequest
+from shared.attempt_signals import signal_attempt_ended
+from shared.domain.statuses import AttemptOutcome
+from shared.errors import ProviderOutcomeUnknown, ProviderRejected, ProviderUnavailable
+from shared.messages import AttemptEnded, CallResultReported, CampaignEvent, PlaceCall
+from shared.repositories.attempts import (
+    AttemptRef,
+    NoDial,
+    StartedAttempt,
+    adopt_job_attempt,
+    record_dial_accepted,
+    start_attempt,
+)
+from shared.results import EndEffect, Ending, ProviderReport, apply_provider_report, end_attempt
+
+if TYPE_CHECKING:
+    from services.worker.bootstrap import Deps
+
+log = structlog.get_logger()
+
+
+async def place_call(job: PlaceCall, deps: Deps) -> None:
+    """Dial the campaign's most urgent number, and return only when that call has ended.
+
+    Returning lets the consumer acknowledge the job, which frees the line for the next one.
+    A redelivered job whose attempt already started never dials again: it waits for it.
+    """
+    await deps.dialer.wait_until_available()
+    async with deps.pool.acquire() as conn:
+        previous = await adopt_job_attempt(conn, job.message_id, deps.worker_id)
+        started = (
+            None
+            if previous is not None
+            else await start_attempt(
+                conn, job.campaign_id, job.message_id, deps.worker_id, deps.clock()
+            )
+        )
+    if previous is not None:
+        if previous.open:
+            log.info("adopted the attempt of a redelivered job", call_id=str(previous.ref.call_id))
+            await deps.held.wait(previous.ref)
+        return
+    if started is None or isinstance(started, NoDial):
+        log.debug("job dropped", reason=started.value if started else None)
+        return
+    with structlog.contextvars.bound_contextvars(
+        call_id=str(started.ref.call_id), attempt_no=started.ref.attempt_no
+    ):
+        deps.held.hold(started.ref)
+        await _dial(started, deps)
+        await deps.held.wait(started.ref)
+
+
+async def _dial(started: StartedAttempt, deps: Deps) -> None:
+    request = DialRequest(
+        started.ref.call_id, started.ref.attempt_no, started.campaign_id, started.phone_number
+    )
+    try:
+        external_id = await deps.dialer.place_call(request, started.retry)
+    except ProviderRejected as exc:
+        log.info("provider rejected the number", reason=exc.detail)
+        await _end_by_worker(started.ref, Ending(AttemptOutcome.REJECTED, exc.detail), deps)
+    except ProviderUnavailable as exc:
+        log.warning("call not placed, provider unavailable", reason=exc.detail)
+        await _end_by_worker(started.ref, Ending(AttemptOutcome.NOT_PLACED, exc.detail), deps)
+    except ProviderOutcomeUnknown as exc:
+        # The call may be ringing: never dial this attempt again. Its callback or the
+        # watchdog ends it.
+        log.warning(
+            "dial outcome unknown; waiting for a callback or the timeout", reason=exc.detail
+        )
+    else:
+        async with deps.pool.acquire() as conn:
+            await record_dial_accepted(conn, started.ref, external_id)
+        log.info("call placed", external_call_id=external_id)
+
+
+async def _end_by_worker(ref: AttemptRef, ending: Ending, deps: Deps) -> None:
+    async with deps.pool.acquire() as conn:
+        effect = await end_attempt(conn, ref, ending, deps.clock())
+    if effect is not None:
+        await _tell_holder(effect, deps)
+
+
+async def record_result(report: CallResultReported, deps: Deps) -> None:
+    """Apply a carrier's result, then tell the worker holding the attempt's job."""
+    provider_report = ProviderReport(
+        external_call_id=report.external_call_id,
+        status=report.status,
+        ref=AttemptRef(report.call_id, report.attempt_no)
+        if report.call_id is not None and report.attempt_no is not None
+        else None,
+        duration_seconds=report.duration_seconds,
+        failure_reason=report.failure_reason,
+    )
+    async with deps.pool.acquire() as conn:
+        effect = await apply_provider_report(conn, provider_report, deps.clock())
+    if effect is None:
+        log.warning("result for an unknown call", external_call_id=report.external_call_id)
+        return
+    if not effect.applied:
+        log.info("duplicate result ignored", call_id=str(effect.ref.call_id))
+        return
+    log.info(
+        "call result recorded",
+        call_id=str(effect.ref.call_id),
+        provider_status=report.status,
+        call_status=effect.call_status,
+    )
+    await _tell_holder(effect, deps)
+
+
+async def _tell_holder(effect: EndEffect, deps: Deps) -> None:
+    if effect.released_line and effect.worker_id == deps.worker_id:
+        deps.held.release(effect.ref)
+    else:
+        await signal_attempt_ended(deps.publisher, effect)
+
+
+async def release_attempt(signal: AttemptEnded, deps: Deps) -> None:
+    deps.held.release(AttemptRef(signal.call_id, signal.attempt_no))
+
+
+async def follow_campaign(event: CampaignEvent, deps: Deps) -> None:
+    deps.subscriptions.refresh_soon()
+
+
+HANDLERS = {
+    "PlaceCall": place_call,
+    "CallResultReported": record_result,
+    "AttemptEnded": release_attempt,
+    "CampaignStarted": follow_campaign,
+    "CampaignPaused": follow_campaign,
+    "CampaignResumed": follow_campaign,
+    "CampaignCancelled": follow_campaign,
+    "CampaignFinished": follow_campaign,
+    "CampaignUpdated": follow_campaign,
+    "CallsAdded": follow_campaign,
+}

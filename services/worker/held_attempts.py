@@ -1,0 +1,38 @@
+"""The attempts whose jobs this worker holds unacknowledged: an unacked job is a busy line."""
+
+from __future__ import annotations
+
+import asyncio
+
+from shared.repositories.attempts import AttemptRef
+
+
+class HeldAttempts:
+    """An event per held attempt, set when the attempt ends."""
+
+    def __init__(self) -> None:
+        self._ended: dict[AttemptRef, asyncio.Event] = {}
+
+    def hold(self, ref: AttemptRef) -> asyncio.Event:
+        """Start holding `ref`; register before the dial so that no release is missed."""
+        return self._ended.setdefault(ref, asyncio.Event())
+
+    async def wait(self, ref: AttemptRef) -> None:
+        """Until `ref` is released; then forget it."""
+        try:
+            await self.hold(ref).wait()
+        finally:
+            self._ended.pop(ref, None)
+
+    def release(self, ref: AttemptRef) -> bool:
+        event = self._ended.get(ref)
+        if event is None:
+            return False
+        event.set()
+        return True
+
+    def refs(self) -> list[AttemptRef]:
+        return list(self._ended)
+
+    def __len__(self) -> int:
+        return len(self._ended)

@@ -1,0 +1,156 @@
+"""Which campaign queues this worker consumes, each on its own channel with prefetch = limit.
+
+The set follows the database (running and paused campaigns), refreshed on campaign events and
+on a short interval. A changed concurrency limit gets a new consumer with the new prefetch; the
+old channel stays open until the jobs it holds are settled, because closing it would hand them
+back to the broker while their calls are still live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from uuid import UUID
+
+import aiormq
+import asyncpg
+import structlog
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
+
+from shared.repositories.campaigns import ActiveCampaign, consumable_campaigns
+from shared.topology import declare_campaign_queue
+
+log = structlog.get_logger()
+
+JobCallback = Callable[[AbstractIncomingMessage], Awaitable[None]]
+
+
+@dataclass
+class _Subscription:
+    campaign_id: UUID
+    limit: int
+    channel: AbstractChannel
+    queue: AbstractQueue
+    consumer_tag: str = ""
+    busy: int = 0
+    retired: bool = False
+
+
+class CampaignSubscriptions:
+    def __init__(self, connection: AbstractConnection, pool: asyncpg.Pool) -> None:
+        self._connection = connection
+        self._pool = pool
+        self._on_job: JobCallback | None = None
+        self._subscriptions: dict[UUID, _Subscription] = {}
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._cancelled_by_broker: set[UUID] = set()
+
+    def refresh_soon(self) -> None:
+        self._wake.set()
+
+    def held_jobs(self) -> dict[UUID, int]:
+        """Jobs held per campaign right now."""
+        return {cid: s.busy for cid, s in self._subscriptions.items()}
+
+    async def run(self, on_job: JobCallback, interval_s: float) -> None:
+        """Consume with `on_job`; refresh on every wake-up and at least every `interval_s`."""
+        self._on_job = on_job
+        self._wake.set()
+        while True:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), interval_s)
+            self._wake.clear()
+            try:
+                await self.refresh()
+            except (asyncpg.PostgresError, OSError) as exc:
+                log.warning("could not refresh campaign subscriptions", error=repr(exc))
+
+    async def refresh(self) -> None:
+        async with self._lock:
+            async with self._pool.acquire() as conn:
+                wanted = {c.id: c for c in await consumable_campaigns(conn)}
+            for campaign_id in list(self._subscriptions):
+                if campaign_id not in wanted:
+                    await self._retire(self._subscriptions.pop(campaign_id))
+            for campaign_id, campaign in wanted.items():
+                current = self._subscriptions.get(campaign_id)
+                if current is not None and current.limit == campaign.concurrency_limit:
+                    continue
+                if campaign_id in self._cancelled_by_broker:
+                    log.error(
+                        "the broker cancelled the consumer of a running campaign"
+                        " (consumer_timeout?); consuming again",
+                        campaign_id=str(campaign_id),
+                    )
+                self._subscriptions[campaign_id] = await self._subscribe(campaign)
+                if current is not None:
+                    await self._retire(current)
+            self._cancelled_by_broker.clear()
+
+    async def close(self) -> None:
+        async with self._lock:
+            for subscription in self._subscriptions.values():
+                await self._retire(subscription)
+            self._subscriptions.clear()
+
+    async def _subscribe(self, campaign: ActiveCampaign) -> _Subscription:
+        channel = await self._connection.channel(publisher_confirms=False)
+        await channel.set_qos(prefetch_count=campaign.concurrency_limit)
+        queue = await declare_campaign_queue(channel, campaign.id)
+        subscription = _Subscription(campaign.id, campaign.concurrency_limit, channel, queue)
+
+        handle = self._on_job
+        assert handle is not None, "run() sets the job callback before any subscription"
+
+        async def on_job(incoming: AbstractIncomingMessage) -> None:
+            subscription.busy += 1
+            try:
+                await handle(incoming)
+            finally:
+                subscription.busy -= 1
+                if subscription.retired and subscription.busy == 0:
+                    await _close(subscription.channel)
+
+        subscription.consumer_tag = await queue.consume(on_job)
+        underlay = await channel.get_underlay_channel()
+        underlay.on_consumer_cancel_callbacks.add(
+            lambda frame: self._on_cancelled_by_broker(subscription, frame)
+        )
+        log.info(
+            "consuming campaign queue",
+            campaign_id=str(campaign.id),
+            prefetch=campaign.concurrency_limit,
+        )
+        return subscription
+
+    async def _retire(self, subscription: _Subscription) -> None:
+        subscription.retired = True
+        with suppress(Exception):
+            await subscription.queue.cancel(subscription.consumer_tag)
+        if subscription.busy == 0:
+            await _close(subscription.channel)
+        log.info("stopped consuming campaign queue", campaign_id=str(subscription.campaign_id))
+
+    def _on_cancelled_by_broker(
+        self, subscription: _Subscription, frame: aiormq.spec.Basic.Cancel
+    ) -> None:
+        if frame.consumer_tag != subscription.consumer_tag or subscription.retired:
+            return
+        # The queue was deleted (campaign finished) or the broker's consumer_timeout fired.
+        # Either way, drop the consumer and let the database decide whether to consume again.
+        log.warning(
+            "the broker cancelled a campaign consumer", campaign_id=str(subscription.campaign_id)
+        )
+        self._cancelled_by_broker.add(subscription.campaign_id)
+        if self._subscriptions.get(subscription.campaign_id) is subscription:
+            del self._subscriptions[subscription.campaign_id]
+        subscription.retired = True
+        self.refresh_soon()
+
+
+async def _close(channel: AbstractChannel) -> None:
+    with suppress(Exception):
+        await channel.close()

@@ -1,0 +1,1 @@
+"""Telephony providers: one interface, one module per provider, resilience around them all."""

@@ -1,0 +1,33 @@
+"""The interface every telephony provider implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+from uuid import UUID
+
+
+@dataclass(frozen=True)
+class DialRequest:
+    call_id: UUID
+    attempt_no: int
+    campaign_id: UUID
+    phone_number: str
+
+    @property
+    def idempotency_key(self) -> str:
+        """One key per attempt: asking twice for the same attempt never places two calls."""
+        return f"{self.call_id}:{self.attempt_no}"
+
+
+class TelephonyProvider(Protocol):
+    """Places calls. Results come back later, through shared.results.
+
+    `place_call` returns the provider's id for the call, or raises ProviderUnavailable (not
+    placed, may work later), ProviderRejected (never will, for this number) or
+    ProviderOutcomeUnknown (sent, but no answer: it may have been placed).
+    """
+
+    name: str
+
+    async def place_call(self, request: DialRequest) -> str: ...

@@ -1,0 +1,1 @@
+"""Code shared by the four services: settings, messages, topology, database and domain rules."""

@@ -1,0 +1,175 @@
+"""Publishing with confirms, and the one generic consumer that decides ack, retry or dead-letter."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Generic, TypeVar
+
+import aio_pika
+import aiormq
+import structlog
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
+from aio_pika.exceptions import AMQPError, ChannelInvalidStateError, DeliveryError, PublishError
+
+from shared.errors import PermanentError, TransientError
+from shared.messages import InvalidMessage, Message, parse_message
+
+log = structlog.get_logger()
+
+D = TypeVar("D")
+Handler = Callable[[Any, D], Awaitable[None]]
+
+
+class Unroutable(TransientError):
+    """The broker had no queue for a mandatory message."""
+
+    code = "unroutable"
+
+
+class Publisher:
+    """Publishes messages as persistent JSON on a channel with publisher confirms."""
+
+    def __init__(self, channel: AbstractChannel) -> None:
+        self._channel = channel
+        self._exchanges: dict[str, AbstractExchange] = {}
+
+    @property
+    def channel(self) -> AbstractChannel:
+        return self._channel
+
+    async def _exchange(self, name: str) -> AbstractExchange:
+        if name == "":
+            return self._channel.default_exchange
+        exchange = self._exchanges.get(name)
+        if exchange is None:
+            exchange = await self._channel.get_exchange(name, ensure=False)
+            self._exchanges[name] = exchange
+        return exchange
+
+    async def publish(
+        self,
+        message: Message,
+        exchange: str,
+        routing_key: str,
+        *,
+        persistent: bool = True,
+        expiration_ms: int | None = None,
+        reply_to: str | None = None,
+        correlation_id: str | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:
+        """Publish and wait for the broker's confirm; Unroutable if no queue took it."""
+        amqp_message = aio_pika.Message(
+            message.to_json(),
+            content_type="application/json",
+            delivery_mode=(
+                aio_pika.DeliveryMode.PERSISTENT
+                if persistent
+                else aio_pika.DeliveryMode.NOT_PERSISTENT
+            ),
+            message_id=str(message.message_id),
+            type=getattr(message, "type", None),
+            correlation_id=correlation_id
+            or (str(message.correlation_id) if message.correlation_id else None),
+            reply_to=reply_to,
+            expiration=expiration_ms / 1000 if expiration_ms is not None else None,
+            timestamp=message.occurred_at,
+        )
+        try:
+            async with asyncio.timeout(timeout_s):
+                target = await self._exchange(exchange)
+                await target.publish(amqp_message, routing_key, mandatory=True)
+        except TimeoutError as exc:
+            raise TransientError(f"no confirm from the broker within {timeout_s} s") from exc
+        except PublishError as exc:
+            raise Unroutable(f"no queue for {exchange!r}/{routing_key!r}") from exc
+        except (DeliveryError, AMQPError, aiormq.exceptions.AMQPError, ConnectionError) as exc:
+            raise TransientError(f"publish to {exchange!r} failed: {exc!r}") from exc
+
+
+class Consumer(Generic[D]):
+    """Runs the handler registered for each message's type, then acknowledges.
+
+    Invalid or unknown message, or a PermanentError: rejected without requeue, so the queue's
+    dead-letter exchange takes it. Any other exception: requeued after a growing pause, up to
+    `max_retries` times, then dead-lettered. Handlers never see aio-pika objects.
+    """
+
+    def __init__(
+        self,
+        handlers: Mapping[str, Handler[D]],
+        deps: D,
+        *,
+        max_retries: int = 5,
+        retry_pause_s: float = 0.2,
+    ) -> None:
+        self._handlers = handlers
+        self._deps = deps
+        self._max_retries = max_retries
+        self._retry_pause_s = retry_pause_s
+        # Failures per message id; bounded so a poison stream cannot grow it without end.
+        self._failures: OrderedDict[str, int] = OrderedDict()
+
+    async def __call__(self, incoming: AbstractIncomingMessage) -> None:
+        try:
+            message = parse_message(incoming.body)
+        except InvalidMessage as exc:
+            log.error("invalid message dead-lettered", error=str(exc)[:500], type=incoming.type)
+            await _settle(incoming.reject(requeue=False))
+            return
+        handler = self._handlers.get(getattr(message, "type", ""))
+        if handler is None:
+            log.error("no handler for message type, dead-lettered", type=incoming.type)
+            await _settle(incoming.reject(requeue=False))
+            return
+        context = {"message_id": str(message.message_id), "message_type": incoming.type}
+        for key in ("campaign_id", "call_id"):
+            if (value := getattr(message, key, None)) is not None:
+                context[key] = str(value)
+        with structlog.contextvars.bound_contextvars(**context):
+            await self._run(handler, message, incoming)
+
+    async def _run(
+        self, handler: Handler[D], message: Message, incoming: AbstractIncomingMessage
+    ) -> None:
+        try:
+            await handler(message, self._deps)
+        except PermanentError as exc:
+            log.error("message dead-lettered", reason=exc.detail, error_code=exc.code)
+            await _settle(incoming.reject(requeue=False))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            key = str(message.message_id)
+            failures = self._failures.pop(key, 0) + 1
+            if failures > self._max_retries:
+                log.error(
+                    "message failed too often, dead-lettered", failures=failures, exc_info=exc
+                )
+                await _settle(incoming.reject(requeue=False))
+                return
+            self._failures[key] = failures
+            while len(self._failures) > 10_000:
+                self._failures.popitem(last=False)
+            level = log.warning if isinstance(exc, TransientError) else log.exception
+            level("message handling failed, will retry", failures=failures, error=repr(exc))
+            await asyncio.sleep(min(self._retry_pause_s * 2 ** (failures - 1), 5.0))
+            await _settle(incoming.nack(requeue=True))
+        else:
+            self._failures.pop(str(message.message_id), None)
+            await _settle(incoming.ack())
+
+
+async def _settle(operation: Awaitable[None]) -> None:
+    """Ack or reject; a closed channel means the broker requeues the message by itself."""
+    try:
+        await operation
+    except (
+        ChannelInvalidStateError,
+        AMQPError,
+        aiormq.exceptions.AMQPError,
+        ConnectionError,
+    ) as exc:
+        log.warning("could not settle message; the broker will redeliver it", error=repr(exc))

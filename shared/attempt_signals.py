@@ -1,0 +1,31 @@
+"""Telling the worker that holds an attempt's job that the attempt has ended."""
+
+from __future__ import annotations
+
+import structlog
+
+from shared.amqp import Publisher, Unroutable
+from shared.messages import AttemptEnded
+from shared.results import EndEffect
+from shared.topology import WORKER_SIGNALS
+
+log = structlog.get_logger()
+
+
+async def signal_attempt_ended(publisher: Publisher, effect: EndEffect) -> None:
+    """Publish AttemptEnded to the holder's private queue, if the attempt held a line.
+
+    The signal is a hint: a holder that is gone has already lost its job to the broker, and a
+    holder that misses it finds the ended attempt in the database on its next check.
+    """
+    if not effect.released_line:
+        return
+    signal = AttemptEnded(
+        campaign_id=effect.campaign_id,
+        call_id=effect.ref.call_id,
+        attempt_no=effect.ref.attempt_no,
+    )
+    try:
+        await publisher.publish(signal, WORKER_SIGNALS, effect.worker_id, persistent=False)
+    except Unroutable:
+        log.info("holder of the attempt is gone", holder=effect.worker_id)

@@ -1,0 +1,32 @@
+"""The one asyncpg pool of a process."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+
+from shared.settings import Settings
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(settings: Settings, *, max_size: int | None = None) -> asyncpg.Pool:
+    """A pool to `VCS_DATABASE_URL` with JSON codecs installed."""
+    pool = await asyncpg.create_pool(
+        settings.database_url,
+        min_size=min(settings.db_pool_min_size, max_size or settings.db_pool_max_size),
+        max_size=max_size or settings.db_pool_max_size,
+        init=_init_connection,
+        command_timeout=30,
+    )
+    assert pool is not None
+    return pool
+
+
+async def check_database(pool: asyncpg.Pool) -> None:
+    """Raise unless the database answers a trivial query."""
+    async with pool.acquire(timeout=2) as conn:
+        await conn.fetchval("SELECT 1", timeout=2)

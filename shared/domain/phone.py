@@ -1,0 +1,60 @@
+"""Phone numbers: validate against libphonenumber's number plans and normalise to E.164.
+
+Numbers already written in E.164 skip libphonenumber's text parser (the slow part): the
+country code is read off the digits and only the number-plan check runs.
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, NumberParseException, PhoneNumber
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_SEPARATORS = re.compile(r"[\s\-.()/]")
+
+
+class InvalidPhoneNumber(ValueError):
+    """Not a dialable number; the message says why, for the client."""
+
+
+def normalize(raw: str, default_region: str = "US") -> str:
+    """`raw` as E.164 ("+14155550100"), or InvalidPhoneNumber with the reason."""
+    text = raw.strip()
+    if not text:
+        raise InvalidPhoneNumber("empty phone number")
+    if len(text) > 40:
+        raise InvalidPhoneNumber("phone number is too long")
+    compact = _SEPARATORS.sub("", text)
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    if _E164.match(compact):
+        number = _from_e164_digits(compact[1:])
+        if number is not None and phonenumbers.is_valid_number(number):
+            return compact
+        raise InvalidPhoneNumber(f"{raw!r} is not a valid number in its country's numbering plan")
+    try:
+        number = phonenumbers.parse(text, default_region)
+    except NumberParseException as exc:
+        raise InvalidPhoneNumber(f"{raw!r} is not a phone number: {exc}") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhoneNumber(f"{raw!r} is not a valid number in its country's numbering plan")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _from_e164_digits(digits: str) -> PhoneNumber | None:
+    # Country codes are prefix-free, so at most one of the 1-3 digit prefixes is assigned.
+    for length in (1, 2, 3):
+        code = int(digits[:length])
+        if code in COUNTRY_CODE_TO_REGION_CODE:
+            national = digits[length:]
+            if not national:
+                return None
+            number = PhoneNumber(country_code=code, national_number=int(national))
+            if national.startswith("0"):
+                # Italian fixed lines keep their leading zero after the country code.
+                number.italian_leading_zero = True
+                number.number_of_leading_zeros = len(national) - len(national.lstrip("0"))
+            return number
+    return None

@@ -1,0 +1,50 @@
+"""A tiny HTTP server for the health of services that serve nothing else over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+
+#: A check returns details to show, or raises when the dependency is unusable.
+HealthCheck = Callable[[], Awaitable[Mapping[str, Any] | None]]
+
+
+async def run_checks(checks: Mapping[str, HealthCheck]) -> tuple[bool, dict[str, Any]]:
+    """(all healthy, a report per component), every check bounded by a 3 s timeout."""
+
+    async def one(check: HealthCheck) -> dict[str, Any]:
+        try:
+            details = await asyncio.wait_for(check(), timeout=3)
+        except Exception as exc:
+            return {"status": "DOWN", "error": str(exc) or type(exc).__name__}
+        return {"status": "UP", **(details or {})}
+
+    results = await asyncio.gather(*(one(check) for check in checks.values()))
+    components = dict(zip(checks, results, strict=True))
+    healthy = all(c["status"] == "UP" for c in components.values())
+    return healthy, components
+
+
+def health_response(healthy: bool, components: dict[str, Any]) -> web.Response:
+    body = {"status": "UP" if healthy else "DOWN", "components": components}
+    return web.json_response(body, status=200 if healthy else 503)
+
+
+async def start_health_server(
+    host: str, port: int, checks: Mapping[str, HealthCheck]
+) -> web.AppRunner:
+    """Serve GET /health on host:port until the returned runner is cleaned up."""
+
+    async def health(_: web.Request) -> web.Response:
+        healthy, components = await run_checks(checks)
+        return health_response(healthy, components)
+
+    app = web.Application()
+    app.router.add_get("/health", health)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner

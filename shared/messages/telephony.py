@@ -1,0 +1,60 @@
+"""What the worker and a message-speaking carrier (the mock) say to each other."""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from shared.messages.base import Message
+
+
+class DialCall(Message):
+    """Ask the carrier to place a call. Same `idempotency_key`, same call: never a second one."""
+
+    type: Literal["DialCall"] = "DialCall"
+    call_id: UUID
+    attempt_no: int
+    campaign_id: UUID
+    phone_number: str
+    idempotency_key: str
+
+
+class DialAccepted(Message):
+    type: Literal["DialAccepted"] = "DialAccepted"
+    external_call_id: str
+
+
+class DialRefused(Message):
+    """The carrier did not place the call. `transient`: it may if asked again later."""
+
+    type: Literal["DialRefused"] = "DialRefused"
+    transient: bool
+    status_code: int
+    reason: str
+
+
+ProviderStatus = Literal[
+    "QUEUED",
+    "INITIATED",
+    "RINGING",
+    "IN_PROGRESS",
+    "COMPLETED",
+    "BUSY",
+    "NO_ANSWER",
+    "FAILED",
+    "CANCELED",
+]
+
+
+class CallResultReported(Message):
+    """A carrier's status callback, as a message."""
+
+    type: Literal["CallResultReported"] = "CallResultReported"
+    external_call_id: str
+    status: ProviderStatus
+    call_id: UUID | None = None
+    attempt_no: int | None = None
+    duration_seconds: int | None = Field(default=None, ge=0)
+    failure_reason: str | None = None

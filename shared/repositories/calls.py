@@ -1,0 +1,91 @@
+"""SQL about calls and their attempt history, as the api reads and writes them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from shared.domain.statuses import CallStatus
+
+CALL_COLUMNS = """
+    c.id, c.campaign_id, k.kind AS campaign_kind, c.phone_number, c.status, c.attempt_count,
+    c.dial_count, c.next_retry_at, c.last_attempted_at, c.external_call_id, c.failure_reason,
+    c.call_duration_seconds, c.attributes, c.created_at, c.updated_at
+"""
+
+ATTEMPT_COLUMNS = """
+    call_id, attempt_no, started_at, ended_at, external_call_id, provider_status, outcome,
+    reason, duration_seconds, timed_out_at
+"""
+
+
+async def insert_new_numbers(
+    conn: asyncpg.Connection, campaign_id: UUID, numbers: Sequence[str]
+) -> int:
+    """Bulk-load already unique E.164 numbers into a campaign that has none yet, with COPY."""
+    records = [(uuid4(), campaign_id, number, CallStatus.PENDING.value) for number in numbers]
+    await conn.copy_records_to_table(
+        "calls", records=records, columns=["id", "campaign_id", "phone_number", "status"]
+    )
+    return len(records)
+
+
+async def insert_single_call(
+    conn: asyncpg.Connection, campaign_id: UUID, number: str
+) -> asyncpg.Record:
+    call_id = uuid4()
+    await conn.execute(
+        "INSERT INTO calls (id, campaign_id, phone_number, status, deduplicate)"
+        " VALUES ($1, $2, $3, 'PENDING', false)",
+        call_id,
+        campaign_id,
+        number,
+    )
+    row = await fetch_call(conn, call_id)
+    assert row is not None
+    return row
+
+
+async def fetch_call(conn: asyncpg.Connection, call_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {CALL_COLUMNS} FROM calls c JOIN campaigns k ON k.id = c.campaign_id"
+        " WHERE c.id = $1",
+        call_id,
+    )
+
+
+async def fetch_attempts(
+    conn: asyncpg.Connection, call_ids: Sequence[UUID]
+) -> dict[UUID, list[asyncpg.Record]]:
+    rows = await conn.fetch(
+        f"SELECT {ATTEMPT_COLUMNS} FROM call_attempts WHERE call_id = ANY($1::uuid[])"
+        " ORDER BY call_id, attempt_no",
+        list(call_ids),
+    )
+    attempts: dict[UUID, list[asyncpg.Record]] = {cid: [] for cid in call_ids}
+    for r in rows:
+        attempts[r["call_id"]].append(r)
+    return attempts
+
+
+async def list_calls(
+    conn: asyncpg.Connection,
+    campaign_id: UUID,
+    *,
+    status: CallStatus | None,
+    offset: int,
+    limit: int,
+) -> list[asyncpg.Record]:
+    args: list[Any] = [campaign_id, offset, limit]
+    where = "c.campaign_id = $1"
+    if status is not None:
+        args.append(status.value)
+        where += " AND c.status = $4"
+    return await conn.fetch(
+        f"SELECT {CALL_COLUMNS} FROM calls c JOIN campaigns k ON k.id = c.campaign_id"
+        f" WHERE {where} ORDER BY c.seq OFFSET $2 LIMIT $3",
+        *args,
+    )

@@ -1,0 +1,285 @@
+"""SQL about campaigns. Every function takes a connection; the caller owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from shared.domain.business_hours import BusinessHours
+from shared.domain.campaign import CAMPAIGN, Campaign
+from shared.domain.retry_policy import RetryConfig
+from shared.domain.statuses import CallStatus, CampaignStatus
+from shared.repositories.live_calls import NOT_IN_LIVE_CALL
+
+_COLUMNS = """
+    id, kind, name, description, status, concurrency_limit, priority, max_retries,
+    sync_initial_backoff_ms, sync_backoff_multiplier, callback_retry_delay_ms,
+    callback_timeout_ms, window_start_minute, window_end_minute, timezone, allowed_days,
+    in_flight, created_at, updated_at, started_at, finished_at
+"""
+
+
+@dataclass(frozen=True)
+class NewCampaign:
+    name: str
+    description: str | None
+    concurrency_limit: int
+    priority: int
+    retry: RetryConfig
+    hours: BusinessHours
+    kind: str = CAMPAIGN
+    status: CampaignStatus = CampaignStatus.PENDING
+
+
+async def insert_campaign(conn: asyncpg.Connection, new: NewCampaign) -> Campaign:
+    row = await conn.fetchrow(
+        f"""
+        INSERT INTO campaigns (
+            id, kind, name, description, status, concurrency_limit, priority, max_retries,
+            sync_initial_backoff_ms, sync_backoff_multiplier, callback_retry_delay_ms,
+            callback_timeout_ms, window_start_minute, window_end_minute, timezone, allowed_days,
+            started_at
+        ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                  CASE WHEN $5 = 'IN_PROGRESS' THEN now() END)
+        RETURNING {_COLUMNS}
+        """,
+        uuid4(),
+        new.kind,
+        new.name,
+        new.description,
+        new.status.value,
+        new.concurrency_limit,
+        new.priority,
+        new.retry.max_retries,
+        new.retry.sync_initial_backoff_ms,
+        new.retry.sync_backoff_multiplier,
+        new.retry.callback_retry_delay_ms,
+        new.retry.callback_timeout_ms,
+        new.hours.start_minute,
+        new.hours.end_minute,
+        new.hours.timezone,
+        sorted(new.hours.allowed_days),
+    )
+    return Campaign.from_row(row)
+
+
+async def fetch_campaign(
+    conn: asyncpg.Connection, campaign_id: UUID, *, for_update: bool = False
+) -> Campaign | None:
+    lock = " FOR NO KEY UPDATE" if for_update else ""
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM campaigns WHERE id = $1{lock}", campaign_id)
+    return Campaign.from_row(row) if row else None
+
+
+async def list_campaigns(
+    conn: asyncpg.Connection, *, offset: int, limit: int, status: CampaignStatus | None = None
+) -> list[Campaign]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {_COLUMNS} FROM campaigns
+        WHERE kind = 'CAMPAIGN' AND ($3::text IS NULL OR status = $3)
+        ORDER BY created_at DESC, id DESC
+        OFFSET $1 LIMIT $2
+        """,
+        offset,
+        limit,
+        status.value if status else None,
+    )
+    return [Campaign.from_row(r) for r in rows]
+
+
+async def ensure_single_calls_campaign(conn: asyncpg.Connection, template: NewCampaign) -> Campaign:
+    """The built-in campaign that carries single calls, created on first use."""
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM campaigns WHERE kind = 'SINGLE_CALLS'")
+    if row:
+        return Campaign.from_row(row)
+    async with conn.transaction():
+        await conn.execute("LOCK TABLE campaigns IN SHARE ROW EXCLUSIVE MODE")
+        row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM campaigns WHERE kind = 'SINGLE_CALLS'")
+        if row:
+            return Campaign.from_row(row)
+        return await insert_campaign(conn, template)
+
+
+@dataclass(frozen=True)
+class CallCounts:
+    by_status: dict[CallStatus, int]
+    total_retries: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+    def __getitem__(self, status: CallStatus) -> int:
+        return self.by_status.get(status, 0)
+
+
+async def call_counts(
+    conn: asyncpg.Connection, campaign_ids: Sequence[UUID]
+) -> dict[UUID, CallCounts]:
+    """Calls per status and retries made, for each campaign in `campaign_ids`."""
+    rows = await conn.fetch(
+        """
+        SELECT campaign_id, status, count(*) AS n,
+               sum(greatest(dial_count - 1, 0)) AS retries
+        FROM calls WHERE campaign_id = ANY($1::uuid[])
+        GROUP BY campaign_id, status
+        """,
+        list(campaign_ids),
+    )
+    by_status: dict[UUID, dict[CallStatus, int]] = {cid: {} for cid in campaign_ids}
+    retries: dict[UUID, int] = dict.fromkeys(campaign_ids, 0)
+    for r in rows:
+        by_status[r["campaign_id"]][CallStatus(r["status"])] = r["n"]
+        retries[r["campaign_id"]] += int(r["retries"] or 0)
+    return {cid: CallCounts(by_status[cid], retries[cid]) for cid in campaign_ids}
+
+
+async def has_calls(conn: asyncpg.Connection, campaign_id: UUID) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM calls WHERE campaign_id = $1)", campaign_id
+        )
+    )
+
+
+async def set_status(
+    conn: asyncpg.Connection,
+    campaign_id: UUID,
+    status: CampaignStatus,
+    *,
+    allowed_from: Iterable[CampaignStatus],
+) -> Campaign | None:
+    """Move the campaign to `status` if it is in one of `allowed_from`; None otherwise."""
+    row = await conn.fetchrow(
+        f"""
+        UPDATE campaigns SET status = $2, updated_at = now(),
+            started_at = CASE WHEN $2 = 'IN_PROGRESS' THEN coalesce(started_at, now())
+                              ELSE started_at END,
+            finished_at = CASE WHEN $2 IN ('COMPLETED', 'FAILED', 'CANCELLED') THEN now()
+                               ELSE finished_at END
+        WHERE id = $1 AND status = ANY($3::text[])
+        RETURNING {_COLUMNS}
+        """,
+        campaign_id,
+        status.value,
+        [s.value for s in allowed_from],
+    )
+    return Campaign.from_row(row) if row else None
+
+
+async def cancel_waiting_calls(conn: asyncpg.Connection, campaign_id: UUID) -> int:
+    """Cancel every call of the campaign that no attempt is dialling now."""
+    result = await conn.execute(
+        """
+        UPDATE calls SET status = 'CANCELLED', next_retry_at = NULL, updated_at = now()
+        WHERE campaign_id = $1 AND status IN ('PENDING', 'FAILED')
+        """,
+        campaign_id,
+    )
+    return int(result.split()[-1])
+
+
+@dataclass(frozen=True)
+class ActiveCampaign:
+    """What a worker needs to consume a campaign's queue."""
+
+    id: UUID
+    status: CampaignStatus
+    concurrency_limit: int
+
+
+async def consumable_campaigns(conn: asyncpg.Connection) -> list[ActiveCampaign]:
+    """Campaigns whose queues workers consume: running or paused."""
+    rows = await conn.fetch(
+        "SELECT id, status, concurrency_limit FROM campaigns"
+        " WHERE status IN ('IN_PROGRESS', 'PAUSED')"
+    )
+    return [
+        ActiveCampaign(r["id"], CampaignStatus(r["status"]), r["concurrency_limit"]) for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class DispatchCandidate:
+    """A running campaign as the dispatcher sees it on one tick."""
+
+    campaign: Campaign
+    dialable: int
+
+
+async def dispatch_candidates(conn: asyncpg.Connection, now: datetime) -> list[DispatchCandidate]:
+    """Running campaigns with how many calls they could dial now (counted up to a cap)."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {_COLUMNS},
+            (SELECT count(*) FROM (
+                SELECT 1 FROM calls c WHERE c.campaign_id = k.id AND c.status = 'PENDING'
+                AND {NOT_IN_LIVE_CALL} LIMIT k.concurrency_limit * 4) p)
+          + (SELECT count(*) FROM (
+                SELECT 1 FROM calls c WHERE c.campaign_id = k.id AND c.status = 'FAILED'
+                AND c.next_retry_at <= $1 AND {NOT_IN_LIVE_CALL}
+                LIMIT k.concurrency_limit * 4) r) AS dialable
+        FROM campaigns k WHERE k.status = 'IN_PROGRESS'
+        """,
+        now,
+    )
+    return [DispatchCandidate(Campaign.from_row(r), r["dialable"]) for r in rows]
+
+
+async def finishable_campaign_ids(conn: asyncpg.Connection) -> list[UUID]:
+    """Running campaigns with nothing left to dial and no call in progress."""
+    rows = await conn.fetch(
+        """
+        SELECT k.id FROM campaigns k
+        WHERE k.status = 'IN_PROGRESS' AND k.kind = 'CAMPAIGN' AND k.in_flight = 0
+          AND NOT EXISTS (
+              SELECT 1 FROM calls c WHERE c.campaign_id = k.id
+              AND c.status IN ('PENDING', 'SCHEDULED', 'IN_PROGRESS', 'FAILED'))
+        """
+    )
+    return [r["id"] for r in rows]
+
+
+async def finish_campaign(conn: asyncpg.Connection, campaign_id: UUID) -> CampaignStatus | None:
+    """Mark a running campaign COMPLETED (or FAILED when no call completed) if all its calls
+    are final; None if it is not finishable. Call inside a transaction."""
+    locked = await conn.fetchval(
+        "SELECT status FROM campaigns WHERE id = $1 FOR NO KEY UPDATE", campaign_id
+    )
+    if locked != CampaignStatus.IN_PROGRESS:
+        return None
+    # A fresh statement after the lock sees numbers an import committed while we waited.
+    summary = await conn.fetchrow(
+        """
+        SELECT bool_or(status IN ('PENDING', 'SCHEDULED', 'IN_PROGRESS', 'FAILED')) AS open,
+               bool_or(status = 'COMPLETED') AS any_completed
+        FROM calls WHERE campaign_id = $1
+        """,
+        campaign_id,
+    )
+    if summary["open"]:
+        return None
+    status = CampaignStatus.COMPLETED if summary["any_completed"] else CampaignStatus.FAILED
+    await set_status(conn, campaign_id, status, allowed_from=[CampaignStatus.IN_PROGRESS])
+    return status
+
+
+async def campaigns_with_removable_queue(conn: asyncpg.Connection) -> list[UUID]:
+    """Final campaigns whose job queue still exists and holds no line."""
+    rows = await conn.fetch(
+        """
+        SELECT id FROM campaigns
+        WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED') AND queue_removed_at IS NULL
+          AND in_flight = 0
+        """
+    )
+    return [r["id"] for r in rows]
+
+
+async def mark_queue_removed(conn: asyncpg.Connection, campaign_id: UUID) -> None:
+    await conn.execute("UPDATE campaigns SET queue_removed_at = now() WHERE id = $1", campaign_id)

@@ -1,0 +1,92 @@
+"""The one settings object of every service, read from `VCS_*` environment variables."""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: RabbitMQ closes the channel of a consumer holding a message longer than its
+#: `consumer_timeout` (30 min by default). A worker holds a job until the call's result,
+#: so no campaign may wait longer than this for a callback.
+MAX_CALLBACK_TIMEOUT_MS = 20 * 60 * 1000
+
+
+class Settings(BaseSettings):
+    """Configuration shared by api, dispatcher, worker and telephony_mock."""
+
+    model_config = SettingsConfigDict(env_prefix="VCS_", extra="ignore", frozen=True)
+
+    # Connections
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/voicecampaign"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    db_pool_min_size: int = Field(2, ge=1)
+    db_pool_max_size: int = Field(10, ge=1)
+    management_url: str = "http://127.0.0.1:15672"
+
+    # Logging
+    log_level: str = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    # HTTP: the address every service's HTTP server binds to (0.0.0.0 in containers)
+    host: str = "127.0.0.1"
+
+    # api
+    api_port: int = 8081
+    public_base_url: str | None = None
+
+    # Defaults for what a campaign or single call leaves out
+    default_concurrency_limit: int = Field(10, ge=1, le=1000)
+    default_priority: int = Field(5, ge=1, le=10)
+    default_max_retries: int = Field(3, ge=0, le=20)
+    default_sync_initial_backoff_ms: int = Field(1000, ge=0)
+    default_sync_backoff_multiplier: float = Field(2.0, ge=1.0, le=10.0)
+    default_callback_retry_delay_ms: int = Field(30_000, ge=0)
+    default_callback_timeout_ms: int = Field(120_000, ge=1000, le=MAX_CALLBACK_TIMEOUT_MS)
+    default_region: str = "US"
+
+    # dispatcher
+    dispatcher_health_port: int = 8082
+    dispatch_interval_ms: int = Field(250, ge=10, le=10_000)
+    queued_jobs_per_line: float = Field(1.0, ge=0.0, le=10.0)
+    leader_retry_interval_ms: int = Field(1000, ge=50)
+
+    # worker
+    worker_id: str | None = None
+    worker_health_port: int = 8083
+    telephony_provider: Literal["mock"] = "mock"
+    dial_timeout_ms: int = Field(10_000, ge=100)
+    dial_max_tries: int = Field(4, ge=1, le=20)
+    breaker_fail_max: int = Field(5, ge=1)
+    breaker_reset_timeout_ms: int = Field(10_000, ge=100)
+    held_attempt_check_interval_ms: int = Field(2000, ge=50)
+    campaign_refresh_interval_ms: int = Field(2000, ge=50)
+
+    # telephony_mock
+    mock_http_port: int = 8090
+    mock_delay_min_ms: int = Field(3000, ge=0)
+    mock_delay_max_ms: int = Field(10_000, ge=0)
+    mock_failure_rate: float = Field(0.05, ge=0.0, le=1.0)
+    mock_no_callback_rate: float = Field(0.01, ge=0.0, le=1.0)
+    mock_sync_error_rate: float = Field(0.005, ge=0.0, le=1.0)
+    mock_scenarios: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("mock_scenarios", mode="before")
+    @classmethod
+    def _scenarios_from_json(cls, value: object) -> object:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
+    @model_validator(mode="after")
+    def _check_ranges(self) -> Settings:
+        if self.mock_delay_min_ms > self.mock_delay_max_ms:
+            raise ValueError("VCS_MOCK_DELAY_MIN_MS must not exceed VCS_MOCK_DELAY_MAX_MS")
+        if self.db_pool_min_size > self.db_pool_max_size:
+            raise ValueError("VCS_DB_POOL_MIN_SIZE must not exceed VCS_DB_POOL_MAX_SIZE")
+        rates = self.mock_failure_rate + self.mock_no_callback_rate + self.mock_sync_error_rate
+        if rates > 1.0:
+            raise ValueError("the mock's failure, no-callback and sync-error rates add up past 1")
+        return self

@@ -1,0 +1,138 @@
+"""Every exchange and queue, named to read well in the RabbitMQ management console.
+
+`python -m shared.topology` declares the fixed part; per-campaign and per-worker queues are
+declared by the services that use them, with the same arguments as here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from uuid import UUID
+
+import aio_pika
+import structlog
+from aio_pika.abc import AbstractChannel, AbstractQueue, ExchangeType
+
+from shared.logging import configure_logging
+from shared.settings import Settings
+
+log = structlog.get_logger()
+
+#: Campaign lifecycle events (`campaign.started`, ...): the dispatcher and every worker listen.
+CAMPAIGN_EVENTS = "vcs.campaign-events"
+#: PlaceCall jobs, routed by campaign id to that campaign's queue.
+CALL_JOBS = "vcs.call-jobs"
+#: DialCall requests for a carrier that speaks messages (the mock).
+TELEPHONY = "vcs.telephony"
+DIAL_ROUTING_KEY = "dial"
+DIAL_REQUESTS_QUEUE = "vcs.telephony.dial-requests"
+#: Call results reported by a carrier, consumed by any worker.
+CALL_RESULTS = "vcs.call-results"
+CALL_RESULTS_QUEUE = "vcs.call-results"
+#: Direct signals to one worker (AttemptEnded), routed by worker id.
+WORKER_SIGNALS = "vcs.worker-signals"
+#: Where every queue sends what its consumers reject.
+DEAD_LETTER = "vcs.dead-letter"
+DEAD_LETTER_QUEUE = "vcs.dead-letters"
+DISPATCHER_EVENTS_QUEUE = "vcs.dispatcher.campaign-events"
+DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
+
+_DEAD_LETTERED: dict[str, Any] = {"x-dead-letter-exchange": DEAD_LETTER}
+
+
+def campaign_queue(campaign_id: UUID) -> str:
+    return f"vcs.campaign.{campaign_id}.jobs"
+
+
+def campaign_routing_key(campaign_id: UUID) -> str:
+    return str(campaign_id)
+
+
+def event_routing_key(message_type: str) -> str:
+    """`CampaignStarted` -> `campaign.started`."""
+    name = message_type.removeprefix("Campaign")
+    words = "".join("-" + c.lower() if c.isupper() else c for c in name).lstrip("-")
+    return f"campaign.{words}"
+
+
+def worker_events_queue(worker_id: str) -> str:
+    return f"vcs.worker.{worker_id}.campaign-events"
+
+
+def worker_signals_queue(worker_id: str) -> str:
+    return f"vcs.worker.{worker_id}.signals"
+
+
+def campaign_queue_arguments() -> dict[str, Any]:
+    # Single active consumer makes the prefetch limit hold across worker replicas.
+    return {**_DEAD_LETTERED, "x-single-active-consumer": True, "x-queue-type": "classic"}
+
+
+async def declare_topology(channel: AbstractChannel) -> None:
+    """Declare the fixed exchanges and queues; idempotent."""
+    dead_letter = await channel.declare_exchange(DEAD_LETTER, ExchangeType.FANOUT, durable=True)
+    dead_letters = await channel.declare_queue(DEAD_LETTER_QUEUE, durable=True)
+    await dead_letters.bind(dead_letter)
+
+    events = await channel.declare_exchange(CAMPAIGN_EVENTS, ExchangeType.TOPIC, durable=True)
+    dispatcher_events = await channel.declare_queue(
+        DISPATCHER_EVENTS_QUEUE, durable=True, arguments=_DEAD_LETTERED
+    )
+    await dispatcher_events.bind(events, "campaign.#")
+
+    await channel.declare_exchange(CALL_JOBS, ExchangeType.DIRECT, durable=True)
+    await channel.declare_exchange(WORKER_SIGNALS, ExchangeType.DIRECT, durable=True)
+
+    telephony = await channel.declare_exchange(TELEPHONY, ExchangeType.DIRECT, durable=True)
+    dial_requests = await channel.declare_queue(
+        DIAL_REQUESTS_QUEUE, durable=True, arguments=_DEAD_LETTERED
+    )
+    await dial_requests.bind(telephony, DIAL_ROUTING_KEY)
+
+    results = await channel.declare_exchange(CALL_RESULTS, ExchangeType.FANOUT, durable=True)
+    results_queue = await channel.declare_queue(
+        CALL_RESULTS_QUEUE, durable=True, arguments=_DEAD_LETTERED
+    )
+    await results_queue.bind(results)
+
+
+async def declare_campaign_queue(channel: AbstractChannel, campaign_id: UUID) -> AbstractQueue:
+    """The campaign's job queue, bound to the jobs exchange; idempotent."""
+    queue = await channel.declare_queue(
+        campaign_queue(campaign_id), durable=True, arguments=campaign_queue_arguments()
+    )
+    await queue.bind(CALL_JOBS, campaign_routing_key(campaign_id))
+    return queue
+
+
+async def declare_worker_queues(
+    channel: AbstractChannel, worker_id: str
+) -> tuple[AbstractQueue, AbstractQueue]:
+    """A worker's private queues: campaign events and signals. They die with its connection."""
+    events = await channel.declare_queue(
+        worker_events_queue(worker_id), exclusive=True, auto_delete=True
+    )
+    await events.bind(CAMPAIGN_EVENTS, "campaign.#")
+    signals = await channel.declare_queue(
+        worker_signals_queue(worker_id), exclusive=True, auto_delete=True
+    )
+    await signals.bind(WORKER_SIGNALS, worker_id)
+    return events, signals
+
+
+async def _declare(settings: Settings) -> None:
+    connection = await aio_pika.connect(settings.amqp_url)
+    async with connection:
+        await declare_topology(await connection.channel())
+    log.info("topology declared")
+
+
+def main() -> None:
+    settings = Settings()
+    configure_logging("topology", settings.log_level, settings.log_format)
+    asyncio.run(_declare(settings))
+
+
+if __name__ == "__main__":
+    main()
