@@ -59,8 +59,13 @@ class Publisher:
         reply_to: str | None = None,
         correlation_id: str | None = None,
         timeout_s: float = 10.0,
+        mandatory: bool = True,
     ) -> None:
-        """Publish and wait for the broker's confirm; Unroutable if no queue took it."""
+        """Publish and wait for the broker's confirm; Unroutable if no queue took it.
+
+        `mandatory=False` only for direct reply-to: the broker delivers those replies but
+        also returns them as unroutable when the mandatory flag is set.
+        """
         amqp_message = aio_pika.Message(
             message.to_json(),
             content_type="application/json",
@@ -80,7 +85,7 @@ class Publisher:
         try:
             async with asyncio.timeout(timeout_s):
                 target = await self._exchange(exchange)
-                await target.publish(amqp_message, routing_key, mandatory=True)
+                await target.publish(amqp_message, routing_key, mandatory=mandatory)
         except TimeoutError as exc:
             raise TransientError(f"no confirm from the broker within {timeout_s} s") from exc
         except PublishError as exc:

@@ -69,6 +69,7 @@ class AmqpEndpoint:
                     incoming.reply_to,
                     persistent=False,
                     correlation_id=incoming.correlation_id,
+                    mandatory=False,
                 )
             except TransientError as exc:
                 log.warning("could not answer a dial request", error=exc.detail)

@@ -1,0 +1,111 @@
+"""Failures the pipeline survives: a killed worker, poison messages, results over HTTP."""
+
+from __future__ import annotations
+
+import aio_pika
+import aiohttp
+import asyncpg
+import pytest
+
+from shared.topology import CALL_RESULTS
+from tests.e2e.helpers import (
+    assert_never_two_live_calls_per_number,
+    finished,
+    metric_reaches,
+    placed_per_number,
+)
+from tests.support.api_client import ApiClient, MockClient
+from tests.support.numbers import fresh_numbers
+from tests.support.stack import Stack
+from tests.support.waiting import wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
+
+
+async def _held_jobs(http: aiohttp.ClientSession, stack: Stack, name: str) -> int:
+    async with http.get(f"{stack.url(name)}/health") as response:
+        body = await response.json()
+        return int(body["components"]["broker"]["heldJobs"])
+
+
+async def test_sigkill_of_the_busy_worker_loses_nothing_and_dials_nothing_twice(
+    api: ApiClient, mock: MockClient, stack: Stack, http: aiohttp.ClientSession
+) -> None:
+    await mock.configure(delayMinMs=100, delayMaxMs=300)
+    numbers = fresh_numbers(300)
+    campaign = await api.create_campaign(name="sigkill", phoneNumbers=numbers, concurrencyLimit=5)
+    await api.action(campaign["id"], "start")
+    await metric_reaches(api, campaign["id"], "completedCalls", 50)
+
+    workers = [name for name in stack.services if name.startswith("worker")]
+    held = {name: await _held_jobs(http, stack, name) for name in workers}
+    busy = max(held, key=lambda name: held[name])
+    assert held[busy] > 0, held
+    stack.kill(busy)
+    await stack.start("worker", f"{busy}-replacement")
+
+    done = await finished(api, campaign["id"], timeout=120)
+
+    assert done["status"] == "COMPLETED"
+    assert done["metrics"]["completedCalls"] == 300
+    dials = await mock.calls(campaignId=campaign["id"])
+    placed = placed_per_number(dials)
+    assert set(placed) == set(numbers)
+    assert set(placed.values()) == {1}, "a number was dialled twice"
+    assert_never_two_live_calls_per_number(dials)
+    assert (await mock.stats())["campaigns"][campaign["id"]]["maxLive"] <= 5
+
+
+async def test_unreadable_result_is_dead_lettered_and_kept(
+    stack: Stack, stack_db: asyncpg.Pool
+) -> None:
+    before = await stack_db.fetchval("SELECT count(*) FROM dead_letters")
+    connection = await aio_pika.connect(stack.infra.amqp_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(CALL_RESULTS)
+        await exchange.publish(aio_pika.Message(b"not json at all", type="Garbage"), "")
+
+    async def kept() -> bool:
+        return bool(await stack_db.fetchval("SELECT count(*) FROM dead_letters") > before)
+
+    await wait_until(kept, timeout=10, message="the dead letter to be kept")
+    row = await stack_db.fetchrow("SELECT * FROM dead_letters ORDER BY id DESC LIMIT 1")
+    assert row["queue"] == "vcs.call-results"
+    assert row["body"] == "not json at all"
+
+
+async def test_http_callback_records_a_result_once(api: ApiClient, mock: MockClient) -> None:
+    [number] = fresh_numbers(1)
+    await mock.configure(scenarios={number: ["no_callback"]})
+    created = await api.request("POST", "/api/v1/calls", json={"phoneNumber": number})
+    call_id = created.body["id"]
+
+    async def placed() -> str | None:
+        call = await api.call(call_id)
+        return call["externalCallId"] if call["status"] == "IN_PROGRESS" else None
+
+    external_id = await wait_until(placed, timeout=10, message="the call to be placed")
+    body = {"externalCallId": external_id, "status": "completed", "durationSeconds": 42}
+    first = await api.request("POST", "/api/v1/calls/callback", json=body)
+    assert first.status == 200, first.body
+    assert first.body == {
+        "externalCallId": external_id,
+        "applied": True,
+        "callId": call_id,
+        "callStatus": "COMPLETED",
+    }
+    again = await api.request("POST", "/api/v1/calls/callback", json=body)
+    assert again.status == 200
+    assert again.body["applied"] is False
+    late_failure = {**body, "status": "FAILED"}
+    assert (await api.request("POST", "/api/v1/calls/callback", json=late_failure)).body[
+        "applied"
+    ] is False
+    call = await api.call(call_id)
+    assert call["status"] == "COMPLETED"
+    assert call["callDurationSeconds"] == 42
+    unknown = await api.request(
+        "POST", "/api/v1/calls/callback", json={**body, "externalCallId": "nope"}
+    )
+    assert unknown.status == 404

@@ -1,0 +1,113 @@
+"""A database and a RabbitMQ vhost of its own for each test run, removed afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit, urlunsplit
+from uuid import uuid4
+
+import aio_pika
+import aiohttp
+import asyncpg
+
+from shared.db.migrate import apply_migrations, create_database_if_missing
+from shared.topology import declare_topology
+
+BASE_DATABASE_URL = os.environ.get(
+    "VCS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+BASE_AMQP_URL = os.environ.get("VCS_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+MANAGEMENT_URL = os.environ.get("VCS_TEST_MANAGEMENT_URL", "http://127.0.0.1:15672")
+
+
+@dataclass(frozen=True)
+class Infra:
+    name: str
+    database_url: str
+    amqp_url: str
+    vhost: str
+
+
+def _with_path(url: str, path: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=path))
+
+
+async def create_infra(prefix: str = "vcs_test") -> Infra:
+    name = f"{prefix}_{uuid4().hex[:10]}"
+    database_url = _with_path(BASE_DATABASE_URL, f"/{name}")
+    await create_database_if_missing(database_url)
+    await apply_migrations(database_url)
+    await _create_vhost(name)
+    amqp_url = _with_path(BASE_AMQP_URL, "/" + quote(name, safe=""))
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        await declare_topology(await connection.channel())
+    return Infra(name, database_url, amqp_url, name)
+
+
+async def destroy_infra(infra: Infra) -> None:
+    conn = await asyncpg.connect(_with_path(BASE_DATABASE_URL, "/postgres"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{infra.name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+    await _delete_vhost(infra.vhost)
+
+
+def _user() -> tuple[str, str]:
+    parts = urlsplit(BASE_AMQP_URL)
+    return parts.username or "guest", parts.password or "guest"
+
+
+async def _management(method: str, path: str, json: object | None = None) -> bool:
+    """Call the management API; False if it is not reachable (the plugin is off)."""
+    try:
+        async with (
+            aiohttp.ClientSession(
+                headers={"Authorization": aiohttp.encode_basic_auth(*_user())}
+            ) as http,
+            http.request(method, f"{MANAGEMENT_URL}/api{path}", json=json) as response,
+        ):
+            if response.status >= 400 and not (method == "DELETE" and response.status == 404):
+                raise RuntimeError(f"management API {method} {path}: {response.status}")
+            return True
+    except aiohttp.ClientConnectionError:
+        return False
+
+
+async def _create_vhost(vhost: str) -> None:
+    user = _user()[0]
+    encoded = quote(vhost, safe="")
+    if await _management("PUT", f"/vhosts/{encoded}"):
+        await _management(
+            "PUT",
+            f"/permissions/{encoded}/{user}",
+            {"configure": ".*", "write": ".*", "read": ".*"},
+        )
+        return
+    await _rabbitmqctl("add_vhost", vhost)
+    await _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+
+
+async def _delete_vhost(vhost: str) -> None:
+    if not await _management("DELETE", f"/vhosts/{quote(vhost, safe='')}"):
+        await _rabbitmqctl("delete_vhost", vhost)
+
+
+async def _rabbitmqctl(*args: str) -> None:
+    tool = shutil.which("rabbitmqctl")
+    if tool is None:
+        raise RuntimeError(
+            "cannot create a RabbitMQ vhost: the management plugin is off and rabbitmqctl is"
+            " not installed"
+        )
+    process = await asyncio.create_subprocess_exec(
+        tool, *args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    _, err = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {err.decode()[:300]}")

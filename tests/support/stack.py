@@ -1,0 +1,145 @@
+"""The four services as real OS processes, against a test run's own database and vhost."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import aiohttp
+
+from tests.support.infra import Infra
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Each service's port setting: its health endpoint is served there.
+HEALTH_PORT_SETTING = {
+    "api": "VCS_API_PORT",
+    "dispatcher": "VCS_DISPATCHER_HEALTH_PORT",
+    "worker": "VCS_WORKER_HEALTH_PORT",
+    "telephony_mock": "VCS_MOCK_HTTP_PORT",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Service:
+    name: str
+    module: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    log_file: IO[bytes]
+
+    @property
+    def port(self) -> int:
+        return int(self.env[HEALTH_PORT_SETTING[self.module]])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+
+@dataclass
+class Stack:
+    infra: Infra
+    log_dir: Path
+    settings: dict[str, str] = field(default_factory=dict)
+    services: dict[str, Service] = field(default_factory=dict)
+
+    def base_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VCS_")}
+        env.update(
+            {
+                "VCS_DATABASE_URL": self.infra.database_url,
+                "VCS_AMQP_URL": self.infra.amqp_url,
+                "VCS_LOG_FORMAT": "json",
+                "VCS_HOST": "127.0.0.1",
+                "PYTHONUNBUFFERED": "1",
+                **self.settings,
+            }
+        )
+        return env
+
+    async def start(self, module: str, name: str | None = None, **settings: str) -> Service:
+        """Start `python -m services.<module>` and wait until its health endpoint answers."""
+        name = name or module
+        assert name not in self.services, f"{name} is already running"
+        env = self.base_env()
+        env[HEALTH_PORT_SETTING[module]] = str(free_port())
+        env.update(settings)
+        log_path = self.log_dir / f"{name}.log"
+        log_file = log_path.open("ab")
+        process = subprocess.Popen(
+            [sys.executable, "-m", f"services.{module}"],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        service = Service(name, module, env, process, log_path, log_file)
+        self.services[name] = service
+        await self._wait_healthy(service)
+        return service
+
+    async def _wait_healthy(self, service: Service, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as http:
+            while time.monotonic() < deadline:
+                if service.process.poll() is not None:
+                    raise RuntimeError(f"{service.name} exited:\n{service.log_tail()}")
+                try:
+                    async with http.get(f"{service.base_url}/health") as response:
+                        if response.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"{service.name} not healthy in {timeout} s:\n{service.log_tail()}")
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: no chance to clean up, as when a machine dies."""
+        service = self.services.pop(name)
+        service.process.send_signal(signal.SIGKILL)
+        service.process.wait(timeout=10)
+        service.log_file.close()
+
+    async def stop(self, name: str, timeout: float = 15) -> int:
+        """SIGTERM and wait; returns the exit code (killing it if it does not stop in time)."""
+        service = self.services.pop(name)
+        service.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while service.process.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if service.process.poll() is None:
+            service.process.kill()
+        code = service.process.wait(timeout=10)
+        service.log_file.close()
+        return code
+
+    async def stop_all(self) -> None:
+        for name in list(self.services):
+            await self.stop(name)
+
+    def url(self, name: str) -> str:
+        return self.services[name].base_url
+
+    def tails(self) -> str:
+        return "\n\n".join(f"== {s.name} ==\n{s.log_tail()}" for s in self.services.values())
