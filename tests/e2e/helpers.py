@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -53,5 +54,5 @@ def assert_never_two_live_calls_per_number(dials: list[dict[str, Any]]) -> None:
             )
     for number, intervals in spans.items():
         intervals.sort()
-        for (_, previous_end), (next_start, _) in zip(intervals, intervals[1:], strict=False):
+        for (_, previous_end), (next_start, _) in itertools.pairwise(intervals):
             assert next_start >= previous_end, f"{number} was in two live calls at once"

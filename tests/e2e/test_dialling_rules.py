@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -94,7 +95,7 @@ async def test_provider_errors_back_off_exponentially(api: ApiClient, mock: Mock
 
     requests = await mock.calls(phoneNumber=number)
     times = [datetime.fromisoformat(r["receivedAt"]) for r in requests]
-    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
     assert len(gaps) == 3
     for gap, expected in zip(gaps, (0.2, 0.4, 0.8), strict=True):
         assert gap >= expected * 0.95, gaps
