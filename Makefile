@@ -22,7 +22,7 @@ run: install rabbitmq-management db topology
 test: install rabbitmq-management
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared
+	$(BIN)/mypy shared services
 	$(BIN)/pytest
 
 install: $(STAMP)
@@ -50,7 +50,7 @@ rabbitmq-management:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared
+	$(BIN)/mypy shared services
 
 format: install
 	$(BIN)/ruff format .

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import structlog
-
-from shared.amqp import Publisher, Unroutable
+from shared.amqp import Publisher
 from shared.messages import AttemptEnded
 from shared.results import EndEffect
 from shared.topology import WORKER_SIGNALS
-
-log = structlog.get_logger()
 
 
 async def signal_attempt_ended(publisher: Publisher, effect: EndEffect) -> None:
@@ -25,7 +21,7 @@ async def signal_attempt_ended(publisher: Publisher, effect: EndEffect) -> None:
         call_id=effect.ref.call_id,
         attempt_no=effect.ref.attempt_no,
     )
-    try:
-        await publisher.publish(signal, WORKER_SIGNALS, effect.worker_id, persistent=False)
-    except Unroutable:
-        log.info("holder of the attempt is gone", holder=effect.worker_id)
+    # Not mandatory: if the holder is gone, so is the job it held, and nobody needs the signal.
+    await publisher.publish(
+        signal, WORKER_SIGNALS, effect.worker_id, persistent=False, mandatory=False
+    )

@@ -74,6 +74,38 @@ _LOCK_ATTEMPT = """
 """
 
 
+@dataclass(frozen=True)
+class _CallChange:
+    status: CallStatus
+    next_retry_at: datetime | None
+    dial_count: int
+    failure_reason: str | None
+    duration_seconds: int | None
+
+
+# Everything an ending changes, in one statement, so that the campaign row (the fence) is
+# locked only from here to the commit. Attempt columns are written once (coalesce), as the
+# append-only trigger demands.
+_APPLY_ENDING = """
+    WITH attempt AS (
+        UPDATE call_attempts SET
+            timed_out_at = coalesce(timed_out_at, $3),
+            outcome = coalesce(outcome, $4),
+            reason = coalesce(reason, $5),
+            duration_seconds = coalesce(duration_seconds, $6),
+            ended_at = coalesce(ended_at, $7),
+            external_call_id = coalesce(external_call_id, $8)
+        WHERE call_id = $1 AND attempt_no = $2
+    ), call AS (
+        UPDATE calls SET status = $9, next_retry_at = $10, dial_count = $11,
+            failure_reason = $12, call_duration_seconds = $13,
+            external_call_id = coalesce($8, external_call_id), updated_at = $14
+        WHERE id = $1 AND attempt_count = $2 AND $9::text IS NOT NULL
+    )
+    UPDATE campaigns SET in_flight = in_flight - 1 WHERE id = $15 AND $16
+"""
+
+
 async def end_attempt(
     conn: asyncpg.Connection, ref: AttemptRef, ending: Ending, now: datetime
 ) -> EndEffect | None:
@@ -83,62 +115,48 @@ async def end_attempt(
         if row is None:
             return None
         was_open = row["outcome"] is None and row["timed_out_at"] is None
-        already_has_result = row["outcome"] is not None
-        if (ending.outcome is None and not was_open) or (
-            ending.outcome is not None and already_has_result
-        ):
+        timing_out = ending.outcome is None
+        if (timing_out and not was_open) or (not timing_out and row["outcome"] is not None):
             return EndEffect(ref, row["campaign_id"], row["worker_id"], False, False, None)
 
-        await _record_on_attempt(conn, ref, ending, now)
         is_current = row["attempt_count"] == ref.attempt_no
-        new_status: CallStatus | None = None
-        if was_open:
-            await conn.execute(
-                "UPDATE campaigns SET in_flight = in_flight - 1 WHERE id = $1", row["campaign_id"]
-            )
-            if is_current:
-                new_status = await _move_call_on(conn, ref, row, ending, now)
+        change: _CallChange | None = None
+        if was_open and is_current:
+            change = _next_call_state(row, ending, now)
         elif ending.outcome is AttemptOutcome.COMPLETED and is_current:
             # A late real success after the watchdog gave up: the retry it scheduled has not
             # been dialled (this is still the call's latest attempt), so withdraw it.
-            new_status = await _complete_late(conn, ref, ending, row)
-        return EndEffect(ref, row["campaign_id"], row["worker_id"], True, was_open, new_status)
-
-
-async def _record_on_attempt(
-    conn: asyncpg.Connection, ref: AttemptRef, ending: Ending, now: datetime
-) -> None:
-    if ending.outcome is None:
+            change = _late_completion(row, ending)
         await conn.execute(
-            "UPDATE call_attempts SET timed_out_at = $3 WHERE call_id = $1 AND attempt_no = $2",
+            _APPLY_ENDING,
             ref.call_id,
             ref.attempt_no,
+            now if timing_out else None,
+            ending.outcome.value if ending.outcome else None,
+            ending.reason if not timing_out else None,
+            ending.duration_seconds,
+            None if timing_out else now,
+            ending.external_call_id,
+            change.status.value if change else None,
+            change.next_retry_at if change else None,
+            change.dial_count if change else None,
+            change.failure_reason if change else None,
+            change.duration_seconds if change else None,
             now,
+            row["campaign_id"],
+            was_open,
         )
-        return
-    await conn.execute(
-        """
-        UPDATE call_attempts SET outcome = $3, reason = $4, duration_seconds = $5, ended_at = $6,
-            external_call_id = coalesce(external_call_id, $7)
-        WHERE call_id = $1 AND attempt_no = $2
-        """,
-        ref.call_id,
-        ref.attempt_no,
-        ending.outcome.value,
-        ending.reason,
-        ending.duration_seconds,
-        now,
-        ending.external_call_id,
-    )
+        return EndEffect(
+            ref,
+            row["campaign_id"],
+            row["worker_id"],
+            True,
+            was_open,
+            change.status if change else None,
+        )
 
 
-async def _move_call_on(
-    conn: asyncpg.Connection,
-    ref: AttemptRef,
-    row: asyncpg.Record,
-    ending: Ending,
-    now: datetime,
-) -> CallStatus:
+def _next_call_state(row: asyncpg.Record, ending: Ending, now: datetime) -> _CallChange:
     dials = row["dial_count"] - (1 if ending.outcome is AttemptOutcome.NOT_PLACED else 0)
     step = after_attempt(
         ending.outcome,
@@ -150,48 +168,17 @@ async def _move_call_on(
     failure = None
     if ending.outcome is not AttemptOutcome.COMPLETED:
         failure = ending.reason or (ending.outcome.value if ending.outcome else TIMEOUT_REASON)
-    await conn.execute(
-        """
-        UPDATE calls SET status = $3, next_retry_at = $4, dial_count = $5, failure_reason = $6,
-            call_duration_seconds = $7, external_call_id = coalesce($8, external_call_id),
-            updated_at = $9
-        WHERE id = $1 AND attempt_count = $2
-        """,
-        ref.call_id,
-        ref.attempt_no,
-        step.status.value,
-        step.next_retry_at,
-        dials,
-        failure,
-        ending.duration_seconds,
-        ending.external_call_id,
-        now,
-    )
-    return step.status
+    return _CallChange(step.status, step.next_retry_at, dials, failure, ending.duration_seconds)
 
 
-async def _complete_late(
-    conn: asyncpg.Connection, ref: AttemptRef, ending: Ending, row: asyncpg.Record
-) -> CallStatus | None:
+def _late_completion(row: asyncpg.Record, ending: Ending) -> _CallChange | None:
     if row["call_status"] not in (
         CallStatus.FAILED,
         CallStatus.PERMANENTLY_FAILED,
         CallStatus.CANCELLED,
     ):
         return None
-    await conn.execute(
-        """
-        UPDATE calls SET status = 'COMPLETED', next_retry_at = NULL, failure_reason = NULL,
-            call_duration_seconds = $3, external_call_id = coalesce($4, external_call_id),
-            updated_at = now()
-        WHERE id = $1 AND attempt_count = $2
-        """,
-        ref.call_id,
-        ref.attempt_no,
-        ending.duration_seconds,
-        ending.external_call_id,
-    )
-    return CallStatus.COMPLETED
+    return _CallChange(CallStatus.COMPLETED, None, row["dial_count"], None, ending.duration_seconds)
 
 
 @dataclass(frozen=True)

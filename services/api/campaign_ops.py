@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -151,7 +152,7 @@ class _Transition:
     allowed_from: frozenset[CampaignStatus]
     #: Statuses in which asking again changes nothing and succeeds.
     already: frozenset[CampaignStatus]
-    event: type[CampaignEvent]
+    event: Callable[..., CampaignEvent]
 
 
 _START = _Transition(
@@ -216,7 +217,7 @@ async def _transition(
                 "the campaign has no phone numbers to call",
                 errors=[{"field": "phoneNumbers", "message": "no phone numbers"}],
             )
-        event_type = transition.event
+        event_type: Callable[..., CampaignEvent] = transition.event
         if transition is _START and campaign.status is CampaignStatus.PAUSED:
             event_type = CampaignResumed
         updated = await campaign_repo.set_status(

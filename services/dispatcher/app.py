@@ -17,21 +17,21 @@ from services.dispatcher.housekeeping import (
     time_out_overdue_attempts,
 )
 from services.dispatcher.jobs import JobStocker
-from shared.amqp import Consumer
+from shared.amqp import Consumer, Handler
 from shared.messages import CampaignEvent
 from shared.topology import DEAD_LETTER_QUEUE, DISPATCHER_EVENTS_QUEUE
 
 log = structlog.get_logger()
 
 #: While jobs are being consumed fast, look again this soon rather than after a full tick.
-BUSY_PASS_INTERVAL_S = 0.02
+BUSY_PASS_INTERVAL_S = 0.05
 
 
 async def wake_up(event: CampaignEvent, deps: Deps) -> None:
     deps.wake.set()
 
 
-HANDLERS = {
+HANDLERS: dict[str, Handler[Deps]] = {
     name: wake_up
     for name in (
         "CampaignStarted",

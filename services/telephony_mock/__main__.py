@@ -27,7 +27,7 @@ def config_from(settings: Settings) -> MockConfig:
         failure_rate=settings.mock_failure_rate,
         no_callback_rate=settings.mock_no_callback_rate,
         sync_error_rate=settings.mock_sync_error_rate,
-        scenarios=settings.mock_scenarios,  # type: ignore[arg-type]
+        scenarios=settings.mock_scenarios,
     )
 
 

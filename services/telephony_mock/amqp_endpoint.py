@@ -82,8 +82,8 @@ class AmqpEndpoint:
         assert record.external_call_id is not None
         message = CallResultReported(
             external_call_id=record.external_call_id,
-            status=result.status,  # type: ignore[arg-type]
-            call_id=record.call_id,  # type: ignore[arg-type]
+            status=result.status,
+            call_id=record.call_id,
             attempt_no=record.attempt_no,
             duration_seconds=result.duration_seconds,
             failure_reason=result.failure_reason,

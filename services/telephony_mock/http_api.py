@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -12,7 +13,7 @@ from services.telephony_mock.carrier import Carrier
 from shared.health import HealthCheck, health_response, run_checks
 
 CARRIER: web.AppKey[Carrier] = web.AppKey("carrier", Carrier)
-CHECKS: web.AppKey[dict[str, HealthCheck]] = web.AppKey("checks", dict)
+CHECKS: web.AppKey[Mapping[str, HealthCheck]] = web.AppKey("checks", Mapping)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -51,7 +52,7 @@ async def reset(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def create_app(carrier: Carrier, checks: dict[str, HealthCheck]) -> web.Application:
+def create_app(carrier: Carrier, checks: Mapping[str, HealthCheck]) -> web.Application:
     app = web.Application()
     app[CARRIER] = carrier
     app[CHECKS] = checks

@@ -13,6 +13,7 @@ import aio_pika
 import asyncpg
 from aio_pika.abc import AbstractConnection
 
+from services.worker.dial_rules import DialRulesCache
 from services.worker.held_attempts import HeldAttempts
 from services.worker.subscriptions import CampaignSubscriptions
 from services.worker.telephony.amqp_carrier import AmqpCarrier
@@ -34,9 +35,12 @@ class Deps:
     pool: asyncpg.Pool
     connection: AbstractConnection
     publisher: Publisher
+    #: Unconfirmed, for hints whose loss the database state covers (AttemptEnded).
+    hints: Publisher
     dialer: Dialer
     held: HeldAttempts
     subscriptions: CampaignSubscriptions
+    dial_rules: DialRulesCache
     clock: Callable[[], datetime]
 
 
@@ -74,6 +78,7 @@ async def bootstrap(
                 pool=pool,
                 connection=connection,
                 publisher=Publisher(channel),
+                hints=Publisher(await connection.channel(publisher_confirms=False)),
                 dialer=Dialer(
                     provider,
                     max_tries=settings.dial_max_tries,
@@ -82,6 +87,7 @@ async def bootstrap(
                 ),
                 held=HeldAttempts(),
                 subscriptions=CampaignSubscriptions(connection, pool),
+                dial_rules=DialRulesCache(pool),
                 clock=clock or utcnow,
             )
         finally:

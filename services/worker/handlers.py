@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING
 import structlog
 
 from services.worker.telephony.base import DialRequest
+from shared.amqp import Handler
 from shared.attempt_signals import signal_attempt_ended
 from shared.domain.statuses import AttemptOutcome
 from shared.errors import ProviderOutcomeUnknown, ProviderRejected, ProviderUnavailable
 from shared.messages import AttemptEnded, CallResultReported, CampaignEvent, PlaceCall
 from shared.repositories.attempts import (
     AttemptRef,
+    JobAlreadyStarted,
     NoDial,
     StartedAttempt,
     adopt_job_attempt,
@@ -34,22 +36,17 @@ async def place_call(job: PlaceCall, deps: Deps) -> None:
     A redelivered job whose attempt already started never dials again: it waits for it.
     """
     await deps.dialer.wait_until_available()
-    async with deps.pool.acquire() as conn:
-        previous = await adopt_job_attempt(conn, job.message_id, deps.worker_id)
-        started = (
-            None
-            if previous is not None
-            else await start_attempt(
-                conn, job.campaign_id, job.message_id, deps.worker_id, deps.clock()
-            )
-        )
-    if previous is not None:
-        if previous.open:
+    try:
+        started = await _start(job, deps)
+    except JobAlreadyStarted:
+        async with deps.pool.acquire() as conn:
+            previous = await adopt_job_attempt(conn, job.message_id, deps.worker_id)
+        if previous is not None and previous.open:
             log.info("adopted the attempt of a redelivered job", call_id=str(previous.ref.call_id))
             await deps.held.wait(previous.ref)
         return
-    if started is None or isinstance(started, NoDial):
-        log.debug("job dropped", reason=started.value if started else None)
+    if isinstance(started, NoDial):
+        log.debug("job dropped", reason=started.value)
         return
     with structlog.contextvars.bound_contextvars(
         call_id=str(started.ref.call_id), attempt_no=started.ref.attempt_no
@@ -57,6 +54,19 @@ async def place_call(job: PlaceCall, deps: Deps) -> None:
         deps.held.hold(started.ref)
         await _dial(started, deps)
         await deps.held.wait(started.ref)
+
+
+async def _start(job: PlaceCall, deps: Deps) -> StartedAttempt | NoDial:
+    fresh = False
+    while True:
+        rules = await deps.dial_rules.get(job.campaign_id, fresh=fresh)
+        if rules is None:
+            return NoDial.NO_FREE_LINE
+        async with deps.pool.acquire() as conn:
+            started = await start_attempt(conn, rules, job.message_id, deps.worker_id, deps.clock())
+        if started is not NoDial.RULES_CHANGED or fresh:
+            return started
+        fresh = True
 
 
 async def _dial(started: StartedAttempt, deps: Deps) -> None:
@@ -122,7 +132,7 @@ async def _tell_holder(effect: EndEffect, deps: Deps) -> None:
     if effect.released_line and effect.worker_id == deps.worker_id:
         deps.held.release(effect.ref)
     else:
-        await signal_attempt_ended(deps.publisher, effect)
+        await signal_attempt_ended(deps.hints, effect)
 
 
 async def release_attempt(signal: AttemptEnded, deps: Deps) -> None:
@@ -130,10 +140,11 @@ async def release_attempt(signal: AttemptEnded, deps: Deps) -> None:
 
 
 async def follow_campaign(event: CampaignEvent, deps: Deps) -> None:
+    deps.dial_rules.forget(event.campaign_id)
     deps.subscriptions.refresh_soon()
 
 
-HANDLERS = {
+HANDLERS: dict[str, Handler[Deps]] = {
     "PlaceCall": place_call,
     "CallResultReported": record_result,
     "AttemptEnded": release_attempt,

@@ -45,7 +45,7 @@ async def create_database_if_missing(database_url: str) -> bool:
 
 def migration_files() -> list[tuple[str, str]]:
     folder = resources.files("shared.db") / "migrations"
-    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [(f.name, f.read_text()) for f in files]
 
 

@@ -28,6 +28,7 @@ class Campaign:
     retry: RetryConfig
     hours: BusinessHours
     in_flight: int
+    settings_version: int
     created_at: datetime
     updated_at: datetime
     started_at: datetime | None
@@ -50,6 +51,7 @@ class Campaign:
             retry=retry_config_from_row(row),
             hours=business_hours_from_row(row),
             in_flight=row["in_flight"],
+            settings_version=row["settings_version"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             started_at=row["started_at"],

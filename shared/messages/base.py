@@ -21,6 +21,8 @@ class Message(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    #: The message's name on the wire; each subclass narrows it to one Literal.
+    type: str
     message_id: UUID = Field(default_factory=uuid4)
     correlation_id: UUID | None = None
     occurred_at: datetime = Field(default_factory=utcnow)

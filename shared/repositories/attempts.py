@@ -1,8 +1,8 @@
 """SQL that starts attempts: the concurrency fence, the claim of the next number, adoption.
 
 The fence is `campaigns.in_flight`: an attempt starts only by raising it while it is below the
-concurrency limit, in the same transaction that claims the call and records the attempt, and
-it is lowered in the transaction that ends the attempt (see shared.results). So however many
+concurrency limit, in the same statement that claims the call and records the attempt, and it
+is lowered in the transaction that ends the attempt (see shared.results). So however many
 workers hold the campaign's jobs, the database never lets more calls start than the limit.
 """
 
@@ -16,6 +16,7 @@ from uuid import UUID
 
 import asyncpg
 
+from shared.domain.business_hours import BusinessHours
 from shared.domain.campaign import business_hours_from_row, retry_config_from_row
 from shared.domain.retry_policy import RetryConfig
 from shared.repositories.live_calls import NOT_IN_LIVE_CALL, OPEN_ATTEMPT
@@ -27,6 +28,33 @@ _OPEN = "ended_at IS NULL AND timed_out_at IS NULL"
 class AttemptRef:
     call_id: UUID
     attempt_no: int
+
+
+@dataclass(frozen=True)
+class DialRules:
+    """What a worker checks before dialling for a campaign, as of one settings version."""
+
+    campaign_id: UUID
+    version: int
+    hours: BusinessHours
+    retry: RetryConfig
+
+
+async def fetch_dial_rules(conn: asyncpg.Connection, campaign_id: UUID) -> DialRules | None:
+    row = await conn.fetchrow(
+        """
+        SELECT id, settings_version, window_start_minute, window_end_minute, timezone,
+               allowed_days, max_retries, sync_initial_backoff_ms, sync_backoff_multiplier,
+               callback_retry_delay_ms, callback_timeout_ms
+        FROM campaigns WHERE id = $1
+        """,
+        campaign_id,
+    )
+    if row is None:
+        return None
+    return DialRules(
+        row["id"], row["settings_version"], business_hours_from_row(row), retry_config_from_row(row)
+    )
 
 
 @dataclass(frozen=True)
@@ -43,94 +71,96 @@ class NoDial(Enum):
     NO_FREE_LINE = "campaign not running, or all its lines busy"
     OUTSIDE_BUSINESS_HOURS = "outside business hours"
     NOTHING_TO_DIAL = "no number is due"
+    RULES_CHANGED = "the campaign's settings changed since they were read"
 
 
-_FENCE = """
-    UPDATE campaigns SET in_flight = in_flight + 1
-    WHERE id = $1 AND status = 'IN_PROGRESS' AND in_flight < concurrency_limit
-    RETURNING window_start_minute, window_end_minute, timezone, allowed_days, max_retries,
-              sync_initial_backoff_ms, sync_backoff_multiplier, callback_retry_delay_ms,
-              callback_timeout_ms
-"""
+class JobAlreadyStarted(Exception):
+    """This job (a redelivery) already started an attempt."""
 
 
-_CLAIM_DUE_RETRY = f"""
-    SELECT c.id FROM calls c
-    WHERE c.campaign_id = $1 AND c.status = 'FAILED' AND c.next_retry_at <= $2
-      AND {NOT_IN_LIVE_CALL}
-    ORDER BY c.next_retry_at LIMIT 1 FOR UPDATE SKIP LOCKED
-"""
-
-_CLAIM_PENDING = f"""
-    SELECT c.id FROM calls c
-    WHERE c.campaign_id = $1 AND c.status = 'PENDING' AND {NOT_IN_LIVE_CALL}
-    ORDER BY c.seq LIMIT 1 FOR UPDATE SKIP LOCKED
-"""
-
-_RECORD_ATTEMPT = """
-    WITH dialled AS (
-        UPDATE calls SET status = 'SCHEDULED', attempt_count = attempt_count + 1,
-            dial_count = dial_count + 1, last_attempted_at = $4, next_retry_at = NULL,
-            updated_at = $4
-        WHERE id = $1
-        RETURNING id, campaign_id, phone_number, attempt_count
+# One statement, so the campaign row is locked only for as long as it runs: unless this job
+# started an attempt already (a redelivery), pick the most urgent dialable number (due retries
+# first), take a line if one is free and the settings are still the version whose business
+# hours the worker checked, and record the attempt. Nothing changes unless all of it happens.
+_CLAIM = f"""
+    WITH prior AS (
+        SELECT call_id FROM call_attempts WHERE job_id = $3
+    ), due_retry AS (
+        SELECT c.id FROM calls c
+        WHERE c.campaign_id = $1 AND c.status = 'FAILED' AND c.next_retry_at <= $2
+          AND {NOT_IN_LIVE_CALL} AND NOT EXISTS (SELECT 1 FROM prior)
+        ORDER BY c.next_retry_at LIMIT 1 FOR UPDATE SKIP LOCKED
+    ), fresh AS (
+        SELECT c.id FROM calls c
+        WHERE c.campaign_id = $1 AND c.status = 'PENDING' AND {NOT_IN_LIVE_CALL}
+          AND NOT EXISTS (SELECT 1 FROM due_retry) AND NOT EXISTS (SELECT 1 FROM prior)
+        ORDER BY c.seq LIMIT 1 FOR UPDATE SKIP LOCKED
+    ), picked AS (
+        SELECT id FROM due_retry UNION ALL SELECT id FROM fresh
+    ), fence AS (
+        UPDATE campaigns SET in_flight = in_flight + 1
+        WHERE id = $1 AND status = 'IN_PROGRESS' AND in_flight < concurrency_limit
+          AND settings_version = $5 AND EXISTS (SELECT 1 FROM picked)
+        RETURNING id
+    ), dialled AS (
+        UPDATE calls c SET status = 'SCHEDULED', attempt_count = c.attempt_count + 1,
+            dial_count = c.dial_count + 1, last_attempted_at = $2, next_retry_at = NULL,
+            updated_at = $2
+        FROM picked WHERE c.id = picked.id AND EXISTS (SELECT 1 FROM fence)
+        RETURNING c.id, c.campaign_id, c.phone_number, c.attempt_count
+    ), recorded AS (
+        INSERT INTO call_attempts (call_id, attempt_no, campaign_id, phone_number, job_id,
+                                   worker_id, started_at, expected_callback_by)
+        SELECT id, attempt_count, campaign_id, phone_number, $3, $4, $2, $6 FROM dialled
+        RETURNING call_id, attempt_no, phone_number
     )
-    INSERT INTO call_attempts (call_id, attempt_no, campaign_id, phone_number, job_id, worker_id,
-                               started_at, expected_callback_by)
-    SELECT id, attempt_count, campaign_id, phone_number, $2, $3, $4, $5 FROM dialled
-    RETURNING call_id, attempt_no, phone_number
+    SELECT k.status, k.settings_version, EXISTS (SELECT 1 FROM picked) AS had_call,
+           EXISTS (SELECT 1 FROM prior) AS job_started, r.call_id, r.attempt_no, r.phone_number
+    FROM campaigns k LEFT JOIN recorded r ON true
+    WHERE k.id = $1
 """
 
 
 async def start_attempt(
-    conn: asyncpg.Connection, campaign_id: UUID, job_id: UUID, worker_id: str, now: datetime
+    conn: asyncpg.Connection, rules: DialRules, job_id: UUID, worker_id: str, now: datetime
 ) -> StartedAttempt | NoDial:
     """Take a line of the campaign and record an attempt at its most urgent number.
 
     Due retries go before new numbers. A number already in a live call (in any campaign) is
-    passed over; two claims racing for one number are settled by a unique index.
+    passed over; two claims racing for one number are settled by a unique index. Raises
+    JobAlreadyStarted for a job that has an attempt already.
     """
+    if not rules.hours.is_open(now):
+        return NoDial.OUTSIDE_BUSINESS_HOURS
+    deadline = now + timedelta(milliseconds=rules.retry.callback_timeout_ms)
     for _ in range(3):
         try:
-            return await _start_attempt_once(conn, campaign_id, job_id, worker_id, now)
+            row = await conn.fetchrow(
+                _CLAIM, rules.campaign_id, now, job_id, worker_id, rules.version, deadline
+            )
         except asyncpg.UniqueViolationError as exc:
-            if exc.constraint_name != "call_attempts_one_live_call_per_number":
-                raise
-    return NoDial.NOTHING_TO_DIAL
-
-
-async def _start_attempt_once(
-    conn: asyncpg.Connection, campaign_id: UUID, job_id: UUID, worker_id: str, now: datetime
-) -> StartedAttempt | NoDial:
-    transaction = conn.transaction()
-    await transaction.start()
-    try:
-        campaign = await conn.fetchrow(_FENCE, campaign_id)
-        if campaign is None:
-            await transaction.rollback()
+            if exc.constraint_name == "call_attempts_job_id_key":
+                raise JobAlreadyStarted(str(job_id)) from exc
+            if exc.constraint_name == "call_attempts_one_live_call_per_number":
+                continue
+            raise
+        if row is None:
             return NoDial.NO_FREE_LINE
-        if not business_hours_from_row(campaign).is_open(now):
-            await transaction.rollback()
-            return NoDial.OUTSIDE_BUSINESS_HOURS
-        call_id = await conn.fetchval(_CLAIM_DUE_RETRY, campaign_id, now)
-        if call_id is None:
-            call_id = await conn.fetchval(_CLAIM_PENDING, campaign_id)
-        if call_id is None:
-            await transaction.rollback()
-            return NoDial.NOTHING_TO_DIAL
-        retry = retry_config_from_row(campaign)
-        deadline = now + timedelta(milliseconds=retry.callback_timeout_ms)
-        attempt = await conn.fetchrow(_RECORD_ATTEMPT, call_id, job_id, worker_id, now, deadline)
-        await transaction.commit()
-    except BaseException:
-        await transaction.rollback()
-        raise
-    return StartedAttempt(
-        AttemptRef(attempt["call_id"], attempt["attempt_no"]),
-        campaign_id,
-        attempt["phone_number"],
-        retry,
-    )
+        if row["job_started"]:
+            raise JobAlreadyStarted(str(job_id))
+        if row["call_id"] is not None:
+            return StartedAttempt(
+                AttemptRef(row["call_id"], row["attempt_no"]),
+                rules.campaign_id,
+                row["phone_number"],
+                rules.retry,
+            )
+        if row["settings_version"] != rules.version:
+            return NoDial.RULES_CHANGED
+        if row["status"] != "IN_PROGRESS" or row["had_call"]:
+            return NoDial.NO_FREE_LINE
+        return NoDial.NOTHING_TO_DIAL
+    return NoDial.NOTHING_TO_DIAL
 
 
 @dataclass(frozen=True)

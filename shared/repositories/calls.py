@@ -84,8 +84,9 @@ async def list_calls(
     if status is not None:
         args.append(status.value)
         where += " AND c.status = $4"
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         f"SELECT {CALL_COLUMNS} FROM calls c JOIN campaigns k ON k.id = c.campaign_id"
         f" WHERE {where} ORDER BY c.seq OFFSET $2 LIMIT $3",
         *args,
     )
+    return rows

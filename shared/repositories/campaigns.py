@@ -19,7 +19,7 @@ _COLUMNS = """
     id, kind, name, description, status, concurrency_limit, priority, max_retries,
     sync_initial_backoff_ms, sync_backoff_multiplier, callback_retry_delay_ms,
     callback_timeout_ms, window_start_minute, window_end_minute, timezone, allowed_days,
-    in_flight, created_at, updated_at, started_at, finished_at
+    in_flight, settings_version, created_at, updated_at, started_at, finished_at
 """
 
 
@@ -213,17 +213,18 @@ class DispatchCandidate:
 
 
 async def dispatch_candidates(conn: asyncpg.Connection, now: datetime) -> list[DispatchCandidate]:
-    """Running campaigns with how many calls they could dial now (counted up to a cap)."""
+    """Running campaigns with how many calls they could dial now, counted up to twice the
+    concurrency limit: the most jobs the dispatcher ever wants queued for one campaign."""
     rows = await conn.fetch(
         f"""
         SELECT {_COLUMNS},
             (SELECT count(*) FROM (
                 SELECT 1 FROM calls c WHERE c.campaign_id = k.id AND c.status = 'PENDING'
-                AND {NOT_IN_LIVE_CALL} LIMIT k.concurrency_limit * 4) p)
+                AND {NOT_IN_LIVE_CALL} LIMIT k.concurrency_limit * 2) p)
           + (SELECT count(*) FROM (
                 SELECT 1 FROM calls c WHERE c.campaign_id = k.id AND c.status = 'FAILED'
                 AND c.next_retry_at <= $1 AND {NOT_IN_LIVE_CALL}
-                LIMIT k.concurrency_limit * 4) r) AS dialable
+                LIMIT k.concurrency_limit * 2) r) AS dialable
         FROM campaigns k WHERE k.status = 'IN_PROGRESS'
         """,
         now,

@@ -56,7 +56,8 @@ class Dialer:
             return 0.0
         # aiobreaker stamps `opened_at` with naive UTC.
         reopens = opened_at + self.breaker.timeout_duration
-        return max((reopens - datetime.utcnow()).total_seconds(), 0.0)
+        remaining: float = (reopens - datetime.utcnow()).total_seconds()
+        return max(remaining, 0.0)
 
     async def wait_until_available(self) -> None:
         """Hold on while the breaker is open, so that no attempt is spent on a dead provider."""

@@ -23,6 +23,9 @@ CREATE TABLE campaigns (
     allowed_days             smallint[] NOT NULL,
     -- Attempts started and not yet ended: the fence that holds the concurrency limit.
     in_flight                integer NOT NULL DEFAULT 0 CHECK (in_flight >= 0),
+    -- Raised by every change of the dialling settings; a worker claims a line only with the
+    -- version it checked the business hours against.
+    settings_version         integer NOT NULL DEFAULT 1,
     created_at               timestamptz NOT NULL DEFAULT now(),
     updated_at               timestamptz NOT NULL DEFAULT now(),
     started_at               timestamptz,

@@ -1,0 +1,153 @@
+"""`make bench`: end-to-end throughput and start-to-first-dial latency, next to a baseline.
+
+Starts its own stack (api, dispatcher, two workers, the mock with no delay and no failures) on
+a database and vhost of its own, and prints a Markdown report for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+
+from bench.baseline import measure as baseline_round_trips
+from tests.support.api_client import ApiClient, MockClient
+from tests.support.infra import create_infra, destroy_infra
+from tests.support.numbers import fresh_numbers
+from tests.support.stack import Stack
+
+FAST_MOCK = {
+    "VCS_MOCK_DELAY_MIN_MS": "0",
+    "VCS_MOCK_DELAY_MAX_MS": "0",
+    "VCS_MOCK_FAILURE_RATE": "0",
+    "VCS_MOCK_NO_CALLBACK_RATE": "0",
+    "VCS_MOCK_SYNC_ERROR_RATE": "0",
+    "VCS_LOG_LEVEL": "WARNING",
+}
+
+
+async def wait_all_finished(api: ApiClient, ids: list[str], deadline_s: float) -> None:
+    """Poll gently (one list request every 250 ms) so as not to load what is measured."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        response = await api.request(
+            "GET", "/api/v1/campaigns", params={"status": "COMPLETED", "size": 1000}
+        )
+        if set(ids) <= {c["id"] for c in response.body}:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError("the campaigns did not finish in time")
+        await asyncio.sleep(0.25)
+
+
+async def throughput(api: ApiClient, campaigns: int, numbers: int, limit: int) -> dict[str, float]:
+    ids = []
+    for index in range(campaigns):
+        created = await api.create_campaign(
+            name=f"bench {index}", phoneNumbers=fresh_numbers(numbers), concurrencyLimit=limit
+        )
+        ids.append(created["id"])
+    started = time.perf_counter()
+    await asyncio.gather(*(api.action(campaign_id, "start") for campaign_id in ids))
+    await wait_all_finished(api, ids, deadline_s=600)
+    elapsed = time.perf_counter() - started
+    return {
+        "calls": campaigns * numbers,
+        "seconds": elapsed,
+        "per_second": campaigns * numbers / elapsed,
+    }
+
+
+async def first_dial_latency(api: ApiClient, mock: MockClient) -> float:
+    """Milliseconds from sending `start` to the carrier receiving the first dial."""
+    numbers = fresh_numbers(3)
+    created = await api.create_campaign(name="latency", phoneNumbers=numbers)
+    sent = datetime.now(UTC)
+    await api.action(created["id"], "start")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        dials = await mock.calls(campaignId=created["id"])
+        if dials:
+            first = min(datetime.fromisoformat(d["receivedAt"]) for d in dials)
+            return (first - sent).total_seconds() * 1000
+        await asyncio.sleep(0.005)
+    raise RuntimeError("no dial within 10 s")
+
+
+async def run(args: argparse.Namespace) -> str:
+    infra = await create_infra("vcs_bench")
+    log_dir = Path(tempfile.mkdtemp(prefix="vcs-bench-"))
+    stack = Stack(infra, log_dir, dict(FAST_MOCK))
+    try:
+        baseline = [
+            await baseline_round_trips(infra.amqp_url, args.baseline_jobs) for _ in range(3)
+        ]
+        await stack.start("telephony_mock")
+        await stack.start("api")
+        await stack.start("dispatcher")
+        for n in range(args.workers):
+            await stack.start("worker", f"worker-{n + 1}")
+        async with aiohttp.ClientSession() as http:
+            api = ApiClient(http, stack.url("api"))
+            mock = MockClient(http, stack.url("telephony_mock"))
+            await mock.configure(delayMinMs=0, delayMaxMs=0)
+            latencies = [await first_dial_latency(api, mock) for _ in range(args.latency_samples)]
+            runs = [
+                await throughput(api, args.campaigns, args.numbers, args.limit)
+                for _ in range(args.runs)
+            ]
+    finally:
+        await stack.stop_all()
+        await destroy_infra(infra)
+    return report(args, baseline, runs, latencies)
+
+
+def report(
+    args: argparse.Namespace,
+    baseline: list[float],
+    runs: list[dict[str, float]],
+    latencies: list[float],
+) -> str:
+    rates = [r["per_second"] for r in runs]
+    median_rate = statistics.median(rates)
+    median_baseline = statistics.median(baseline)
+    lines = [
+        f"Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()},"
+        f" Python {platform.python_version()}, {args.workers} workers.",
+        "",
+        "| Measure | Median | Runs | Target |",
+        "|---|---|---|---|",
+        f"| Baseline: bare aio-pika job -> result round trips/s | {median_baseline:,.0f}"
+        f" | {', '.join(f'{b:,.0f}' for b in baseline)} | - |",
+        f"| Calls completed/s end to end ({args.campaigns} campaigns x {args.numbers:,} numbers,"
+        f" concurrency {args.limit}) | {median_rate:,.0f} | {', '.join(f'{r:,.0f}' for r in rates)}"
+        " | >= 500 |",
+        f"| ... as a share of the baseline | {median_rate / median_baseline:.0%} | | |",
+        f"| ms from `start` to first dial | {statistics.median(latencies):.1f}"
+        f" | {', '.join(f'{x:.1f}' for x in latencies)} | < 100 |",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--campaigns", type=int, default=10)
+    parser.add_argument("--numbers", type=int, default=2000)
+    parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--latency-samples", type=int, default=7)
+    parser.add_argument("--baseline-jobs", type=int, default=20_000)
+    args = parser.parse_args()
+    print(asyncio.run(run(args)))
+
+
+if __name__ == "__main__":
+    main()

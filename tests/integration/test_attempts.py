@@ -1,0 +1,293 @@
+"""The claim, the fence and the one result function, against the real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+import asyncpg
+import pytest
+
+from shared.domain.business_hours import ALL_DAYS, ALWAYS_OPEN, BusinessHours
+from shared.domain.retry_policy import RetryConfig
+from shared.domain.statuses import AttemptOutcome, CampaignStatus
+from shared.repositories import calls as call_repo
+from shared.repositories import campaigns as campaign_repo
+from shared.repositories.attempts import (
+    AttemptRef,
+    JobAlreadyStarted,
+    NoDial,
+    StartedAttempt,
+    adopt_job_attempt,
+    closed_among,
+    fetch_dial_rules,
+    overdue_attempts,
+    start_attempt,
+)
+from shared.results import TIMEOUT_REASON, Ending, end_attempt
+from tests.support.numbers import fresh_numbers
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+RETRY = RetryConfig(
+    max_retries=2,
+    sync_initial_backoff_ms=10,
+    sync_backoff_multiplier=2.0,
+    callback_retry_delay_ms=60_000,
+    callback_timeout_ms=120_000,
+)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def running_campaign(
+    db: asyncpg.Pool,
+    numbers: list[str],
+    *,
+    limit: int = 3,
+    hours: BusinessHours = ALWAYS_OPEN,
+    retry: RetryConfig = RETRY,
+) -> UUID:
+    async with db.acquire() as conn:
+        campaign = await campaign_repo.insert_campaign(
+            conn,
+            campaign_repo.NewCampaign(
+                name="t",
+                description=None,
+                concurrency_limit=limit,
+                priority=5,
+                retry=retry,
+                hours=hours,
+                status=CampaignStatus.IN_PROGRESS,
+            ),
+        )
+        await call_repo.insert_new_numbers(conn, campaign.id, numbers)
+    return campaign.id
+
+
+async def claim(
+    db: asyncpg.Pool, campaign_id: UUID, at: datetime | None = None, job_id: UUID | None = None
+) -> StartedAttempt | NoDial:
+    async with db.acquire() as conn:
+        rules = await fetch_dial_rules(conn, campaign_id)
+        assert rules is not None
+        return await start_attempt(conn, rules, job_id or uuid4(), "w1", at or now())
+
+
+async def start(db: asyncpg.Pool, campaign_id: UUID, at: datetime | None = None) -> StartedAttempt:
+    started = await claim(db, campaign_id, at)
+    assert isinstance(started, StartedAttempt), started
+    return started
+
+
+async def call_row(db: asyncpg.Pool, call_id: UUID) -> asyncpg.Record:
+    row = await db.fetchrow("SELECT * FROM calls WHERE id = $1", call_id)
+    assert row is not None
+    return row
+
+
+async def in_flight(db: asyncpg.Pool, campaign_id: UUID) -> int:
+    return int(await db.fetchval("SELECT in_flight FROM campaigns WHERE id = $1", campaign_id))
+
+
+async def test_the_fence_holds_under_concurrent_claims(db: asyncpg.Pool) -> None:
+    campaign_id = await running_campaign(db, fresh_numbers(50), limit=3)
+
+    results = await asyncio.gather(*(claim(db, campaign_id) for _ in range(20)))
+
+    started = [r for r in results if isinstance(r, StartedAttempt)]
+    assert len(started) == 3
+    assert {r for r in results if isinstance(r, NoDial)} == {NoDial.NO_FREE_LINE}
+    assert len({s.ref.call_id for s in started}) == 3
+    assert await in_flight(db, campaign_id) == 3
+
+
+async def test_due_retries_go_before_new_numbers_and_early_ones_wait(db: asyncpg.Pool) -> None:
+    first, second, third = fresh_numbers(3)
+    campaign_id = await running_campaign(db, [first, second, third], limit=5)
+    attempt = await start(db, campaign_id)
+    async with db.acquire() as conn:
+        await end_attempt(conn, attempt.ref, Ending(AttemptOutcome.BUSY), now())
+    # The retry is due in 60 s: the next claim takes a new number.
+    assert (await start(db, campaign_id)).phone_number == second
+    # Once due, the retry goes before the remaining new number.
+    later = now() + timedelta(seconds=61)
+    assert (await start(db, campaign_id, at=later)).phone_number == first
+
+
+async def test_a_number_live_in_one_campaign_waits_in_another(db: asyncpg.Pool) -> None:
+    [shared_number] = fresh_numbers(1)
+    one = await running_campaign(db, [shared_number])
+    other = await running_campaign(db, [shared_number])
+    await start(db, one)
+    assert await claim(db, other) is NoDial.NOTHING_TO_DIAL
+    assert await in_flight(db, other) == 0
+
+
+async def test_outside_business_hours_nothing_starts(db: asyncpg.Pool) -> None:
+    closed_now = now() + timedelta(hours=12)
+    minute = closed_now.hour * 60 + closed_now.minute
+    hours = BusinessHours(minute, minute + 1, "UTC", ALL_DAYS)
+    campaign_id = await running_campaign(db, fresh_numbers(2), hours=hours)
+    assert await claim(db, campaign_id) is NoDial.OUTSIDE_BUSINESS_HOURS
+    assert await in_flight(db, campaign_id) == 0
+
+
+async def test_paused_campaign_starts_nothing(db: asyncpg.Pool) -> None:
+    campaign_id = await running_campaign(db, fresh_numbers(2))
+    async with db.acquire() as conn:
+        await campaign_repo.set_status(
+            conn, campaign_id, CampaignStatus.PAUSED, allowed_from=[CampaignStatus.IN_PROGRESS]
+        )
+    assert await claim(db, campaign_id) is NoDial.NO_FREE_LINE
+
+
+async def test_results_are_idempotent_and_final_states_never_regress(db: asyncpg.Pool) -> None:
+    campaign_id = await running_campaign(db, fresh_numbers(1))
+    attempt = await start(db, campaign_id)
+    async with db.acquire() as conn:
+        first = await end_attempt(
+            conn, attempt.ref, Ending(AttemptOutcome.COMPLETED, duration_seconds=30), now()
+        )
+        again = await end_attempt(conn, attempt.ref, Ending(AttemptOutcome.COMPLETED), now())
+        late_failure = await end_attempt(conn, attempt.ref, Ending(AttemptOutcome.FAILED), now())
+        late_timeout = await end_attempt(conn, attempt.ref, Ending(None, TIMEOUT_REASON), now())
+    assert first is not None and first.applied and first.released_line
+    for effect in (again, late_failure, late_timeout):
+        assert effect is not None and not effect.applied and not effect.released_line
+    row = await call_row(db, attempt.ref.call_id)
+    assert row["status"] == "COMPLETED"
+    assert row["call_duration_seconds"] == 30
+    assert await in_flight(db, campaign_id) == 0
+
+
+async def test_a_late_success_withdraws_the_retry_the_timeout_scheduled(db: asyncpg.Pool) -> None:
+    campaign_id = await running_campaign(db, fresh_numbers(1))
+    attempt = await start(db, campaign_id)
+    async with db.acquire() as conn:
+        timeout = await end_attempt(conn, attempt.ref, Ending(None, TIMEOUT_REASON), now())
+        assert timeout is not None and timeout.released_line
+        assert (await call_row(db, attempt.ref.call_id))["status"] == "FAILED"
+        late = await end_attempt(
+            conn, attempt.ref, Ending(AttemptOutcome.COMPLETED, duration_seconds=12), now()
+        )
+    assert late is not None and late.applied and not late.released_line
+    row = await call_row(db, attempt.ref.call_id)
+    assert row["status"] == "COMPLETED"
+    assert row["next_retry_at"] is None
+    assert await in_flight(db, campaign_id) == 0
+    history = await db.fetchrow(
+        "SELECT outcome, timed_out_at FROM call_attempts WHERE call_id = $1",
+        attempt.ref.call_id,
+    )
+    assert history["outcome"] == "COMPLETED" and history["timed_out_at"] is not None
+
+
+async def test_a_late_success_after_the_retry_was_dialled_is_only_recorded(
+    db: asyncpg.Pool,
+) -> None:
+    retry_now = RetryConfig(2, 10, 2.0, callback_retry_delay_ms=0, callback_timeout_ms=1000)
+    campaign_id = await running_campaign(db, fresh_numbers(1), retry=retry_now)
+    first = await start(db, campaign_id)
+    async with db.acquire() as conn:
+        await end_attempt(conn, first.ref, Ending(None, TIMEOUT_REASON), now())
+    second = await start(db, campaign_id)
+    assert second.ref.call_id == first.ref.call_id and second.ref.attempt_no == 2
+    async with db.acquire() as conn:
+        late = await end_attempt(conn, first.ref, Ending(AttemptOutcome.COMPLETED), now())
+    assert late is not None and late.applied and late.call_status is None
+    assert (await call_row(db, first.ref.call_id))["status"] == "SCHEDULED"
+    assert await in_flight(db, campaign_id) == 1
+
+
+async def test_a_call_never_placed_does_not_use_up_a_retry(db: asyncpg.Pool) -> None:
+    campaign_id = await running_campaign(db, fresh_numbers(1))
+    attempt = await start(db, campaign_id)
+    async with db.acquire() as conn:
+        await end_attempt(conn, attempt.ref, Ending(AttemptOutcome.NOT_PLACED, "503"), now())
+    row = await call_row(db, attempt.ref.call_id)
+    assert row["status"] == "PENDING"
+    assert row["dial_count"] == 0 and row["attempt_count"] == 1
+
+
+async def test_max_retries_then_permanently_failed(db: asyncpg.Pool) -> None:
+    retry_now = RetryConfig(1, 10, 2.0, callback_retry_delay_ms=0, callback_timeout_ms=1000)
+    campaign_id = await running_campaign(db, fresh_numbers(1), retry=retry_now)
+    for expected in ("FAILED", "PERMANENTLY_FAILED"):
+        attempt = await start(db, campaign_id)
+        async with db.acquire() as conn:
+            await end_attempt(conn, attempt.ref, Ending(AttemptOutcome.NO_ANSWER), now())
+        assert (await call_row(db, attempt.ref.call_id))["status"] == expected
+    assert await claim(db, campaign_id) is NoDial.NOTHING_TO_DIAL
+
+
+async def test_a_claim_with_stale_rules_changes_nothing(db: asyncpg.Pool) -> None:
+    campaign_id = await running_campaign(db, fresh_numbers(1))
+    async with db.acquire() as conn:
+        rules = await fetch_dial_rules(conn, campaign_id)
+        assert rules is not None
+        await conn.execute(
+            "UPDATE campaigns SET settings_version = settings_version + 1 WHERE id = $1",
+            campaign_id,
+        )
+        assert await start_attempt(conn, rules, uuid4(), "w", now()) is NoDial.RULES_CHANGED
+    assert await in_flight(db, campaign_id) == 0
+
+
+async def test_the_attempt_history_is_append_only(db: asyncpg.Pool) -> None:
+    campaign_id = await running_campaign(db, fresh_numbers(1))
+    attempt = await start(db, campaign_id)
+    async with db.acquire() as conn:
+        await end_attempt(conn, attempt.ref, Ending(AttemptOutcome.BUSY), now())
+        with pytest.raises(asyncpg.IntegrityConstraintViolationError):
+            await conn.execute(
+                "UPDATE call_attempts SET outcome = 'COMPLETED' WHERE call_id = $1",
+                attempt.ref.call_id,
+            )
+
+
+async def test_a_redelivered_job_finds_its_attempt(db: asyncpg.Pool) -> None:
+    campaign_id = await running_campaign(db, fresh_numbers(1))
+    job_id = uuid4()
+    started = await claim(db, campaign_id, job_id=job_id)
+    assert isinstance(started, StartedAttempt)
+    with pytest.raises(JobAlreadyStarted):
+        await claim(db, campaign_id, job_id=job_id)
+    async with db.acquire() as conn:
+        adopted = await adopt_job_attempt(conn, job_id, "w2")
+        assert adopted is not None and adopted.open and adopted.ref == started.ref
+        effect = await end_attempt(conn, started.ref, Ending(AttemptOutcome.COMPLETED), now())
+        assert effect is not None and effect.worker_id == "w2"
+        after = await adopt_job_attempt(conn, job_id, "w3")
+        assert after is not None and not after.open
+        assert await adopt_job_attempt(conn, uuid4(), "w3") is None
+        assert await closed_among(conn, [started.ref, AttemptRef(uuid4(), 1)]) == [started.ref]
+
+
+async def test_watchdog_finds_overdue_attempts(db: asyncpg.Pool) -> None:
+    campaign_id = await running_campaign(db, fresh_numbers(1))
+    attempt = await start(db, campaign_id)
+    async with db.acquire() as conn:
+        assert attempt.ref not in await overdue_attempts(conn, now())
+        assert attempt.ref in await overdue_attempts(conn, now() + timedelta(seconds=121))
+
+
+async def test_campaign_finishes_completed_or_failed(db: asyncpg.Pool) -> None:
+    answered = await running_campaign(db, fresh_numbers(1))
+    rejected = await running_campaign(db, fresh_numbers(1))
+    for campaign_id, outcome in (
+        (answered, AttemptOutcome.COMPLETED),
+        (rejected, AttemptOutcome.REJECTED),
+    ):
+        attempt = await start(db, campaign_id)
+        async with db.acquire() as conn:
+            assert campaign_id not in await campaign_repo.finishable_campaign_ids(conn)
+            await end_attempt(conn, attempt.ref, Ending(outcome), now())
+            assert campaign_id in await campaign_repo.finishable_campaign_ids(conn)
+            async with conn.transaction():
+                status = await campaign_repo.finish_campaign(conn, campaign_id)
+        expected = "COMPLETED" if outcome is AttemptOutcome.COMPLETED else "FAILED"
+        assert status == expected

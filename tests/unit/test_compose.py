@@ -1,0 +1,98 @@
+"""docker-compose.yml cannot run here (no Docker engine): check it agrees with `make run`."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from shared.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("api", "dispatcher", "worker", "telephony_mock")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return dict(yaml.safe_load((ROOT / "docker-compose.yml").read_text()))
+
+
+@pytest.fixture(scope="module")
+def procfile() -> dict[str, list[str]]:
+    entries = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, command = line.split(":", 1)
+            entries[name.strip()] = shlex.split(command)
+    return entries
+
+
+def test_the_same_four_services_run_the_same_modules(
+    compose: dict[str, Any], procfile: dict[str, list[str]]
+) -> None:
+    assert set(procfile) == set(SERVICES)
+    for name in SERVICES:
+        service = compose["services"][name]
+        # Same module, whichever interpreter: `.venv/bin/python -m services.api` here.
+        assert service["command"][1:] == procfile[name][1:], name
+        assert Path(procfile[name][0]).name == service["command"][0] == "python"
+
+
+def default(name: str) -> Any:
+    return Settings.model_fields[name].default
+
+
+def test_ports_agree_with_the_settings_defaults(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    api_port, mock_port = default("api_port"), default("mock_http_port")
+    assert f"{api_port}:{api_port}" in services["api"]["ports"]
+    assert f"{mock_port}:{mock_port}" in services["telephony_mock"]["ports"]
+    assert "15672:15672" in services["rabbitmq"]["ports"]
+    expected = {
+        "api": ("VCS_API_PORT", api_port),
+        "dispatcher": ("VCS_DISPATCHER_HEALTH_PORT", default("dispatcher_health_port")),
+        "worker": ("VCS_WORKER_HEALTH_PORT", default("worker_health_port")),
+        "telephony_mock": ("VCS_MOCK_HTTP_PORT", mock_port),
+    }
+    for name, (variable, port) in expected.items():
+        service = services[name]
+        assert service["environment"][variable] == str(port)
+        # The health check probes the port the service listens on.
+        assert service["healthcheck"]["test"][-1] == str(port)
+
+
+def test_every_variable_is_a_setting(compose: dict[str, Any]) -> None:
+    fields = {f"VCS_{name.upper()}" for name in Settings.model_fields}
+    for name in SERVICES:
+        variables = set(compose["services"][name]["environment"])
+        assert variables <= fields, variables - fields
+        assert {"VCS_DATABASE_URL", "VCS_AMQP_URL", "VCS_HOST"} <= variables
+
+
+def test_start_order_and_health(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert services["worker"]["deploy"]["replicas"] == 2
+    assert services["setup"]["depends_on"] == {
+        "postgres": {"condition": "service_healthy"},
+        "rabbitmq": {"condition": "service_healthy"},
+    }
+    for name in SERVICES:
+        assert services[name]["depends_on"] == {
+            "setup": {"condition": "service_completed_successfully"}
+        }
+    for name in (*SERVICES, "postgres", "rabbitmq"):
+        assert "healthcheck" in services[name], name
+    assert "management" in services["rabbitmq"]["image"]
+
+
+def test_the_image_builds_from_files_that_exist(compose: dict[str, Any]) -> None:
+    build = compose["services"]["api"]["build"]
+    dockerfile = ROOT / build["context"] / build["dockerfile"]
+    text = dockerfile.read_text()
+    for line in text.splitlines():
+        if line.startswith("COPY "):
+            for source in line.split()[1:-1]:
+                assert (ROOT / source).exists(), source

@@ -1,0 +1,94 @@
+"""The provider's resilience: backoff, breaker, and never retrying a dial of unknown fate."""
+
+from __future__ import annotations
+
+import time
+from uuid import uuid4
+
+import pytest
+
+from services.worker.telephony.base import DialRequest
+from services.worker.telephony.resilience import Dialer
+from shared.domain.retry_policy import RetryConfig
+from shared.errors import ProviderOutcomeUnknown, ProviderRejected, ProviderUnavailable
+
+RETRY = RetryConfig(
+    max_retries=3,
+    sync_initial_backoff_ms=20,
+    sync_backoff_multiplier=2.0,
+    callback_retry_delay_ms=0,
+    callback_timeout_ms=1000,
+)
+
+
+class ScriptedProvider:
+    """A provider that answers from a script: an exception to raise, or a call id."""
+
+    name = "scripted"
+
+    def __init__(self, *script: Exception | str) -> None:
+        self.script = list(script)
+        self.requests: list[tuple[float, DialRequest]] = []
+
+    async def place_call(self, request: DialRequest) -> str:
+        self.requests.append((time.monotonic(), request))
+        step = self.script.pop(0) if len(self.script) > 1 else self.script[0]
+        if isinstance(step, Exception):
+            raise step
+        return step
+
+
+def request() -> DialRequest:
+    return DialRequest(uuid4(), 1, uuid4(), "+14155550100")
+
+
+def dialer(provider: ScriptedProvider, fail_max: int = 10) -> Dialer:
+    return Dialer(provider, max_tries=4, fail_max=fail_max, reset_timeout_ms=60_000)
+
+
+async def test_unavailable_provider_is_retried_with_growing_pauses() -> None:
+    provider = ScriptedProvider(ProviderUnavailable("503"), ProviderUnavailable("503"), "call-1")
+    assert await dialer(provider).place_call(request(), RETRY) == "call-1"
+    times = [t for t, _ in provider.requests]
+    assert len(times) == 3
+    assert times[1] - times[0] >= 0.019
+    assert times[2] - times[1] >= 0.039
+    # Every try of one attempt carries the same idempotency key.
+    assert len({r.idempotency_key for _, r in provider.requests}) == 1
+
+
+async def test_gives_up_after_max_tries() -> None:
+    provider = ScriptedProvider(ProviderUnavailable("503"))
+    with pytest.raises(ProviderUnavailable):
+        await dialer(provider).place_call(request(), RETRY)
+    assert len(provider.requests) == 4
+
+
+async def test_a_dial_of_unknown_fate_is_never_retried() -> None:
+    provider = ScriptedProvider(ProviderOutcomeUnknown("timeout"), "call-1")
+    with pytest.raises(ProviderOutcomeUnknown):
+        await dialer(provider).place_call(request(), RETRY)
+    assert len(provider.requests) == 1
+
+
+async def test_rejections_are_not_retried_and_do_not_open_the_breaker() -> None:
+    provider = ScriptedProvider(ProviderRejected("invalid number"))
+    guarded = dialer(provider, fail_max=2)
+    for _ in range(5):
+        with pytest.raises(ProviderRejected):
+            await guarded.place_call(request(), RETRY)
+    assert len(provider.requests) == 5
+    assert guarded.breaker_state == "CLOSED"
+
+
+async def test_breaker_opens_and_then_refuses_without_calling_the_provider() -> None:
+    provider = ScriptedProvider(ProviderUnavailable("503"))
+    guarded = dialer(provider, fail_max=3)
+    with pytest.raises(ProviderUnavailable):
+        await guarded.place_call(request(), RETRY)
+    assert guarded.breaker_state == "OPEN"
+    assert guarded.seconds_until_retry() > 50
+    calls_before = len(provider.requests)
+    with pytest.raises(ProviderUnavailable):
+        await guarded.place_call(request(), RETRY)
+    assert len(provider.requests) == calls_before

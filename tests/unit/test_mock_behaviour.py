@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+from pydantic import ValidationError
+
+from services.telephony_mock.behaviour import Behaviour, MockConfig
+
+
+def test_scenario_steps_in_order_then_the_last_repeats() -> None:
+    behaviour = Behaviour(MockConfig(scenarios={"+14155550100": ["busy", "completed"]}))
+    steps = [behaviour.decide(i, "+14155550100").step for i in range(4)]
+    assert steps == ["busy", "completed", "completed", "completed"]
+
+
+def test_random_outcomes_follow_the_configured_rates() -> None:
+    config = MockConfig(failureRate=0.2, noCallbackRate=0.1, syncErrorRate=0.05)
+    behaviour = Behaviour(config, random.Random(7))
+    counts = Counter(behaviour.decide(0, "+1").step for _ in range(20_000))
+    assert counts["sync_error"] / 20_000 == pytest.approx(0.05, abs=0.01)
+    assert counts["no_callback"] / 20_000 == pytest.approx(0.1, abs=0.01)
+    failures = counts["busy"] + counts["no_answer"] + counts["failed"]
+    assert failures / 20_000 == pytest.approx(0.2, abs=0.015)
+
+
+def test_delays_stay_within_bounds() -> None:
+    behaviour = Behaviour(MockConfig(delayMinMs=10, delayMaxMs=20), random.Random(1))
+    assert all(10 <= behaviour.decide(0, "+1").delay_ms <= 20 for _ in range(1000))
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"delayMinMs": 5, "delayMaxMs": 1},
+        {"failureRate": 0.7, "noCallbackRate": 0.4},
+        {"scenarios": {"+1": []}},
+        {"scenarios": {"+1": ["explode"]}},
+        {"surprise": True},
+    ],
+)
+def test_inconsistent_configuration_is_refused(config: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        MockConfig.model_validate(config)
