@@ -4,6 +4,9 @@ A provider's result (a message from the mock, an HTTP callback), the watchdog's 
 worker's own verdict on a dial all end attempts here. Duplicates change nothing, a final state
 never regresses, and a real result that arrives after the watchdog timed the attempt out is
 still recorded and withdraws the retry that the timeout scheduled, if it has not been dialled.
+
+Concurrent endings of one attempt (a result racing the watchdog, a duplicate callback) are
+settled by compare-and-set on the attempt row rather than by locks held across round trips.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ class EndEffect:
     call_status: CallStatus | None
 
 
-_LOCK_ATTEMPT = """
+_READ_ATTEMPT = """
     SELECT a.campaign_id, a.worker_id, a.outcome, a.timed_out_at,
            c.status AS call_status, c.attempt_count, c.dial_count,
            k.status AS campaign_status, k.max_retries, k.sync_initial_backoff_ms,
@@ -70,7 +73,6 @@ _LOCK_ATTEMPT = """
     JOIN calls c ON c.id = a.call_id
     JOIN campaigns k ON k.id = a.campaign_id
     WHERE a.call_id = $1 AND a.attempt_no = $2
-    FOR UPDATE OF a, c
 """
 
 
@@ -81,11 +83,14 @@ class _CallChange:
     dial_count: int
     failure_reason: str | None
     duration_seconds: int | None
+    #: The call must still be in this status (a late result must not overtake a retry).
+    expected_status: CallStatus | None = None
 
 
-# Everything an ending changes, in one statement, so that the campaign row (the fence) is
-# locked only from here to the commit. Attempt columns are written once (coalesce), as the
-# append-only trigger demands.
+# Everything an ending changes, in one statement and without a lock held between round trips:
+# the attempt is updated only if it is still as it was read (compare and set), and the call
+# and the campaign's fence only if that succeeded. Attempt columns are written once
+# (coalesce), as the append-only trigger demands.
 _APPLY_ENDING = """
     WITH attempt AS (
         UPDATE call_attempts SET
@@ -96,13 +101,20 @@ _APPLY_ENDING = """
             ended_at = coalesce(ended_at, $7),
             external_call_id = coalesce(external_call_id, $8)
         WHERE call_id = $1 AND attempt_no = $2
+          AND outcome IS NOT DISTINCT FROM $17 AND timed_out_at IS NOT DISTINCT FROM $18
+        RETURNING call_id
     ), call AS (
         UPDATE calls SET status = $9, next_retry_at = $10, dial_count = $11,
             failure_reason = $12, call_duration_seconds = $13,
             external_call_id = coalesce($8, external_call_id), updated_at = $14
         WHERE id = $1 AND attempt_count = $2 AND $9::text IS NOT NULL
+          AND ($19::text IS NULL OR status = $19)
+          AND EXISTS (SELECT 1 FROM attempt)
+    ), fence AS (
+        UPDATE campaigns SET in_flight = in_flight - 1
+        WHERE id = $15 AND $16 AND EXISTS (SELECT 1 FROM attempt)
     )
-    UPDATE campaigns SET in_flight = in_flight - 1 WHERE id = $15 AND $16
+    SELECT EXISTS (SELECT 1 FROM attempt)
 """
 
 
@@ -110,8 +122,8 @@ async def end_attempt(
     conn: asyncpg.Connection, ref: AttemptRef, ending: Ending, now: datetime
 ) -> EndEffect | None:
     """Record how the attempt `ref` ended and move its call on; None if there is no such attempt."""
-    async with conn.transaction():
-        row = await conn.fetchrow(_LOCK_ATTEMPT, ref.call_id, ref.attempt_no)
+    while True:
+        row = await conn.fetchrow(_READ_ATTEMPT, ref.call_id, ref.attempt_no)
         if row is None:
             return None
         was_open = row["outcome"] is None and row["timed_out_at"] is None
@@ -127,7 +139,7 @@ async def end_attempt(
             # A late real success after the watchdog gave up: the retry it scheduled has not
             # been dialled (this is still the call's latest attempt), so withdraw it.
             change = _late_completion(row, ending)
-        await conn.execute(
+        applied = await conn.fetchval(
             _APPLY_ENDING,
             ref.call_id,
             ref.attempt_no,
@@ -145,15 +157,20 @@ async def end_attempt(
             now,
             row["campaign_id"],
             was_open,
+            row["outcome"],
+            row["timed_out_at"],
+            change.expected_status.value if change and change.expected_status else None,
         )
-        return EndEffect(
-            ref,
-            row["campaign_id"],
-            row["worker_id"],
-            True,
-            was_open,
-            change.status if change else None,
-        )
+        if applied:
+            return EndEffect(
+                ref,
+                row["campaign_id"],
+                row["worker_id"],
+                True,
+                was_open,
+                change.status if change else None,
+            )
+        # Someone else ended the attempt between our read and our write: read it again.
 
 
 def _next_call_state(row: asyncpg.Record, ending: Ending, now: datetime) -> _CallChange:
@@ -172,13 +189,17 @@ def _next_call_state(row: asyncpg.Record, ending: Ending, now: datetime) -> _Cal
 
 
 def _late_completion(row: asyncpg.Record, ending: Ending) -> _CallChange | None:
-    if row["call_status"] not in (
-        CallStatus.FAILED,
-        CallStatus.PERMANENTLY_FAILED,
-        CallStatus.CANCELLED,
-    ):
+    status = CallStatus(row["call_status"])
+    if status not in (CallStatus.FAILED, CallStatus.PERMANENTLY_FAILED, CallStatus.CANCELLED):
         return None
-    return _CallChange(CallStatus.COMPLETED, None, row["dial_count"], None, ending.duration_seconds)
+    return _CallChange(
+        CallStatus.COMPLETED,
+        None,
+        row["dial_count"],
+        None,
+        ending.duration_seconds,
+        expected_status=status,
+    )
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import structlog
 from services.dispatcher.bootstrap import Deps
 from services.dispatcher.dead_letters import handle_dead_letter
 from services.dispatcher.housekeeping import (
+    cancel_leftover_calls,
     finish_campaigns,
     remove_finished_queues,
     time_out_overdue_attempts,
@@ -81,6 +82,7 @@ async def _loop(deps: Deps, until: asyncio.Event) -> None:
             published = await stocker.stock()
             if time.monotonic() >= next_housekeeping:
                 await time_out_overdue_attempts(deps)
+                await cancel_leftover_calls(deps)
                 if await finish_campaigns(deps):
                     deps.wake.set()
                 await remove_finished_queues(deps)

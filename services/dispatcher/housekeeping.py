@@ -10,6 +10,7 @@ from shared.messages import CampaignFinished
 from shared.repositories.attempts import overdue_attempts
 from shared.repositories.campaigns import (
     campaigns_with_removable_queue,
+    cancel_stragglers,
     finish_campaign,
     finishable_campaign_ids,
     mark_queue_removed,
@@ -38,6 +39,14 @@ async def time_out_overdue_attempts(deps: Deps) -> int:
             )
             await signal_attempt_ended(deps.publisher, effect)
     return timed_out
+
+
+async def cancel_leftover_calls(deps: Deps) -> int:
+    async with deps.pool.acquire() as conn:
+        cancelled = await cancel_stragglers(conn)
+    if cancelled:
+        log.info("cancelled calls left waiting in cancelled campaigns", calls=cancelled)
+    return cancelled
 
 
 async def finish_campaigns(deps: Deps) -> int:

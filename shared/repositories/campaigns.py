@@ -184,6 +184,24 @@ async def cancel_waiting_calls(conn: asyncpg.Connection, campaign_id: UUID) -> i
     return int(result.split()[-1])
 
 
+async def cancel_stragglers(conn: asyncpg.Connection) -> int:
+    """Cancel waiting calls of cancelled campaigns.
+
+    Cancelling a campaign cancels its waiting calls at once; a call whose result was being
+    recorded at that moment may still have been scheduled for a retry. This sweep, run on the
+    dispatcher's tick, makes sure such a call also ends CANCELLED.
+    """
+    result = await conn.execute(
+        """
+        UPDATE calls c SET status = 'CANCELLED', next_retry_at = NULL, updated_at = now()
+        FROM campaigns k
+        WHERE k.id = c.campaign_id AND k.status = 'CANCELLED'
+          AND c.status IN ('PENDING', 'FAILED')
+        """
+    )
+    return int(result.split()[-1])
+
+
 @dataclass(frozen=True)
 class ActiveCampaign:
     """What a worker needs to consume a campaign's queue."""

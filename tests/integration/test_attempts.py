@@ -237,6 +237,29 @@ async def test_a_claim_with_stale_rules_changes_nothing(db: asyncpg.Pool) -> Non
     assert await in_flight(db, campaign_id) == 0
 
 
+async def test_a_retry_scheduled_as_the_campaign_was_cancelled_is_cancelled_too(
+    db: asyncpg.Pool,
+) -> None:
+    campaign_id = await running_campaign(db, fresh_numbers(2))
+    attempt = await start(db, campaign_id)
+    async with db.acquire() as conn:
+        await campaign_repo.set_status(
+            conn, campaign_id, CampaignStatus.CANCELLED, allowed_from=[CampaignStatus.IN_PROGRESS]
+        )
+        await campaign_repo.cancel_waiting_calls(conn, campaign_id)
+        # The result was being recorded as the campaign was cancelled, and read it running.
+        await conn.execute(
+            "UPDATE calls SET status = 'FAILED', next_retry_at = now() WHERE id = $1",
+            attempt.ref.call_id,
+        )
+        assert await campaign_repo.cancel_stragglers(conn) >= 1
+    statuses = {
+        r["status"]
+        for r in await db.fetch("SELECT status FROM calls WHERE campaign_id = $1", campaign_id)
+    }
+    assert statuses == {"CANCELLED"}
+
+
 async def test_the_attempt_history_is_append_only(db: asyncpg.Pool) -> None:
     campaign_id = await running_campaign(db, fresh_numbers(1))
     attempt = await start(db, campaign_id)
