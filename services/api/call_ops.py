@@ -8,7 +8,12 @@ from uuid import UUID
 import asyncpg
 import structlog
 
-from services.api.campaign_ops import get_visible_campaign, publish_event, retry_config_from
+from services.api.campaign_ops import (
+    ensure_job_queue,
+    get_visible_campaign,
+    publish_event,
+    retry_config_from,
+)
 from services.api.presenters import call_out
 from services.api.schemas import CallbackIn, CallbackOut, CallOut, SingleCallCreate
 from shared.amqp import Publisher
@@ -56,6 +61,7 @@ async def place_single_call(
         )
         row = await call_repo.insert_single_call(conn, campaign.id, number)
     log.info("single call queued", call_id=str(row["id"]))
+    await ensure_job_queue(publisher, campaign.id)
     await publish_event(publisher, CallsAdded(campaign_id=campaign.id, count=1))
     return call_out(row, [])
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import aiormq
 import asyncpg
 import structlog
+from aio_pika.exceptions import AMQPError
 
 from services.api.schemas import BusinessHoursIn, CampaignCreate, RetryConfigIn
 from shared.amqp import Publisher
@@ -35,7 +38,7 @@ from shared.messages import (
 from shared.repositories import calls as call_repo
 from shared.repositories import campaigns as campaign_repo
 from shared.settings import Settings
-from shared.topology import CAMPAIGN_EVENTS, event_routing_key
+from shared.topology import CAMPAIGN_EVENTS, declare_campaign_queue, event_routing_key
 
 log = structlog.get_logger()
 
@@ -203,15 +206,13 @@ async def _transition(
     pool: asyncpg.Pool, publisher: Publisher, campaign_id: UUID, transition: _Transition
 ) -> Campaign:
     async with pool.acquire() as conn, conn.transaction():
-        campaign = await campaign_repo.fetch_campaign(conn, campaign_id, for_update=True)
+        campaign = await campaign_repo.fetch_campaign(conn, campaign_id)
         if campaign is None or campaign.is_single_calls:
             raise NotFound(f"no campaign with id {campaign_id}")
         if campaign.status in transition.already:
             return campaign
         if campaign.status not in transition.allowed_from:
-            raise Conflict(
-                _refusal(campaign.status, transition.target), campaignStatus=campaign.status.value
-            )
+            raise _conflict(campaign.status, transition.target)
         if transition is _START and not await campaign_repo.has_calls(conn, campaign_id):
             raise InvalidInput(
                 "the campaign has no phone numbers to call",
@@ -220,23 +221,41 @@ async def _transition(
         event_type: Callable[..., CampaignEvent] = transition.event
         if transition is _START and campaign.status is CampaignStatus.PAUSED:
             event_type = CampaignResumed
+        if transition is _CANCEL:
+            # Calls before the campaign row: the order in which a worker's claim locks them.
+            cancelled = await campaign_repo.cancel_waiting_calls(conn, campaign_id)
+            log.info("campaign cancelled", campaign_id=str(campaign_id), calls_cancelled=cancelled)
+        # The guarded update makes the transition atomic; the read above only chose the answer.
         updated = await campaign_repo.set_status(
             conn, campaign_id, transition.target, allowed_from=transition.allowed_from
         )
-        assert updated is not None, "the row is locked"
-        if transition is _CANCEL:
-            cancelled = await campaign_repo.cancel_waiting_calls(conn, campaign_id)
-            log.info("campaign cancelled", campaign_id=str(campaign_id), calls_cancelled=cancelled)
+        if updated is None:
+            current = await campaign_repo.fetch_campaign(conn, campaign_id)
+            raise _conflict(current.status if current else campaign.status, transition.target)
+    if transition is _START:
+        await ensure_job_queue(publisher, campaign_id)
     await publish_event(publisher, event_type(campaign_id=campaign_id))
     return updated
 
 
-def _refusal(current: CampaignStatus, target: CampaignStatus) -> str:
+def _conflict(current: CampaignStatus, target: CampaignStatus) -> Conflict:
     if current.is_final:
-        return f"the campaign is {current.value}; a finished campaign cannot change"
-    if current is CampaignStatus.PENDING:
-        return "the campaign has not been started; start it first"
-    return f"a {current.value} campaign cannot become {target.value}"
+        detail = f"the campaign is {current.value}; a finished campaign cannot change"
+    elif current is CampaignStatus.PENDING:
+        detail = "the campaign has not been started; start it first"
+    else:
+        detail = f"a {current.value} campaign cannot become {target.value}"
+    return Conflict(detail, campaignStatus=current.value)
+
+
+async def ensure_job_queue(publisher: Publisher, campaign_id: UUID) -> None:
+    """Declare the campaign's job queue before workers hear of the campaign, so that they
+    can consume it at once. If the broker is away, the dispatcher declares it on its tick."""
+    try:
+        async with asyncio.timeout(5):
+            await declare_campaign_queue(publisher.channel, campaign_id)
+    except (TimeoutError, AMQPError, aiormq.exceptions.AMQPError, ConnectionError) as exc:
+        log.warning("could not declare the campaign queue", error=repr(exc))
 
 
 async def publish_event(publisher: Publisher, event: CampaignEvent) -> None:

@@ -121,6 +121,15 @@ async def _answer(
         if isinstance(exc, TransientError):
             log.warning("dependency unavailable", error=exc.detail)
         return problem(exc.http_status, exc.code, exc.detail, **exc.extra)
+    except asyncpg.TransactionRollbackError as exc:
+        # A deadlock or serialization failure: the transaction changed nothing.
+        log.warning("transaction rolled back by the database", error=repr(exc))
+        return problem(
+            503,
+            "temporarily-unavailable",
+            "a concurrent change got in the way; try again",
+            headers={"Retry-After": "1"},
+        )
     except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError) as exc:
         log.warning("database unavailable", error=repr(exc))
         return problem(503, "temporarily-unavailable", "the database is unavailable; try again")

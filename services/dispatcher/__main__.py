@@ -33,7 +33,7 @@ async def serve(settings: Settings) -> None:
                 pause = 0.5
                 await _run_session(deps, leadership, stop)
         except Exception as exc:
-            log.error("dispatcher session failed; starting over", error=repr(exc))
+            log.error("dispatcher session failed; starting over", error=repr(exc), exc_info=exc)
         finally:
             await leadership.release()
         if not stop.is_set():

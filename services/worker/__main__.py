@@ -28,7 +28,7 @@ async def serve(settings: Settings) -> None:
                 pause = 0.5
                 await run_session(deps, stop)
         except Exception as exc:
-            log.error("worker session failed; starting over", error=repr(exc))
+            log.error("worker session failed; starting over", error=repr(exc), exc_info=exc)
         if not stop.is_set():
             with suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), pause)

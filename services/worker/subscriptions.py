@@ -18,9 +18,10 @@ import aiormq
 import asyncpg
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
+from aio_pika.exceptions import ChannelNotFoundEntity
 
 from shared.repositories.campaigns import ActiveCampaign, consumable_campaigns
-from shared.topology import declare_campaign_queue
+from shared.topology import campaign_queue
 
 log = structlog.get_logger()
 
@@ -72,20 +73,25 @@ class CampaignSubscriptions:
         async with self._lock:
             async with self._pool.acquire() as conn:
                 wanted = {c.id: c for c in await consumable_campaigns(conn)}
-            for campaign_id in list(self._subscriptions):
-                if campaign_id not in wanted:
-                    await self._retire(self._subscriptions.pop(campaign_id))
+            for campaign_id in [c for c in self._subscriptions if c not in wanted]:
+                # The broker may cancel (and so remove) a subscription while we await.
+                gone = self._subscriptions.pop(campaign_id, None)
+                if gone is not None:
+                    await self._retire(gone)
             for campaign_id, campaign in wanted.items():
                 current = self._subscriptions.get(campaign_id)
                 if current is not None and current.limit == campaign.concurrency_limit:
                     continue
+                subscription = await self._subscribe(campaign)
+                if subscription is None:
+                    continue
                 if campaign_id in self._cancelled_by_broker:
+                    # Not a deleted queue, then: most likely the broker's consumer_timeout.
                     log.error(
-                        "the broker cancelled the consumer of a running campaign"
-                        " (consumer_timeout?); consuming again",
+                        "the broker cancelled the consumer of a running campaign; consuming again",
                         campaign_id=str(campaign_id),
                     )
-                self._subscriptions[campaign_id] = await self._subscribe(campaign)
+                self._subscriptions[campaign_id] = subscription
                 if current is not None:
                     await self._retire(current)
             self._cancelled_by_broker.clear()
@@ -96,10 +102,21 @@ class CampaignSubscriptions:
                 await self._retire(subscription)
             self._subscriptions.clear()
 
-    async def _subscribe(self, campaign: ActiveCampaign) -> _Subscription:
+    async def _subscribe(self, campaign: ActiveCampaign) -> _Subscription | None:
+        """Consume the campaign's queue; None if it does not exist (yet, or any more).
+
+        Workers never create campaign queues: the api and the dispatcher do, and the
+        dispatcher deletes them when campaigns finish. A worker that re-created one from a
+        stale read would leave it behind for ever.
+        """
         channel = await self._connection.channel(publisher_confirms=False)
+        try:
+            queue = await channel.declare_queue(campaign_queue(campaign.id), passive=True)
+        except ChannelNotFoundEntity:
+            await _close(channel)
+            log.info("campaign queue does not exist; not consuming", campaign_id=str(campaign.id))
+            return None
         await channel.set_qos(prefetch_count=campaign.concurrency_limit)
-        queue = await declare_campaign_queue(channel, campaign.id)
         subscription = _Subscription(campaign.id, campaign.concurrency_limit, channel, queue)
 
         handle = self._on_job

@@ -191,15 +191,21 @@ async def adopt_job_attempt(
 async def record_dial_accepted(
     conn: asyncpg.Connection, ref: AttemptRef, external_call_id: str
 ) -> None:
-    """The provider took the call: keep its id, and show the call as in progress."""
+    """The provider took the call: keep its id, and show the call as in progress.
+
+    Locks the attempt before the call, the order every statement here keeps, so that this
+    never deadlocks with the call's result arriving at the same moment.
+    """
     await conn.execute(
         """
         WITH attempt AS (
             UPDATE call_attempts SET external_call_id = $3
             WHERE call_id = $1 AND attempt_no = $2 AND external_call_id IS NULL
+            RETURNING call_id
         )
         UPDATE calls SET status = 'IN_PROGRESS', external_call_id = $3, updated_at = now()
         WHERE id = $1 AND attempt_count = $2 AND status = 'SCHEDULED'
+          AND EXISTS (SELECT 1 FROM attempt)
         """,
         ref.call_id,
         ref.attempt_no,

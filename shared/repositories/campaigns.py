@@ -67,11 +67,8 @@ async def insert_campaign(conn: asyncpg.Connection, new: NewCampaign) -> Campaig
     return Campaign.from_row(row)
 
 
-async def fetch_campaign(
-    conn: asyncpg.Connection, campaign_id: UUID, *, for_update: bool = False
-) -> Campaign | None:
-    lock = " FOR NO KEY UPDATE" if for_update else ""
-    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM campaigns WHERE id = $1{lock}", campaign_id)
+async def fetch_campaign(conn: asyncpg.Connection, campaign_id: UUID) -> Campaign | None:
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM campaigns WHERE id = $1", campaign_id)
     return Campaign.from_row(row) if row else None
 
 
