@@ -5,12 +5,15 @@ worker's own verdict on a dial all end attempts here. Duplicates change nothing,
 never regresses, and a real result that arrives after the watchdog timed the attempt out is
 still recorded and withdraws the retry that the timeout scheduled, if it has not been dialled.
 
-Concurrent endings of one attempt (a result racing the watchdog, a duplicate callback) are
-settled by compare-and-set on the attempt row rather than by locks held across round trips.
+Endings are applied in batches: one read and one write for any number of attempts. Concurrent
+endings of one attempt (a result racing the watchdog, a duplicate callback) are settled by
+compare-and-set on the attempt row, not by locks held across round trips: the loser reads
+again and finds the attempt already ended.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -64,15 +67,65 @@ class EndEffect:
     call_status: CallStatus | None
 
 
-_READ_ATTEMPT = """
-    SELECT a.campaign_id, a.worker_id, a.outcome, a.timed_out_at,
+_READ_ATTEMPTS = """
+    SELECT a.call_id, a.attempt_no, a.campaign_id, a.worker_id, a.outcome, a.timed_out_at,
            c.status AS call_status, c.attempt_count, c.dial_count,
            k.status AS campaign_status, k.max_retries, k.sync_initial_backoff_ms,
            k.sync_backoff_multiplier, k.callback_retry_delay_ms, k.callback_timeout_ms
-    FROM call_attempts a
+    FROM unnest($1::uuid[], $2::int[]) AS u(call_id, attempt_no)
+    JOIN call_attempts a ON a.call_id = u.call_id AND a.attempt_no = u.attempt_no
     JOIN calls c ON c.id = a.call_id
     JOIN campaigns k ON k.id = a.campaign_id
-    WHERE a.call_id = $1 AND a.attempt_no = $2
+"""
+
+# Everything the endings change, in one statement: each attempt is updated only if it is still
+# as it was read, and its call and its campaign's fence only if that succeeded. Attempt columns
+# are written once (coalesce), as the append-only trigger demands. Locks are taken in the order
+# every statement keeps: attempts, then calls, then campaigns.
+_APPLY_ENDINGS = """
+    WITH input AS (
+        SELECT * FROM unnest(
+            $1::uuid[], $2::int[], $3::timestamptz[], $4::text[], $5::text[], $6::int[],
+            $7::timestamptz[], $8::text[], $9::text[], $10::timestamptz[], $11::int[],
+            $12::text[], $13::int[], $14::uuid[], $15::bool[], $16::text[],
+            $17::timestamptz[], $18::text[]
+        ) AS u(call_id, attempt_no, timed_out_at, outcome, reason, duration_seconds, ended_at,
+               external_call_id, call_status, next_retry_at, dial_count, failure_reason,
+               call_duration_seconds, campaign_id, releases_line, seen_outcome,
+               seen_timed_out_at, expected_call_status)
+        ORDER BY call_id, attempt_no
+    ), attempt AS (
+        UPDATE call_attempts a SET
+            timed_out_at = coalesce(a.timed_out_at, u.timed_out_at),
+            outcome = coalesce(a.outcome, u.outcome),
+            reason = coalesce(a.reason, u.reason),
+            duration_seconds = coalesce(a.duration_seconds, u.duration_seconds),
+            ended_at = coalesce(a.ended_at, u.ended_at),
+            external_call_id = coalesce(a.external_call_id, u.external_call_id)
+        FROM input u
+        WHERE a.call_id = u.call_id AND a.attempt_no = u.attempt_no
+          AND a.outcome IS NOT DISTINCT FROM u.seen_outcome
+          AND a.timed_out_at IS NOT DISTINCT FROM u.seen_timed_out_at
+        RETURNING a.call_id, a.attempt_no
+    ), call AS (
+        UPDATE calls c SET status = u.call_status, next_retry_at = u.next_retry_at,
+            dial_count = u.dial_count, failure_reason = u.failure_reason,
+            call_duration_seconds = u.call_duration_seconds,
+            external_call_id = coalesce(u.external_call_id, c.external_call_id),
+            updated_at = $19
+        FROM input u JOIN attempt t ON t.call_id = u.call_id AND t.attempt_no = u.attempt_no
+        WHERE c.id = u.call_id AND c.attempt_count = u.attempt_no AND u.call_status IS NOT NULL
+          AND (u.expected_call_status IS NULL OR c.status = u.expected_call_status)
+    ), fence AS (
+        UPDATE campaigns k SET in_flight = k.in_flight - d.released
+        FROM (
+            SELECT u.campaign_id, count(*) AS released
+            FROM input u JOIN attempt t ON t.call_id = u.call_id AND t.attempt_no = u.attempt_no
+            WHERE u.releases_line GROUP BY u.campaign_id ORDER BY u.campaign_id
+        ) d
+        WHERE k.id = d.campaign_id
+    )
+    SELECT call_id, attempt_no FROM attempt
 """
 
 
@@ -87,90 +140,100 @@ class _CallChange:
     expected_status: CallStatus | None = None
 
 
-# Everything an ending changes, in one statement and without a lock held between round trips:
-# the attempt is updated only if it is still as it was read (compare and set), and the call
-# and the campaign's fence only if that succeeded. Attempt columns are written once
-# (coalesce), as the append-only trigger demands.
-_APPLY_ENDING = """
-    WITH attempt AS (
-        UPDATE call_attempts SET
-            timed_out_at = coalesce(timed_out_at, $3),
-            outcome = coalesce(outcome, $4),
-            reason = coalesce(reason, $5),
-            duration_seconds = coalesce(duration_seconds, $6),
-            ended_at = coalesce(ended_at, $7),
-            external_call_id = coalesce(external_call_id, $8)
-        WHERE call_id = $1 AND attempt_no = $2
-          AND outcome IS NOT DISTINCT FROM $17 AND timed_out_at IS NOT DISTINCT FROM $18
-        RETURNING call_id
-    ), call AS (
-        UPDATE calls SET status = $9, next_retry_at = $10, dial_count = $11,
-            failure_reason = $12, call_duration_seconds = $13,
-            external_call_id = coalesce($8, external_call_id), updated_at = $14
-        WHERE id = $1 AND attempt_count = $2 AND $9::text IS NOT NULL
-          AND ($19::text IS NULL OR status = $19)
-          AND EXISTS (SELECT 1 FROM attempt)
-    ), fence AS (
-        UPDATE campaigns SET in_flight = in_flight - 1
-        WHERE id = $15 AND $16 AND EXISTS (SELECT 1 FROM attempt)
-    )
-    SELECT EXISTS (SELECT 1 FROM attempt)
-"""
+@dataclass(frozen=True)
+class _Plan:
+    """One ending, decided against what was read, ready to be written."""
+
+    index: int
+    ref: AttemptRef
+    ending: Ending
+    row: asyncpg.Record
+    releases_line: bool
+    change: _CallChange | None
+
+    def effect(self) -> EndEffect:
+        return EndEffect(
+            self.ref,
+            self.row["campaign_id"],
+            self.row["worker_id"],
+            True,
+            self.releases_line,
+            self.change.status if self.change else None,
+        )
 
 
 async def end_attempt(
     conn: asyncpg.Connection, ref: AttemptRef, ending: Ending, now: datetime
 ) -> EndEffect | None:
     """Record how the attempt `ref` ended and move its call on; None if there is no such attempt."""
-    while True:
-        row = await conn.fetchrow(_READ_ATTEMPT, ref.call_id, ref.attempt_no)
-        if row is None:
-            return None
-        was_open = row["outcome"] is None and row["timed_out_at"] is None
-        timing_out = ending.outcome is None
-        if (timing_out and not was_open) or (not timing_out and row["outcome"] is not None):
-            return EndEffect(ref, row["campaign_id"], row["worker_id"], False, False, None)
+    [effect] = await end_attempts(conn, [(ref, ending)], now)
+    return effect
 
-        is_current = row["attempt_count"] == ref.attempt_no
-        change: _CallChange | None = None
-        if was_open and is_current:
-            change = _next_call_state(row, ending, now)
-        elif ending.outcome is AttemptOutcome.COMPLETED and is_current:
-            # A late real success after the watchdog gave up: the retry it scheduled has not
-            # been dialled (this is still the call's latest attempt), so withdraw it.
-            change = _late_completion(row, ending)
-        applied = await conn.fetchval(
-            _APPLY_ENDING,
-            ref.call_id,
-            ref.attempt_no,
-            now if timing_out else None,
-            ending.outcome.value if ending.outcome else None,
-            ending.reason if not timing_out else None,
-            ending.duration_seconds,
-            None if timing_out else now,
-            ending.external_call_id,
-            change.status.value if change else None,
-            change.next_retry_at if change else None,
-            change.dial_count if change else None,
-            change.failure_reason if change else None,
-            change.duration_seconds if change else None,
-            now,
-            row["campaign_id"],
-            was_open,
-            row["outcome"],
-            row["timed_out_at"],
-            change.expected_status.value if change and change.expected_status else None,
-        )
-        if applied:
-            return EndEffect(
-                ref,
-                row["campaign_id"],
-                row["worker_id"],
-                True,
-                was_open,
-                change.status if change else None,
-            )
-        # Someone else ended the attempt between our read and our write: read it again.
+
+async def end_attempts(
+    conn: asyncpg.Connection, endings: Sequence[tuple[AttemptRef, Ending]], now: datetime
+) -> list[EndEffect | None]:
+    """end_attempt for many attempts at once; the effects come back in the same order."""
+    effects: dict[int, EndEffect | None] = {}
+    todo = list(enumerate(endings))
+    while todo:
+        # One ending per attempt per round; a second one for the same attempt goes next round
+        # and meets the first as already applied.
+        this_round: dict[AttemptRef, tuple[int, Ending]] = {}
+        later: list[tuple[int, tuple[AttemptRef, Ending]]] = []
+        for index, (ref, ending) in todo:
+            if ref in this_round:
+                later.append((index, (ref, ending)))
+            else:
+                this_round[ref] = (index, ending)
+        rows = await _read(conn, list(this_round))
+        plans: list[_Plan] = []
+        for ref, (index, ending) in this_round.items():
+            row = rows.get(ref)
+            if row is None:
+                effects[index] = None
+                continue
+            plan = _decide(index, ref, ending, row, now)
+            if plan is None:
+                effects[index] = EndEffect(
+                    ref, row["campaign_id"], row["worker_id"], False, False, None
+                )
+            else:
+                plans.append(plan)
+        written = await _write(conn, plans, now) if plans else set()
+        for plan in plans:
+            if plan.ref in written:
+                effects[plan.index] = plan.effect()
+            else:  # ended by someone else between our read and our write: read it again
+                later.append((plan.index, (plan.ref, plan.ending)))
+        todo = later
+    return [effects[index] for index in range(len(endings))]
+
+
+async def _read(
+    conn: asyncpg.Connection, refs: list[AttemptRef]
+) -> dict[AttemptRef, asyncpg.Record]:
+    rows = await conn.fetch(_READ_ATTEMPTS, [r.call_id for r in refs], [r.attempt_no for r in refs])
+    return {AttemptRef(r["call_id"], r["attempt_no"]): r for r in rows}
+
+
+def _decide(
+    index: int, ref: AttemptRef, ending: Ending, row: asyncpg.Record, now: datetime
+) -> _Plan | None:
+    """What this ending should write, or None if it changes nothing (a duplicate)."""
+    was_open = row["outcome"] is None and row["timed_out_at"] is None
+    timing_out = ending.outcome is None
+    if (timing_out and not was_open) or (not timing_out and row["outcome"] is not None):
+        return None
+    is_current = row["attempt_count"] == ref.attempt_no
+    change: _CallChange | None = None
+    if was_open and is_current:
+        change = _next_call_state(row, ending, now)
+    elif ending.outcome is AttemptOutcome.COMPLETED and is_current:
+        # A late real success after the watchdog gave up: the retry it scheduled has not been
+        # dialled (this is still the call's latest attempt), so withdraw it.
+        change = _late_completion(row, ending)
+    return _Plan(index, ref, ending, row, was_open, change)
 
 
 def _next_call_state(row: asyncpg.Record, ending: Ending, now: datetime) -> _CallChange:
@@ -202,6 +265,41 @@ def _late_completion(row: asyncpg.Record, ending: Ending) -> _CallChange | None:
     )
 
 
+async def _write(conn: asyncpg.Connection, plans: list[_Plan], now: datetime) -> set[AttemptRef]:
+    """Apply the plans in one statement; the attempts it could write (compare and set)."""
+
+    def change_of(p: _Plan) -> _CallChange | None:
+        return p.change
+
+    timing_out = [p.ending.outcome is None for p in plans]
+    rows = await conn.fetch(
+        _APPLY_ENDINGS,
+        [p.ref.call_id for p in plans],
+        [p.ref.attempt_no for p in plans],
+        [now if t else None for t in timing_out],
+        [p.ending.outcome.value if p.ending.outcome else None for p in plans],
+        [None if t else p.ending.reason for p, t in zip(plans, timing_out, strict=True)],
+        [p.ending.duration_seconds for p in plans],
+        [None if t else now for t in timing_out],
+        [p.ending.external_call_id for p in plans],
+        [c.status.value if (c := change_of(p)) else None for p in plans],
+        [c.next_retry_at if (c := change_of(p)) else None for p in plans],
+        [c.dial_count if (c := change_of(p)) else None for p in plans],
+        [c.failure_reason if (c := change_of(p)) else None for p in plans],
+        [c.duration_seconds if (c := change_of(p)) else None for p in plans],
+        [p.row["campaign_id"] for p in plans],
+        [p.releases_line for p in plans],
+        [p.row["outcome"] for p in plans],
+        [p.row["timed_out_at"] for p in plans],
+        [
+            c.expected_status.value if (c := change_of(p)) and c.expected_status else None
+            for p in plans
+        ],
+        now,
+    )
+    return {AttemptRef(r["call_id"], r["attempt_no"]) for r in rows}
+
+
 @dataclass(frozen=True)
 class ProviderReport:
     """A provider's status for one attempt, however it reached us."""
@@ -217,17 +315,34 @@ async def apply_provider_report(
     conn: asyncpg.Connection, report: ProviderReport, now: datetime
 ) -> EndEffect | None:
     """Apply a provider's status report; None if it names no attempt we know."""
-    ref = report.ref or await find_attempt_by_external_id(conn, report.external_call_id)
-    if ref is None:
-        return None
-    outcome = outcome_of(report.status)
-    if outcome is None:
-        return await _record_progress(conn, ref, report)
-    reason = report.failure_reason
-    if outcome is not AttemptOutcome.COMPLETED and not reason:
-        reason = outcome.value
-    ending = Ending(outcome, reason, report.duration_seconds, report.external_call_id)
-    return await end_attempt(conn, ref, ending, now)
+    [effect] = await apply_provider_reports(conn, [report], now)
+    return effect
+
+
+async def apply_provider_reports(
+    conn: asyncpg.Connection, reports: Sequence[ProviderReport], now: datetime
+) -> list[EndEffect | None]:
+    """apply_provider_report for many reports; final results are ended in one batch."""
+    effects: list[EndEffect | None] = [None] * len(reports)
+    finals: list[tuple[int, tuple[AttemptRef, Ending]]] = []
+    for index, report in enumerate(reports):
+        ref = report.ref or await find_attempt_by_external_id(conn, report.external_call_id)
+        if ref is None:
+            continue
+        outcome = outcome_of(report.status)
+        if outcome is None:
+            effects[index] = await _record_progress(conn, ref, report)
+            continue
+        reason = report.failure_reason
+        if outcome is not AttemptOutcome.COMPLETED and not reason:
+            reason = outcome.value
+        ending = Ending(outcome, reason, report.duration_seconds, report.external_call_id)
+        finals.append((index, (ref, ending)))
+    if finals:
+        ended = await end_attempts(conn, [item for _, item in finals], now)
+        for (index, _), effect in zip(finals, ended, strict=True):
+            effects[index] = effect
+    return effects
 
 
 async def _record_progress(

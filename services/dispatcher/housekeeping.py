@@ -15,7 +15,7 @@ from shared.repositories.campaigns import (
     finishable_campaign_ids,
     mark_queue_removed,
 )
-from shared.results import TIMEOUT_REASON, Ending, end_attempt
+from shared.results import TIMEOUT_REASON, Ending, end_attempts
 from shared.topology import CAMPAIGN_EVENTS, campaign_queue, event_routing_key
 
 log = structlog.get_logger()
@@ -24,20 +24,25 @@ log = structlog.get_logger()
 async def time_out_overdue_attempts(deps: Deps) -> int:
     """End every open attempt whose result is overdue, as a failure that may be retried."""
     now = deps.clock()
-    timed_out = 0
     async with deps.pool.acquire() as conn:
-        for ref in await overdue_attempts(conn, now):
-            effect = await end_attempt(conn, ref, Ending(None, TIMEOUT_REASON), now)
-            if effect is None or not effect.applied:
-                continue
-            timed_out += 1
-            log.warning(
-                "no result in time; attempt timed out",
-                call_id=str(ref.call_id),
-                attempt_no=ref.attempt_no,
-                call_status=effect.call_status,
-            )
-            await signal_attempt_ended(deps.publisher, effect)
+        overdue = await overdue_attempts(conn, now)
+        if not overdue:
+            return 0
+        effects = await end_attempts(
+            conn, [(ref, Ending(None, TIMEOUT_REASON)) for ref in overdue], now
+        )
+    timed_out = 0
+    for effect in effects:
+        if effect is None or not effect.applied:
+            continue
+        timed_out += 1
+        log.warning(
+            "no result in time; attempt timed out",
+            call_id=str(effect.ref.call_id),
+            attempt_no=effect.ref.attempt_no,
+            call_status=effect.call_status,
+        )
+        await signal_attempt_ended(deps.publisher, effect)
     return timed_out
 
 

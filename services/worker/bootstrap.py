@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +20,10 @@ from services.worker.telephony.amqp_carrier import AmqpCarrier
 from services.worker.telephony.base import TelephonyProvider
 from services.worker.telephony.resilience import Dialer
 from shared.amqp import Publisher
+from shared.batching import Batcher
 from shared.db.pool import create_pool
+from shared.repositories.attempts import AttemptRef, record_dials_accepted
+from shared.results import EndEffect, ProviderReport, apply_provider_reports
 from shared.settings import Settings
 
 
@@ -41,6 +44,9 @@ class Deps:
     held: HeldAttempts
     subscriptions: CampaignSubscriptions
     dial_rules: DialRulesCache
+    #: Results and dial acceptances, each written in batches under load.
+    results: Batcher[ProviderReport, EndEffect | None]
+    accepted_dials: Batcher[tuple[AttemptRef, str], None]
     clock: Callable[[], datetime]
 
 
@@ -72,6 +78,19 @@ async def bootstrap(
                 carrier = AmqpCarrier(await connection.channel(), settings.dial_timeout_ms)
                 await carrier.start()
                 provider = carrier
+            now = clock or utcnow
+
+            async def write_results(
+                reports: Sequence[ProviderReport],
+            ) -> Sequence[EndEffect | None]:
+                async with pool.acquire() as conn:
+                    return await apply_provider_reports(conn, reports, now())
+
+            async def write_accepted(accepted: Sequence[tuple[AttemptRef, str]]) -> list[None]:
+                async with pool.acquire() as conn:
+                    await record_dials_accepted(conn, accepted)
+                return [None] * len(accepted)
+
             yield Deps(
                 settings=settings,
                 worker_id=settings.worker_id or default_worker_id(),
@@ -88,7 +107,9 @@ async def bootstrap(
                 held=HeldAttempts(),
                 subscriptions=CampaignSubscriptions(connection, pool),
                 dial_rules=DialRulesCache(pool),
-                clock=clock or utcnow,
+                results=Batcher(write_results),
+                accepted_dials=Batcher(write_accepted),
+                clock=now,
             )
         finally:
             await connection.close()

@@ -18,10 +18,9 @@ from shared.repositories.attempts import (
     NoDial,
     StartedAttempt,
     adopt_job_attempt,
-    record_dial_accepted,
     start_attempt,
 )
-from shared.results import EndEffect, Ending, ProviderReport, apply_provider_report, end_attempt
+from shared.results import EndEffect, Ending, ProviderReport, end_attempt
 
 if TYPE_CHECKING:
     from services.worker.bootstrap import Deps
@@ -88,8 +87,7 @@ async def _dial(started: StartedAttempt, deps: Deps) -> None:
             "dial outcome unknown; waiting for a callback or the timeout", reason=exc.detail
         )
     else:
-        async with deps.pool.acquire() as conn:
-            await record_dial_accepted(conn, started.ref, external_id)
+        await deps.accepted_dials.submit((started.ref, external_id))
         log.info("call placed", external_call_id=external_id)
 
 
@@ -111,8 +109,7 @@ async def record_result(report: CallResultReported, deps: Deps) -> None:
         duration_seconds=report.duration_seconds,
         failure_reason=report.failure_reason,
     )
-    async with deps.pool.acquire() as conn:
-        effect = await apply_provider_report(conn, provider_report, deps.clock())
+    effect = await deps.results.submit(provider_report)
     if effect is None:
         log.warning("result for an unknown call", external_call_id=report.external_call_id)
         return

@@ -188,28 +188,35 @@ async def adopt_job_attempt(
     return JobAttempt(AttemptRef(row["call_id"], row["attempt_no"]), row["open"]) if row else None
 
 
-async def record_dial_accepted(
-    conn: asyncpg.Connection, ref: AttemptRef, external_call_id: str
+async def record_dials_accepted(
+    conn: asyncpg.Connection, accepted: Sequence[tuple[AttemptRef, str]]
 ) -> None:
-    """The provider took the call: keep its id, and show the call as in progress.
+    """The provider took these calls: keep their ids, and show the calls as in progress.
 
-    Locks the attempt before the call, the order every statement here keeps, so that this
-    never deadlocks with the call's result arriving at the same moment.
+    Locks attempts before calls, the order every statement here keeps, so that this never
+    deadlocks with a call's result arriving at the same moment.
     """
     await conn.execute(
         """
-        WITH attempt AS (
-            UPDATE call_attempts SET external_call_id = $3
-            WHERE call_id = $1 AND attempt_no = $2 AND external_call_id IS NULL
-            RETURNING call_id
+        WITH input AS (
+            SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[])
+                AS u(call_id, attempt_no, external_call_id)
+            ORDER BY call_id, attempt_no
+        ), attempt AS (
+            UPDATE call_attempts a SET external_call_id = u.external_call_id
+            FROM input u
+            WHERE a.call_id = u.call_id AND a.attempt_no = u.attempt_no
+              AND a.external_call_id IS NULL
+            RETURNING a.call_id, a.attempt_no, a.external_call_id
         )
-        UPDATE calls SET status = 'IN_PROGRESS', external_call_id = $3, updated_at = now()
-        WHERE id = $1 AND attempt_count = $2 AND status = 'SCHEDULED'
-          AND EXISTS (SELECT 1 FROM attempt)
+        UPDATE calls c SET status = 'IN_PROGRESS', external_call_id = t.external_call_id,
+            updated_at = now()
+        FROM attempt t
+        WHERE c.id = t.call_id AND c.attempt_count = t.attempt_no AND c.status = 'SCHEDULED'
         """,
-        ref.call_id,
-        ref.attempt_no,
-        external_call_id,
+        [ref.call_id for ref, _ in accepted],
+        [ref.attempt_no for ref, _ in accepted],
+        [external_id for _, external_id in accepted],
     )
 
 

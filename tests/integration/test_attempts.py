@@ -23,9 +23,10 @@ from shared.repositories.attempts import (
     closed_among,
     fetch_dial_rules,
     overdue_attempts,
+    record_dials_accepted,
     start_attempt,
 )
-from shared.results import TIMEOUT_REASON, Ending, end_attempt
+from shared.results import TIMEOUT_REASON, Ending, end_attempt, end_attempts
 from tests.support.numbers import fresh_numbers
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -314,3 +315,38 @@ async def test_campaign_finishes_completed_or_failed(db: asyncpg.Pool) -> None:
                 status = await campaign_repo.finish_campaign(conn, campaign_id)
         expected = "COMPLETED" if outcome is AttemptOutcome.COMPLETED else "FAILED"
         assert status == expected
+
+
+async def test_endings_in_one_batch_across_campaigns_and_duplicates(db: asyncpg.Pool) -> None:
+    first = await running_campaign(db, fresh_numbers(3))
+    second = await running_campaign(db, fresh_numbers(3))
+    attempts = [await start(db, first) for _ in range(3)] + [await start(db, second)]
+    success = Ending(AttemptOutcome.COMPLETED, duration_seconds=5)
+    batch = [(a.ref, success) for a in attempts]
+    batch.append((attempts[0].ref, Ending(AttemptOutcome.BUSY)))  # a late duplicate
+    batch.append((AttemptRef(uuid4(), 1), success))  # an attempt nobody knows
+    async with db.acquire() as conn:
+        effects = await end_attempts(conn, batch, now())
+    assert [e.applied if e else None for e in effects] == [True, True, True, True, False, None]
+    assert all(e.released_line for e in effects[:4] if e)
+    assert await in_flight(db, first) == 0
+    assert await in_flight(db, second) == 0
+    statuses = await db.fetch(
+        "SELECT status FROM calls WHERE id = ANY($1::uuid[])", [a.ref.call_id for a in attempts]
+    )
+    assert {r["status"] for r in statuses} == {"COMPLETED"}
+
+
+async def test_dial_acceptance_shows_the_call_in_progress(db: asyncpg.Pool) -> None:
+    campaign_id = await running_campaign(db, fresh_numbers(2))
+    live, answered = await start(db, campaign_id), await start(db, campaign_id)
+    async with db.acquire() as conn:
+        await end_attempt(
+            conn, answered.ref, Ending(AttemptOutcome.COMPLETED, None, 3, "x-2"), now()
+        )
+        await record_dials_accepted(conn, [(live.ref, "x-1"), (answered.ref, "x-late")])
+    assert (await call_row(db, live.ref.call_id))["status"] == "IN_PROGRESS"
+    assert (await call_row(db, live.ref.call_id))["external_call_id"] == "x-1"
+    # An acceptance that comes after the result changes nothing.
+    late = await call_row(db, answered.ref.call_id)
+    assert late["status"] == "COMPLETED" and late["external_call_id"] == "x-2"

@@ -1,0 +1,61 @@
+"""Coalesce concurrent requests into one batched call, without adding latency when idle.
+
+An item submitted while no flush is running is flushed at once, alone. Items submitted while
+flushes are running wait for a free slot and then go together. Under load, batches grow by
+themselves to what the flush can absorb; at rest, nothing waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+Flush = Callable[[Sequence[T]], Awaitable[Sequence[R]]]
+
+
+class Batcher(Generic[T, R]):
+    def __init__(self, flush: Flush[T, R], *, max_size: int = 100, max_concurrent: int = 2) -> None:
+        self._flush = flush
+        self._max_size = max_size
+        self._slots = max_concurrent
+        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def submit(self, item: T) -> R:
+        """The flush's result for `item`, or the exception the flush raised."""
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        self._start_flushes()
+        return await future
+
+    def _start_flushes(self) -> None:
+        while self._pending and self._slots > 0:
+            batch, self._pending = (
+                self._pending[: self._max_size],
+                self._pending[self._max_size :],
+            )
+            self._slots -= 1
+            task = asyncio.create_task(self._run(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        try:
+            results = await self._flush([item for item, _ in batch])
+        except BaseException as exc:  # every waiter learns of the failure
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        else:
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+        finally:
+            self._slots += 1
+            self._start_flushes()
