@@ -27,11 +27,14 @@ class AmqpEndpoint:
         self._connection = connection
         self._carrier = carrier
         self._publisher: Publisher | None = None
+        self._replies: Publisher | None = None
 
     async def start(self) -> None:
         self._publisher = Publisher(
             await self._connection.channel(publisher_confirms=True, on_return_raises=True)
         )
+        # Replies go through direct reply-to, which confirms nothing useful: no confirms.
+        self._replies = Publisher(await self._connection.channel(publisher_confirms=False))
         channel = await self._connection.channel(publisher_confirms=False)
         await channel.set_qos(prefetch_count=200)
         queue = await channel.get_queue(DIAL_REQUESTS_QUEUE, ensure=False)
@@ -61,9 +64,9 @@ class AmqpEndpoint:
                 transient=outcome.transient, status_code=outcome.status_code, reason=outcome.reason
             )
         )
-        if incoming.reply_to and self._publisher is not None:
+        if incoming.reply_to and self._replies is not None:
             try:
-                await self._publisher.publish(
+                await self._replies.publish(
                     reply,
                     "",
                     incoming.reply_to,

@@ -75,7 +75,10 @@ async def bootstrap(
         try:
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
             if provider is None:
-                carrier = AmqpCarrier(await connection.channel(), settings.dial_timeout_ms)
+                carrier_channel = await connection.channel(
+                    publisher_confirms=True, on_return_raises=True
+                )
+                carrier = AmqpCarrier(carrier_channel, settings.dial_timeout_ms)
                 await carrier.start()
                 provider = carrier
             now = clock or utcnow

@@ -92,8 +92,6 @@ CREATE UNIQUE INDEX call_attempts_by_external_id ON call_attempts (external_call
     WHERE external_call_id IS NOT NULL;
 CREATE INDEX call_attempts_open_by_deadline ON call_attempts (expected_callback_by)
     WHERE ended_at IS NULL AND timed_out_at IS NULL;
-CREATE INDEX call_attempts_open_by_worker ON call_attempts (worker_id)
-    WHERE ended_at IS NULL AND timed_out_at IS NULL;
 -- A number is never in two live calls at once, whichever campaigns hold it.
 CREATE UNIQUE INDEX call_attempts_one_live_call_per_number ON call_attempts (phone_number)
     WHERE ended_at IS NULL AND timed_out_at IS NULL;
