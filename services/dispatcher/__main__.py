@@ -8,6 +8,7 @@ from contextlib import suppress
 from typing import Any
 
 import structlog
+import uvloop
 
 from services.dispatcher.app import run_leader
 from services.dispatcher.bootstrap import Deps, bootstrap
@@ -91,7 +92,7 @@ def _checks(deps: Deps, leadership: Leadership) -> dict[str, Any]:
 def main() -> None:
     settings = Settings()
     configure_logging("dispatcher", settings.log_level, settings.log_format)
-    asyncio.run(serve(settings))
+    uvloop.run(serve(settings))
 
 
 if __name__ == "__main__":

@@ -71,10 +71,14 @@ class JobStocker:
     async def _publish_jobs(self, campaign_id: UUID, count: int) -> None:
         publisher = self._deps.publisher
         key = campaign_routing_key(campaign_id)
+        # Transient: a job is only a line's worth of credit. If the broker restarts and loses
+        # it, the queue is short and the next pass publishes another.
         try:
             await asyncio.gather(
                 *(
-                    publisher.publish(PlaceCall(campaign_id=campaign_id), CALL_JOBS, key)
+                    publisher.publish(
+                        PlaceCall(campaign_id=campaign_id), CALL_JOBS, key, persistent=False
+                    )
                     for _ in range(count)
                 )
             )

@@ -7,6 +7,7 @@ import signal
 
 import aio_pika
 import structlog
+import uvloop
 from aiohttp import web
 
 from services.telephony_mock.amqp_endpoint import AmqpEndpoint
@@ -72,7 +73,7 @@ async def serve(settings: Settings) -> None:
 def main() -> None:
     settings = Settings()
     configure_logging("telephony_mock", settings.log_level, settings.log_format)
-    asyncio.run(serve(settings))
+    uvloop.run(serve(settings))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import signal
 from contextlib import suppress
 
 import structlog
+import uvloop
 
 from services.worker.app import run_session
 from services.worker.bootstrap import bootstrap
@@ -39,7 +40,7 @@ async def serve(settings: Settings) -> None:
 def main() -> None:
     settings = Settings()
     configure_logging("worker", settings.log_level, settings.log_format)
-    asyncio.run(serve(settings))
+    uvloop.run(serve(settings))
 
 
 if __name__ == "__main__":

@@ -244,7 +244,7 @@ async def overdue_attempts(
     rows = await conn.fetch(
         f"""
         SELECT call_id, attempt_no FROM call_attempts
-        WHERE {_OPEN} AND expected_callback_by < $1
+        WHERE outcome IS NULL AND timed_out_at IS NULL AND expected_callback_by < $1
         ORDER BY expected_callback_by LIMIT $2
         """,
         now,

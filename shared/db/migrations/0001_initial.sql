@@ -90,8 +90,11 @@ CREATE TABLE call_attempts (
 
 CREATE UNIQUE INDEX call_attempts_by_external_id ON call_attempts (external_call_id)
     WHERE external_call_id IS NOT NULL;
+-- The watchdog's index. Its predicate names `outcome` (set with `ended_at`, always together)
+-- on purpose: were it the live-number index's predicate, the planner could pick it for the
+-- live-number check and scan every open attempt instead of probing one number.
 CREATE INDEX call_attempts_open_by_deadline ON call_attempts (expected_callback_by)
-    WHERE ended_at IS NULL AND timed_out_at IS NULL;
+    WHERE outcome IS NULL AND timed_out_at IS NULL;
 -- A number is never in two live calls at once, whichever campaigns hold it.
 CREATE UNIQUE INDEX call_attempts_one_live_call_per_number ON call_attempts (phone_number)
     WHERE ended_at IS NULL AND timed_out_at IS NULL;
@@ -119,6 +122,17 @@ $$;
 
 CREATE TRIGGER call_attempts_write_once BEFORE UPDATE ON call_attempts
     FOR EACH ROW EXECUTE FUNCTION call_attempts_write_once();
+
+-- Calls and attempts change state several times each in their first minutes: vacuum them
+-- long before the default 20 % of dead rows, so that index scans do not wade through them.
+ALTER TABLE calls SET (
+    autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02,
+    autovacuum_vacuum_insert_scale_factor = 0.05, autovacuum_vacuum_cost_delay = 0);
+ALTER TABLE call_attempts SET (
+    autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02,
+    autovacuum_vacuum_insert_scale_factor = 0.05, autovacuum_vacuum_cost_delay = 0);
+ALTER TABLE campaigns SET (autovacuum_vacuum_scale_factor = 0.0, autovacuum_vacuum_threshold = 1000,
+    autovacuum_vacuum_cost_delay = 0);
 
 -- Messages no consumer could handle, kept for operators; the database state machine has
 -- already made sure no call waits on them.
