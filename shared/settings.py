@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     dispatch_interval_ms: int = Field(250, ge=10, le=10_000)
     queued_jobs_per_line: float = Field(1.0, ge=0.0, le=10.0)
     leader_retry_interval_ms: int = Field(1000, ge=50)
+    vacuum_check_interval_ms: int = Field(10_000, ge=100)
 
     # worker
     worker_id: str | None = None

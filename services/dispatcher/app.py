@@ -18,6 +18,7 @@ from services.dispatcher.housekeeping import (
     time_out_overdue_attempts,
 )
 from services.dispatcher.jobs import JobStocker
+from services.dispatcher.maintenance import keep_tables_vacuumed
 from shared.amqp import Consumer, Handler
 from shared.messages import CampaignEvent
 from shared.topology import DEAD_LETTER_QUEUE, DISPATCHER_EVENTS_QUEUE
@@ -60,9 +61,13 @@ async def run_leader(deps: Deps, until: asyncio.Event) -> None:
         await handle_dead_letter(incoming, deps)
 
     dead_tag = await dead.consume(on_dead_letter)
+    vacuum = asyncio.create_task(
+        keep_tables_vacuumed(deps.pool, deps.settings.vacuum_check_interval_ms / 1000)
+    )
     try:
         await _loop(deps, until)
     finally:
+        vacuum.cancel()
         for queue, tag in ((events, events_tag), (dead, dead_tag)):
             with suppress(Exception):
                 await queue.cancel(tag)

@@ -242,7 +242,7 @@ async def overdue_attempts(
 ) -> list[AttemptRef]:
     """Open attempts whose result should have come by now."""
     rows = await conn.fetch(
-        f"""
+        """
         SELECT call_id, attempt_no FROM call_attempts
         WHERE outcome IS NULL AND timed_out_at IS NULL AND expected_callback_by < $1
         ORDER BY expected_callback_by LIMIT $2

@@ -1,0 +1,52 @@
+"""Vacuum the hot tables when the server's autovacuum is off.
+
+Calls and attempts change state several times each; without vacuum their indexes fill with
+dead entries and every claim slows down. Autovacuum handles this where it is on (the migration
+tunes it for these tables). Where an operator turned it off, the active dispatcher does it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import structlog
+
+log = structlog.get_logger()
+
+HOT_TABLES = ("calls", "call_attempts", "campaigns")
+#: Vacuum a table once its dead rows pass this share of its live rows (or 5,000).
+DEAD_ROW_SHARE = 0.1
+MIN_DEAD_ROWS = 5000
+
+
+async def tables_needing_vacuum(conn: asyncpg.Connection) -> list[str]:
+    """The hot tables with enough dead rows, or none if autovacuum looks after them."""
+    if await conn.fetchval("SELECT current_setting('autovacuum')::boolean"):
+        return []
+    rows = await conn.fetch(
+        "SELECT relname, n_live_tup, n_dead_tup FROM pg_stat_user_tables"
+        " WHERE schemaname = current_schema() AND relname = ANY($1::text[])",
+        list(HOT_TABLES),
+    )
+    return [
+        r["relname"]
+        for r in rows
+        if r["n_dead_tup"] > max(MIN_DEAD_ROWS, DEAD_ROW_SHARE * r["n_live_tup"])
+    ]
+
+
+async def keep_tables_vacuumed(pool: asyncpg.Pool, interval_s: float) -> None:
+    """Every `interval_s`, vacuum and analyse the hot tables that need it."""
+    warned = False
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            async with pool.acquire() as conn:
+                for table in await tables_needing_vacuum(conn):
+                    if not warned:
+                        log.warning("autovacuum is off on this server; vacuuming hot tables")
+                        warned = True
+                    await conn.execute(f"VACUUM (ANALYZE) {table}")  # names from HOT_TABLES
+        except (asyncpg.PostgresError, OSError) as exc:
+            log.warning("could not vacuum", error=repr(exc))
