@@ -110,8 +110,8 @@ async def bootstrap(
                 held=HeldAttempts(),
                 subscriptions=CampaignSubscriptions(connection, pool),
                 dial_rules=DialRulesCache(pool),
-                results=Batcher(write_results),
-                accepted_dials=Batcher(write_accepted),
+                results=Batcher(write_results, max_concurrent=1),
+                accepted_dials=Batcher(write_accepted, max_concurrent=1),
                 clock=now,
             )
         finally:
