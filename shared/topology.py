@@ -7,6 +7,7 @@ declared by the services that use them, with the same arguments as here.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -27,9 +28,16 @@ CALL_JOBS = "vcs.call-jobs"
 TELEPHONY = "vcs.telephony"
 DIAL_ROUTING_KEY = "dial"
 DIAL_REQUESTS_QUEUE = "vcs.telephony.dial-requests"
-#: Call results reported by a carrier, consumed by any worker.
+#: Call results reported by a carrier, routed by the id of the worker that placed the call,
+#: so that it usually applies its own results. What no worker queue takes goes through the
+#: alternate exchange to the shared queue, which every worker consumes.
 CALL_RESULTS = "vcs.call-results"
+CALL_RESULTS_UNROUTED = "vcs.call-results.unrouted"
 CALL_RESULTS_QUEUE = "vcs.call-results"
+#: A worker's results queue outlives the worker: what it does not take within this time moves
+#: to the shared queue (dead-lettering), and the queue itself goes once unused for a minute.
+WORKER_RESULTS_TTL_MS = 5_000
+WORKER_RESULTS_EXPIRE_MS = 60_000
 #: Direct signals to one worker (AttemptEnded), routed by worker id.
 WORKER_SIGNALS = "vcs.worker-signals"
 #: Where every queue sends what its consumers reject.
@@ -64,6 +72,10 @@ def worker_signals_queue(worker_id: str) -> str:
     return f"vcs.worker.{worker_id}.signals"
 
 
+def worker_results_queue(worker_id: str) -> str:
+    return f"vcs.worker.{worker_id}.results"
+
+
 def campaign_queue_arguments() -> dict[str, Any]:
     # Single active consumer makes the prefetch limit hold across worker replicas.
     return {**_DEAD_LETTERED, "x-single-active-consumer": True, "x-queue-type": "classic"}
@@ -90,11 +102,19 @@ async def declare_topology(channel: AbstractChannel) -> None:
     )
     await dial_requests.bind(telephony, DIAL_ROUTING_KEY)
 
-    results = await channel.declare_exchange(CALL_RESULTS, ExchangeType.FANOUT, durable=True)
+    unrouted = await channel.declare_exchange(
+        CALL_RESULTS_UNROUTED, ExchangeType.FANOUT, durable=True
+    )
+    await channel.declare_exchange(
+        CALL_RESULTS,
+        ExchangeType.DIRECT,
+        durable=True,
+        arguments={"alternate-exchange": CALL_RESULTS_UNROUTED},
+    )
     results_queue = await channel.declare_queue(
         CALL_RESULTS_QUEUE, durable=True, arguments=_DEAD_LETTERED
     )
-    await results_queue.bind(results)
+    await results_queue.bind(unrouted)
 
 
 async def declare_campaign_queue(channel: AbstractChannel, campaign_id: UUID) -> AbstractQueue:
@@ -106,10 +126,16 @@ async def declare_campaign_queue(channel: AbstractChannel, campaign_id: UUID) ->
     return queue
 
 
-async def declare_worker_queues(
-    channel: AbstractChannel, worker_id: str
-) -> tuple[AbstractQueue, AbstractQueue]:
-    """A worker's private queues: campaign events and signals. They die with its connection."""
+@dataclass(frozen=True)
+class WorkerQueues:
+    events: AbstractQueue
+    signals: AbstractQueue
+    results: AbstractQueue
+
+
+async def declare_worker_queues(channel: AbstractChannel, worker_id: str) -> WorkerQueues:
+    """A worker's own queues. Events and signals die with its connection; results outlive it
+    (see WORKER_RESULTS_TTL_MS), because a result must never be lost with a worker."""
     events = await channel.declare_queue(
         worker_events_queue(worker_id), exclusive=True, auto_delete=True
     )
@@ -118,7 +144,17 @@ async def declare_worker_queues(
         worker_signals_queue(worker_id), exclusive=True, auto_delete=True
     )
     await signals.bind(WORKER_SIGNALS, worker_id)
-    return events, signals
+    results = await channel.declare_queue(
+        worker_results_queue(worker_id),
+        durable=True,
+        arguments={
+            "x-message-ttl": WORKER_RESULTS_TTL_MS,
+            "x-dead-letter-exchange": CALL_RESULTS_UNROUTED,
+            "x-expires": WORKER_RESULTS_EXPIRE_MS,
+        },
+    )
+    await results.bind(CALL_RESULTS, worker_id)
+    return WorkerQueues(events, signals, results)
 
 
 async def _declare(settings: Settings) -> None:

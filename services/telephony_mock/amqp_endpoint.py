@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import structlog
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from services.telephony_mock.carrier import Accepted, Carrier, Result
-from shared.amqp import Publisher, Unroutable
+from shared.amqp import Publisher
 from shared.errors import TransientError
 from shared.messages import (
     CallResultReported,
@@ -56,6 +56,7 @@ class AmqpEndpoint:
             campaign_id=str(command.campaign_id),
             call_id=str(command.call_id),
             attempt_no=command.attempt_no,
+            result_route=command.result_route,
         )
         reply: DialAccepted | DialRefused = (
             DialAccepted(external_call_id=outcome.external_call_id)
@@ -91,13 +92,15 @@ class AmqpEndpoint:
             duration_seconds=result.duration_seconds,
             failure_reason=result.failure_reason,
         )
-        async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(5),
-            wait=wait_exponential(multiplier=0.2, max=5),
-            retry=retry_if_exception(
-                lambda e: isinstance(e, TransientError) and not isinstance(e, Unroutable)
-            ),
-            reraise=True,
-        ):
-            with attempt:
-                await self._publisher.publish(message, CALL_RESULTS, "")
+        try:
+            await self._publisher.publish(message, CALL_RESULTS, record.result_route)
+        except TransientError:
+            # Only when the broker is away: retry a while, as a carrier retries a callback.
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(5),
+                wait=wait_exponential(multiplier=0.2, max=5),
+                retry=retry_if_exception_type(TransientError),
+                reraise=True,
+            ):
+                with attempt:
+                    await self._publisher.publish(message, CALL_RESULTS, record.result_route)

@@ -45,6 +45,7 @@ class DialRecord:
     idempotency_key: str
     received_at: datetime
     step: Step | None
+    result_route: str = ""
     external_call_id: str | None = None
     duplicate: bool = False
     delay_ms: int = 0
@@ -141,6 +142,7 @@ class Carrier:
         campaign_id: str | None = None,
         call_id: str | None = None,
         attempt_no: int | None = None,
+        result_route: str = "",
     ) -> Accepted | Refused:
         """Place a call, or refuse to; the same key twice never places two calls."""
         record = DialRecord(
@@ -152,6 +154,7 @@ class Carrier:
             idempotency_key=idempotency_key,
             received_at=self.clock(),
             step=None,
+            result_route=result_route,
         )
         self.records.append(record)
         earlier = self._by_key.get(idempotency_key)

@@ -27,14 +27,15 @@ async def run_session(deps: Deps, stop: asyncio.Event) -> None:
 
     own = await deps.connection.channel(publisher_confirms=False)
     await own.set_qos(prefetch_count=100)
-    events, signals = await declare_worker_queues(own, deps.worker_id)
-    await events.consume(consumer)
-    await signals.consume(consumer)
+    queues = await declare_worker_queues(own, deps.worker_id)
+    await queues.events.consume(consumer)
+    await queues.signals.consume(consumer)
 
     results_channel = await deps.connection.channel(publisher_confirms=False)
     await results_channel.set_qos(prefetch_count=64)
-    results = await results_channel.get_queue(CALL_RESULTS_QUEUE, ensure=False)
-    await results.consume(consumer)
+    await (await results_channel.get_queue(queues.results.name, ensure=False)).consume(consumer)
+    shared_results = await results_channel.get_queue(CALL_RESULTS_QUEUE, ensure=False)
+    await shared_results.consume(consumer)
 
     settings = deps.settings
     tasks = [

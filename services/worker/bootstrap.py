@@ -70,6 +70,7 @@ async def bootstrap(
     """
     own_pool = pool is None
     pool = pool or await create_pool(settings)
+    worker_id = settings.worker_id or default_worker_id()
     try:
         connection = await aio_pika.connect(settings.amqp_url)
         try:
@@ -78,7 +79,7 @@ async def bootstrap(
                 carrier_channel = await connection.channel(
                     publisher_confirms=True, on_return_raises=True
                 )
-                carrier = AmqpCarrier(carrier_channel, settings.dial_timeout_ms)
+                carrier = AmqpCarrier(carrier_channel, settings.dial_timeout_ms, worker_id)
                 await carrier.start()
                 provider = carrier
             now = clock or utcnow
@@ -96,7 +97,7 @@ async def bootstrap(
 
             yield Deps(
                 settings=settings,
-                worker_id=settings.worker_id or default_worker_id(),
+                worker_id=worker_id,
                 pool=pool,
                 connection=connection,
                 publisher=Publisher(channel),

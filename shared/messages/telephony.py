@@ -19,6 +19,8 @@ class DialCall(Message):
     campaign_id: UUID
     phone_number: str
     idempotency_key: str
+    #: Routing key for the call's result: the id of the worker holding its job.
+    result_route: str = ""
 
 
 class DialAccepted(Message):

@@ -25,8 +25,9 @@ class AmqpCarrier:
 
     name = "mock"
 
-    def __init__(self, channel: AbstractChannel, timeout_ms: int) -> None:
+    def __init__(self, channel: AbstractChannel, timeout_ms: int, result_route: str = "") -> None:
         self._channel = channel
+        self._result_route = result_route
         self._publisher = Publisher(channel)
         self._timeout_s = timeout_ms / 1000
         self._waiting: dict[str, asyncio.Future[DialAccepted | DialRefused]] = {}
@@ -62,6 +63,7 @@ class AmqpCarrier:
             campaign_id=request.campaign_id,
             phone_number=request.phone_number,
             idempotency_key=request.idempotency_key,
+            result_route=self._result_route,
         )
         try:
             try:
