@@ -24,7 +24,6 @@ class Settings(BaseSettings):
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     db_pool_min_size: int = Field(2, ge=1)
     db_pool_max_size: int = Field(10, ge=1)
-    management_url: str = "http://127.0.0.1:15672"
 
     # Logging
     log_level: str = "INFO"
@@ -35,7 +34,6 @@ class Settings(BaseSettings):
 
     # api
     api_port: int = 8081
-    public_base_url: str | None = None
 
     # Defaults for what a campaign or single call leaves out
     default_concurrency_limit: int = Field(10, ge=1, le=1000)

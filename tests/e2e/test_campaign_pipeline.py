@@ -6,9 +6,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import aio_pika
 import asyncpg
 import pytest
 
+from shared.topology import campaign_queue
 from tests.e2e.helpers import (
     FINAL_CALL_STATUSES,
     assert_never_two_live_calls_per_number,
@@ -17,13 +19,14 @@ from tests.e2e.helpers import (
 )
 from tests.support.api_client import ApiClient, MockClient
 from tests.support.numbers import fresh_numbers
+from tests.support.stack import Stack
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
 
 async def test_campaign_of_500_finishes_within_its_limits(
-    api: ApiClient, mock: MockClient, stack_db: asyncpg.Pool
+    api: ApiClient, mock: MockClient, stack_db: asyncpg.Pool, stack: Stack
 ) -> None:
     await mock.configure(failureRate=0.05, noCallbackRate=0.01, syncErrorRate=0.005)
     numbers = fresh_numbers(500)
@@ -58,6 +61,20 @@ async def test_campaign_of_500_finishes_within_its_limits(
         "SELECT in_flight FROM campaigns WHERE id = $1", UUID(campaign["id"])
     )
     assert in_flight == 0
+    # A finished campaign's queue goes away.
+    await wait_until(
+        lambda: _queue_gone(stack, campaign["id"]), timeout=10, message="the queue removed"
+    )
+
+
+async def _queue_gone(stack: Stack, campaign_id: str) -> bool:
+    connection = await aio_pika.connect(stack.infra.amqp_url)
+    async with connection:
+        try:
+            await (await connection.channel()).get_queue(campaign_queue(UUID(campaign_id)))
+        except aio_pika.exceptions.ChannelNotFoundEntity:
+            return True
+    return False
 
 
 async def test_single_call_is_dialled_within_a_second(api: ApiClient, mock: MockClient) -> None:
@@ -79,3 +96,9 @@ async def test_single_call_is_dialled_within_a_second(api: ApiClient, mock: Mock
     assert [a["outcome"] for a in done["attempts"]] == ["COMPLETED"]
     assert done["externalCallId"] == dial["externalCallId"]
     assert done["callDurationSeconds"] is not None
+
+
+async def test_every_service_stops_cleanly_on_sigterm(stack: Stack) -> None:
+    for module in ("worker", "dispatcher", "api", "telephony_mock"):
+        await stack.start(module, f"{module}-to-stop")
+        assert await stack.stop(f"{module}-to-stop") == 0, module
