@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic.alias_generators import to_camel
 
+from shared.messages.telephony import ProviderStatus
 from shared.settings import MAX_CALLBACK_TIMEOUT_MS
 
 
@@ -66,22 +67,9 @@ class SingleCallCreate(RequestBody):
     phone_number: str = Field(min_length=1, max_length=40)
 
 
-CallbackStatus = Literal[
-    "QUEUED",
-    "INITIATED",
-    "RINGING",
-    "IN_PROGRESS",
-    "COMPLETED",
-    "BUSY",
-    "NO_ANSWER",
-    "FAILED",
-    "CANCELED",
-]
-
-
 class CallbackIn(RequestBody):
     external_call_id: str = Field(min_length=1, max_length=200)
-    status: CallbackStatus
+    status: ProviderStatus
     duration_seconds: int | None = Field(None, ge=0, le=86_400)
     failure_reason: str | None = Field(None, max_length=500)
 

@@ -3,45 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-import signal
-from contextlib import suppress
 from typing import Any
 
 import structlog
-import uvloop
 
 from services.dispatcher.app import run_leader
 from services.dispatcher.bootstrap import Deps, bootstrap
 from services.dispatcher.leadership import Leadership
 from shared.db.pool import check_database
 from shared.health import start_health_server
-from shared.logging import configure_logging
+from shared.runtime import run_service, run_sessions, stop_event
 from shared.settings import Settings
 
 log = structlog.get_logger()
 
 
 async def serve(settings: Settings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     leadership = Leadership(settings.database_url, settings.leader_retry_interval_ms / 1000)
-    pause = 0.5
-    while not stop.is_set():
+
+    async def session(stop: asyncio.Event) -> None:
         try:
             async with bootstrap(settings) as deps:
-                pause = 0.5
                 await _run_session(deps, leadership, stop)
-        except Exception as exc:
-            log.error("dispatcher session failed; starting over", error=repr(exc), exc_info=exc)
         finally:
             await leadership.release()
-        if not stop.is_set():
-            with suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), pause)
-            pause = min(pause * 2, 10.0)
-    log.info("dispatcher stopped")
+
+    await run_sessions("dispatcher", session, stop_event())
 
 
 async def _run_session(deps: Deps, leadership: Leadership, stop: asyncio.Event) -> None:
@@ -90,9 +77,7 @@ def _checks(deps: Deps, leadership: Leadership) -> dict[str, Any]:
 
 
 def main() -> None:
-    settings = Settings()
-    configure_logging("dispatcher", settings.log_level, settings.log_format)
-    uvloop.run(serve(settings))
+    run_service("dispatcher", serve)
 
 
 if __name__ == "__main__":

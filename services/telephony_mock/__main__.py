@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
-
 import aio_pika
 import structlog
-import uvloop
 from aiohttp import web
 
 from services.telephony_mock.amqp_endpoint import AmqpEndpoint
 from services.telephony_mock.behaviour import Behaviour, MockConfig
 from services.telephony_mock.carrier import Carrier, Result
 from services.telephony_mock.http_api import create_app
-from shared.logging import configure_logging
+from shared.runtime import run_service, stop_event
 from shared.settings import Settings
 from shared.topology import declare_topology
 
@@ -33,10 +29,7 @@ def config_from(settings: Settings) -> MockConfig:
 
 
 async def serve(settings: Settings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_event()
 
     # A robust connection: the mock only consumes its own durable queue and publishes.
     connection = await aio_pika.connect_robust(settings.amqp_url)
@@ -71,9 +64,7 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> None:
-    settings = Settings()
-    configure_logging("telephony_mock", settings.log_level, settings.log_format)
-    uvloop.run(serve(settings))
+    run_service("telephony_mock", serve)
 
 
 if __name__ == "__main__":

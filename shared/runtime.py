@@ -1,0 +1,54 @@
+"""What every service's entry point does: stop on signals, and start over when a session fails."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+
+import structlog
+import uvloop
+
+from shared.logging import configure_logging
+from shared.settings import Settings
+
+log = structlog.get_logger()
+
+
+def stop_event() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT (Ctrl-C)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def run_sessions(
+    name: str, session: Callable[[asyncio.Event], Awaitable[None]], stop: asyncio.Event
+) -> None:
+    """Run `session` until `stop` is set, starting it again (with a growing pause, at most 10 s)
+    whenever it ends or fails: a lost broker or database connection ends a session."""
+    pause = 0.5
+    while not stop.is_set():
+        started = asyncio.get_running_loop().time()
+        try:
+            await session(stop)
+        except Exception as exc:
+            log.error(f"{name} session failed; starting over", error=repr(exc), exc_info=exc)
+        if stop.is_set():
+            break
+        if asyncio.get_running_loop().time() - started > 60:
+            pause = 0.5
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), pause)
+        pause = min(pause * 2, 10.0)
+    log.info(f"{name} stopped")
+
+
+def run_service(name: str, serve: Callable[[Settings], Awaitable[None]]) -> None:
+    """Read the settings, configure logging, and run `serve` on uvloop until it returns."""
+    settings = Settings()
+    configure_logging(name, settings.log_level, settings.log_format)
+    uvloop.run(serve(settings))  # type: ignore[arg-type]
