@@ -7,12 +7,15 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/nu
 
 export VCS_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/voicecampaign
 export VCS_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
+# Development only: the secret the mock carrier and the api share to sign callbacks.
+export VCS_CALLBACK_SECRET ?= dev-callback-secret
 
 .PHONY: run test install db topology rabbitmq-management lint format bench clean
 
 run: install rabbitmq-management db topology
 	@echo ""
 	@echo "  API:                 http://127.0.0.1:$${VCS_API_PORT:-8081}/api/v1/campaigns"
+	@echo "  API key:             $$($(BIN)/python -m services.api keys ensure-dev)  (kept in .dev-api-key)"
 	@echo "  RabbitMQ management: http://127.0.0.1:15672 (guest/guest)"
 	@echo "  Mock carrier:        http://127.0.0.1:$${VCS_MOCK_HTTP_PORT:-8090}/mock/stats"
 	@echo "  Ctrl-C stops all four services."

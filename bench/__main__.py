@@ -20,12 +20,13 @@ import aiohttp
 import asyncpg
 
 from bench.baseline import measure as baseline_round_trips
-from tests.support.api_client import ApiClient, MockClient
+from tests.support.api_client import TEST_API_KEY, ApiClient, MockClient
 from tests.support.infra import create_infra, destroy_infra
 from tests.support.numbers import fresh_numbers
 from tests.support.stack import Stack
 
 FAST_MOCK = {
+    "VCS_API_KEYS": TEST_API_KEY,
     "VCS_MOCK_DELAY_MIN_MS": "0",
     "VCS_MOCK_DELAY_MAX_MS": "0",
     "VCS_MOCK_FAILURE_RATE": "0",

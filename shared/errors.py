@@ -49,6 +49,13 @@ class InvalidInput(PermanentError):
     http_status = 422
 
 
+class Unauthorized(PermanentError):
+    """Missing or wrong credentials: an API key, or a callback's signature."""
+
+    code = "unauthorized"
+    http_status = 401
+
+
 class Conflict(PermanentError):
     """The resource's current state forbids the action (starting a finished campaign)."""
 

@@ -34,6 +34,17 @@ class Settings(BaseSettings):
 
     # api
     api_port: int = 8081
+    #: Comma-separated API keys accepted besides those in the api_keys table.
+    api_keys: str = ""
+    #: Signs the JSON provider callback (HMAC-SHA256 of the raw body). Unset: callbacks refused.
+    callback_secret: str | None = None
+    #: How long a key found in the database is trusted before it is looked up again.
+    api_key_cache_ms: int = Field(5000, ge=0)
+    rate_limit_per_second: float = Field(100.0, gt=0)
+    rate_limit_burst: int = Field(200, ge=1)
+    max_request_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    #: Processes that validate large number lists in parallel (0: one per CPU).
+    validation_processes: int = Field(0, ge=0, le=64)
 
     # Defaults for what a campaign or single call leaves out
     default_concurrency_limit: int = Field(10, ge=1, le=1000)
@@ -78,6 +89,10 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return json.loads(value) if value.strip() else {}
         return value
+
+    @property
+    def static_api_keys(self) -> list[str]:
+        return [key.strip() for key in self.api_keys.split(",") if key.strip()]
 
     @model_validator(mode="after")
     def _check_ranges(self) -> Settings:

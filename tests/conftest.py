@@ -11,12 +11,19 @@ import pytest
 import pytest_asyncio
 
 from shared.settings import Settings
-from tests.support.api_client import ApiClient, MockClient
+from tests.support.api_client import (
+    TEST_API_KEY,
+    TEST_CALLBACK_SECRET,
+    ApiClient,
+    MockClient,
+)
 from tests.support.infra import Infra, create_infra, destroy_infra
 from tests.support.stack import Stack
 
 #: Faster ticks than production so that the e2e suite waits less; behaviour is the same.
 E2E_SETTINGS = {
+    "VCS_API_KEYS": TEST_API_KEY,
+    "VCS_CALLBACK_SECRET": TEST_CALLBACK_SECRET,
     "VCS_DISPATCH_INTERVAL_MS": "100",
     "VCS_HELD_ATTEMPT_CHECK_INTERVAL_MS": "500",
     "VCS_CAMPAIGN_REFRESH_INTERVAL_MS": "500",
@@ -35,7 +42,13 @@ async def infra() -> AsyncIterator[Infra]:
 
 @pytest.fixture(scope="session")
 def settings(infra: Infra) -> Settings:
-    return Settings(database_url=infra.database_url, amqp_url=infra.amqp_url, log_format="json")
+    return Settings(
+        database_url=infra.database_url,
+        amqp_url=infra.amqp_url,
+        log_format="json",
+        api_keys=TEST_API_KEY,
+        callback_secret=TEST_CALLBACK_SECRET,
+    )
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 import aio_pika
 from aiohttp import web
 
+from services.api.access import KEYS, KeyChecker, access_middleware
 from services.api.context import BROKER, POOL, PUBLISHER, SETTINGS
 from services.api.problems import problem_middleware
+from services.api.rate_limit import RateLimiter
 from services.api.views import routes
 from shared.amqp import Publisher
 from shared.db.pool import create_pool
@@ -33,9 +35,21 @@ async def _broker(app: web.Application) -> AsyncIterator[None]:
     await connection.close()
 
 
+async def _access(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    app[KEYS] = KeyChecker(
+        app[POOL], settings.static_api_keys, ttl_s=settings.api_key_cache_ms / 1000
+    )
+    yield
+
+
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[problem_middleware], client_max_size=20 * 1024**2)
+    limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    app = web.Application(
+        middlewares=[access_middleware(limiter), problem_middleware],
+        client_max_size=settings.max_request_bytes,
+    )
     app[SETTINGS] = settings
-    app.cleanup_ctx.extend([_database, _broker])
+    app.cleanup_ctx.extend([_database, _broker, _access])
     app.add_routes(routes)
     return app

@@ -24,9 +24,10 @@ from shared.amqp import Publisher
 from shared.db.pool import check_database
 from shared.domain.campaign import Campaign
 from shared.domain.statuses import CallStatus, CampaignStatus
-from shared.errors import InvalidInput
+from shared.errors import InvalidInput, Unauthorized
 from shared.health import health_response, run_checks
 from shared.repositories import campaigns as campaign_repo
+from shared.signatures import SIGNATURE_HEADER, is_valid
 
 routes = web.RouteTableDef()
 
@@ -122,7 +123,14 @@ async def create_call(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/calls/callback")
 async def provider_callback(request: web.Request) -> web.Response:
-    body = await read_json(request, CallbackIn)
+    """A provider's result, signed: X-Signature = HMAC-SHA256 of the raw body."""
+    secret = request.app[SETTINGS].callback_secret
+    raw = await request.read()
+    if secret is None:
+        raise Unauthorized("callbacks are refused: VCS_CALLBACK_SECRET is not configured")
+    if not is_valid(secret, raw, request.headers.get(SIGNATURE_HEADER)):
+        raise Unauthorized(f"missing or wrong {SIGNATURE_HEADER} for this body")
+    body = CallbackIn.model_validate_json(raw)
     result = await call_ops.apply_callback(request.app[POOL], request.app[PUBLISHER], body)
     return json_body(result)
 

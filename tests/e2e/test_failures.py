@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import aio_pika
 import aiohttp
 import asyncpg
 import pytest
 
+from shared.signatures import sign
 from shared.topology import CALL_RESULTS
 from tests.e2e.helpers import (
     assert_never_two_live_calls_per_number,
@@ -14,7 +18,7 @@ from tests.e2e.helpers import (
     metric_reaches,
     placed_per_number,
 )
-from tests.support.api_client import ApiClient, MockClient
+from tests.support.api_client import TEST_CALLBACK_SECRET, ApiClient, MockClient, Response
 from tests.support.numbers import fresh_numbers
 from tests.support.stack import Stack
 from tests.support.waiting import wait_until
@@ -87,7 +91,7 @@ async def test_http_callback_records_a_result_once(api: ApiClient, mock: MockCli
 
     external_id = await wait_until(placed, timeout=10, message="the call to be placed")
     body = {"externalCallId": external_id, "status": "completed", "durationSeconds": 42}
-    first = await api.request("POST", "/api/v1/calls/callback", json=body)
+    first = await signed(api, body)
     assert first.status == 200, first.body
     assert first.body == {
         "externalCallId": external_id,
@@ -95,17 +99,19 @@ async def test_http_callback_records_a_result_once(api: ApiClient, mock: MockCli
         "callId": call_id,
         "callStatus": "COMPLETED",
     }
-    again = await api.request("POST", "/api/v1/calls/callback", json=body)
+    again = await signed(api, body)
     assert again.status == 200
     assert again.body["applied"] is False
     late_failure = {**body, "status": "FAILED"}
-    assert (await api.request("POST", "/api/v1/calls/callback", json=late_failure)).body[
-        "applied"
-    ] is False
+    assert (await signed(api, late_failure)).body["applied"] is False
     call = await api.call(call_id)
     assert call["status"] == "COMPLETED"
     assert call["callDurationSeconds"] == 42
-    unknown = await api.request(
-        "POST", "/api/v1/calls/callback", json={**body, "externalCallId": "nope"}
-    )
+    unknown = await signed(api, {**body, "externalCallId": "nope"})
     assert unknown.status == 404
+
+
+async def signed(api: ApiClient, body: dict[str, Any]) -> Response:
+    raw = json.dumps(body).encode()
+    headers = {"X-Signature": sign(TEST_CALLBACK_SECRET, raw), "Content-Type": "application/json"}
+    return await api.request("POST", "/api/v1/calls/callback", data=raw, headers=headers)

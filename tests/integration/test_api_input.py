@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import uuid4
@@ -12,6 +13,8 @@ from aiohttp.test_utils import TestClient
 
 from services.api.app import create_app
 from shared.settings import Settings
+from shared.signatures import sign
+from tests.support.api_client import TEST_API_KEY, TEST_CALLBACK_SECRET
 from tests.support.numbers import fresh_numbers
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -21,7 +24,9 @@ Client = TestClient  # type: ignore[type-arg]
 
 @pytest.fixture
 async def client(aiohttp_client: Callable[..., Awaitable[Client]], settings: Settings) -> Client:
-    return await aiohttp_client(create_app(settings))
+    return await aiohttp_client(
+        create_app(settings), headers={"Authorization": f"Bearer {TEST_API_KEY}"}
+    )
 
 
 async def campaign_count(db: asyncpg.Pool) -> int:
@@ -181,15 +186,21 @@ async def test_single_call_and_callback_input(client: Client) -> None:
     await problem(await client.post("/api/v1/calls", json={"phoneNumber": "12"}), 422)
     await problem(await client.post("/api/v1/calls", json={}), 422)
     body = await problem(
-        await client.post(
-            "/api/v1/calls/callback", json={"externalCallId": "x", "status": "EXPLODED"}
-        ),
-        422,
+        await signed_callback(client, {"externalCallId": "x", "status": "EXPLODED"}), 422
     )
     assert "status" in fields(body)
-    await problem(
-        await client.post("/api/v1/calls/callback", json={"externalCallId": "x", "status": "BUSY"}),
-        404,
+    await problem(await signed_callback(client, {"externalCallId": "x", "status": "BUSY"}), 404)
+
+
+async def signed_callback(client: Client, body: dict[str, Any]) -> Any:
+    raw = json.dumps(body).encode()
+    return await client.post(
+        "/api/v1/calls/callback",
+        data=raw,
+        headers={
+            "X-Signature": sign(TEST_CALLBACK_SECRET, raw),
+            "Content-Type": "application/json",
+        },
     )
 
 

@@ -24,13 +24,23 @@ class Response:
     headers: dict[str, str]
 
 
+#: The key every test stack accepts (VCS_API_KEYS) and the secret that signs its callbacks.
+TEST_API_KEY = "test-key-0123456789"
+TEST_CALLBACK_SECRET = "test-callback-secret"
+
+
 @dataclass
 class ApiClient:
     http: aiohttp.ClientSession
     base_url: str
+    key: str | None = TEST_API_KEY
 
     async def request(self, method: str, path: str, **kwargs: Any) -> Response:
-        async with self.http.request(method, f"{self.base_url}{path}", **kwargs) as response:
+        headers = dict(kwargs.pop("headers", {}) or {})
+        if self.key is not None:
+            headers.setdefault("Authorization", f"Bearer {self.key}")
+        url = f"{self.base_url}{path}"
+        async with self.http.request(method, url, headers=headers, **kwargs) as response:
             text = await response.text()
             body: Any = text
             if response.content_type.endswith("json") and text:

@@ -1,0 +1,115 @@
+"""Who may call: API keys on every endpoint but the public ones, and a rate limit per client."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import asyncpg
+from aiohttp import web
+
+from services.api.problems import problem
+from services.api.rate_limit import RateLimiter
+from shared.repositories.api_keys import active_key_id, hash_key
+
+#: No key needed: health checks, the API's documentation, and the provider callbacks (which
+#: are signed instead). The web console's static files are public too; its API calls are not.
+PUBLIC_PREFIXES = (
+    "/health",
+    "/actuator/health",
+    "/api/docs",
+    "/api/v1/openapi.json",
+    "/api/v1/calls/callback",
+)
+#: Not counted against any rate limit: orchestrators poll these.
+UNLIMITED = ("/health", "/actuator/health")
+
+CLIENT: web.RequestKey[str] = web.RequestKey("client", str)
+
+
+def is_public(path: str) -> bool:
+    return path.startswith(PUBLIC_PREFIXES) or not path.startswith("/api/")
+
+
+@dataclass
+class _Cached:
+    client: str | None
+    until: float
+
+
+class KeyChecker:
+    """Resolves `Authorization: Bearer <key>` to a client id. Database answers are cached for a
+    few seconds, so a revoked key stops working within that time."""
+
+    def __init__(self, pool: asyncpg.Pool, static_keys: list[str], ttl_s: float = 5.0) -> None:
+        self._pool = pool
+        self._static = {
+            hash_key(k): "key:" + hashlib.sha256(k.encode()).hexdigest()[:16] for k in static_keys
+        }
+        self._ttl_s = ttl_s
+        self._cache: dict[bytes, _Cached] = {}
+
+    async def client_of(self, request: web.Request) -> str | None:
+        header = request.headers.get("Authorization", "")
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            return None
+        digest = hash_key(key.strip())
+        if digest in self._static:
+            return self._static[digest]
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached.until > now:
+            return cached.client
+        async with self._pool.acquire() as conn:
+            key_id = await active_key_id(conn, key.strip())
+        client = f"key:{key_id}" if key_id else None
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = _Cached(client, now + self._ttl_s)
+        return client
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+KEYS: web.AppKey[KeyChecker] = web.AppKey("keys", KeyChecker)
+
+
+def access_middleware(limiter: RateLimiter) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Authenticate, then rate-limit per client (per address when there is no valid key)."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        path = request.path
+        if path.startswith(UNLIMITED):
+            return await handler(request)
+        try:
+            client = None if is_public(path) else await request.app[KEYS].client_of(request)
+        except (asyncpg.PostgresError, OSError):
+            return problem(503, "temporarily-unavailable", "cannot check the API key; try again")
+        identity = client or f"ip:{request.remote}"
+        decision = limiter.take(identity, time.monotonic())
+        if not decision.allowed:
+            return problem(
+                429,
+                "rate-limited",
+                f"too many requests; try again in {decision.retry_after_s} s",
+                headers=decision.headers(),
+            )
+        if client is None and not is_public(path):
+            response: web.StreamResponse = problem(
+                401,
+                "unauthorized",
+                "an API key is required: send Authorization: Bearer <key>",
+                headers={"WWW-Authenticate": 'Bearer realm="voice-campaign-service"'},
+            )
+        else:
+            request[CLIENT] = identity
+            response = await handler(request)
+        response.headers.update(decision.headers())
+        return response
+
+    return middleware
