@@ -8,10 +8,12 @@ import aio_pika
 from aiohttp import web
 
 from services.api.access import KEYS, KeyChecker, access_middleware
-from services.api.context import BROKER, POOL, PUBLISHER, SETTINGS
+from services.api.context import BROKER, POOL, PUBLISHER, SETTINGS, VALIDATION
+from services.api.http_io import body_size_middleware
 from services.api.problems import problem_middleware
 from services.api.rate_limit import RateLimiter
-from services.api.views import routes
+from services.api.validation_pool import ValidationPool
+from services.api.views import ROUTES
 from shared.amqp import Publisher
 from shared.db.pool import create_pool
 from shared.settings import Settings
@@ -35,6 +37,13 @@ async def _broker(app: web.Application) -> AsyncIterator[None]:
     await connection.close()
 
 
+async def _validation(app: web.Application) -> AsyncIterator[None]:
+    pool = ValidationPool(app[SETTINGS].validation_processes)
+    app[VALIDATION] = pool
+    yield
+    pool.close()
+
+
 async def _access(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     app[KEYS] = KeyChecker(
@@ -46,10 +55,14 @@ async def _access(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings) -> web.Application:
     limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app = web.Application(
-        middlewares=[access_middleware(limiter), problem_middleware],
+        middlewares=[
+            body_size_middleware(settings.max_request_bytes),
+            access_middleware(limiter),
+            problem_middleware,
+        ],
         client_max_size=settings.max_request_bytes,
     )
     app[SETTINGS] = settings
-    app.cleanup_ctx.extend([_database, _broker, _access])
-    app.add_routes(routes)
+    app.cleanup_ctx.extend([_database, _broker, _access, _validation])
+    app.add_routes(ROUTES)
     return app

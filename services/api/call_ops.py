@@ -8,12 +8,8 @@ from uuid import UUID
 import asyncpg
 import structlog
 
-from services.api.campaign_ops import (
-    ensure_job_queue,
-    get_visible_campaign,
-    publish_event,
-    retry_config_from,
-)
+from services.api.campaign_ops import get_visible_campaign
+from services.api.campaign_settings import retry_config_from
 from services.api.presenters import call_out
 from services.api.schemas import CallbackIn, CallbackOut, CallOut, SingleCallCreate
 from shared.amqp import Publisher
@@ -23,7 +19,6 @@ from shared.domain.campaign import SINGLE_CALLS
 from shared.domain.phone import InvalidPhoneNumber, normalize
 from shared.domain.statuses import CallStatus, CampaignStatus
 from shared.errors import InvalidInput, NotFound, TransientError
-from shared.messages import CallsAdded
 from shared.repositories import calls as call_repo
 from shared.repositories import campaigns as campaign_repo
 from shared.results import ProviderReport, apply_provider_report
@@ -46,24 +41,22 @@ def _single_calls_template(settings: Settings) -> campaign_repo.NewCampaign:
 
 
 async def place_single_call(
-    pool: asyncpg.Pool, publisher: Publisher, settings: Settings, body: SingleCallCreate
-) -> CallOut:
-    """Queue one call outside any campaign, with the default limits and retry config."""
+    conn: asyncpg.Connection, settings: Settings, body: SingleCallCreate
+) -> tuple[CallOut, UUID]:
+    """Queue one call outside any campaign (default limits and retry config), in the caller's
+    transaction; returns it and the id of the campaign that carries single calls."""
     try:
         number = normalize(body.phone_number, settings.default_region)
     except InvalidPhoneNumber as exc:
         raise InvalidInput(
             str(exc), errors=[{"field": "phoneNumber", "message": str(exc)}]
         ) from exc
-    async with pool.acquire() as conn:
-        campaign = await campaign_repo.ensure_single_calls_campaign(
-            conn, _single_calls_template(settings)
-        )
-        row = await call_repo.insert_single_call(conn, campaign.id, number)
+    campaign = await campaign_repo.ensure_single_calls_campaign(
+        conn, _single_calls_template(settings)
+    )
+    row = await call_repo.insert_single_call(conn, campaign.id, number)
     log.info("single call queued", call_id=str(row["id"]))
-    await ensure_job_queue(publisher, campaign.id)
-    await publish_event(publisher, CallsAdded(campaign_id=campaign.id, count=1))
-    return call_out(row, [])
+    return call_out(row, []), campaign.id
 
 
 async def get_call(pool: asyncpg.Pool, call_id: UUID) -> CallOut:
@@ -76,20 +69,23 @@ async def get_call(pool: asyncpg.Pool, call_id: UUID) -> CallOut:
 
 
 async def list_campaign_calls(
-    pool: asyncpg.Pool,
+    conn: asyncpg.Connection,
     campaign_id: UUID,
     *,
     status: CallStatus | None,
-    page: int,
-    size: int,
-) -> list[CallOut]:
-    async with pool.acquire() as conn:
-        await get_visible_campaign(conn, campaign_id)
-        rows = await call_repo.list_calls(
-            conn, campaign_id, status=status, offset=page * size, limit=size
-        )
-        attempts = await call_repo.fetch_attempts(conn, [r["id"] for r in rows])
-    return [call_out(r, attempts[r["id"]]) for r in rows]
+    limit: int,
+    offset: int,
+    after_seq: int | None,
+) -> tuple[list[CallOut], int, int | None]:
+    """A page of calls, the total matching the filter, and the position after the page."""
+    await get_visible_campaign(conn, campaign_id)
+    rows = await call_repo.list_calls(
+        conn, campaign_id, status=status, limit=limit, offset=offset, after_seq=after_seq
+    )
+    total = await call_repo.count_calls(conn, campaign_id, status)
+    attempts = await call_repo.fetch_attempts(conn, [r["id"] for r in rows])
+    last_seq = rows[-1]["seq"] if len(rows) == limit else None
+    return [call_out(r, attempts[r["id"]]) for r in rows], total, last_seq
 
 
 async def apply_callback(pool: asyncpg.Pool, publisher: Publisher, body: CallbackIn) -> CallbackOut:

@@ -2,32 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
 
-import aiormq
 import asyncpg
 import structlog
-from aio_pika.exceptions import AMQPError
 
-from services.api.schemas import BusinessHoursIn, CampaignCreate, RetryConfigIn
-from shared.amqp import Publisher
-from shared.domain.business_hours import (
-    ALWAYS_OPEN,
-    BusinessHours,
-    BusinessHoursError,
-    load_zone,
-    parse_clock,
-    parse_days,
+from services.api.campaign_settings import (
+    business_hours_from,
+    merged_retry_config,
+    pick,
+    retry_config_from,
 )
+from services.api.events import ensure_job_queue, publish_event
+from services.api.ingestion import Ingestion
+from services.api.number_file import Row
+from services.api.schemas import CampaignCreate, CampaignPatch
+from shared.amqp import Publisher
 from shared.domain.campaign import Campaign
-from shared.domain.phone import InvalidPhoneNumber, normalize
-from shared.domain.retry_policy import RetryConfig
 from shared.domain.statuses import CampaignStatus
-from shared.errors import Conflict, InvalidInput, NotFound, TransientError
+from shared.errors import Conflict, InvalidInput, NotFound
 from shared.messages import (
     CampaignCancelled,
     CampaignEvent,
@@ -35,10 +31,8 @@ from shared.messages import (
     CampaignResumed,
     CampaignStarted,
 )
-from shared.repositories import calls as call_repo
 from shared.repositories import campaigns as campaign_repo
 from shared.settings import Settings
-from shared.topology import CAMPAIGN_EVENTS, declare_campaign_queue, event_routing_key
 
 log = structlog.get_logger()
 
@@ -46,99 +40,39 @@ log = structlog.get_logger()
 MAX_LISTED_ERRORS = 50
 
 
-def retry_config_from(body: RetryConfigIn | None, settings: Settings) -> RetryConfig:
-    body = body or RetryConfigIn()
-    return RetryConfig(
-        max_retries=_pick(body.max_retries, settings.default_max_retries),
-        sync_initial_backoff_ms=_pick(
-            body.sync_initial_backoff_ms, settings.default_sync_initial_backoff_ms
-        ),
-        sync_backoff_multiplier=_pick(
-            body.sync_backoff_multiplier, settings.default_sync_backoff_multiplier
-        ),
-        callback_retry_delay_ms=_pick(
-            body.callback_retry_delay_ms, settings.default_callback_retry_delay_ms
-        ),
-        callback_timeout_ms=_pick(body.callback_timeout_ms, settings.default_callback_timeout_ms),
-    )
-
-
-def _pick(value: Any, default: Any) -> Any:
-    return default if value is None else value
-
-
-def business_hours_from(body: BusinessHoursIn | None) -> BusinessHours:
-    """The calling window, or InvalidInput naming the field at fault."""
-    if body is None:
-        return ALWAYS_OPEN
-    field = "businessHours."
-    start = _checked(field + "startTime", lambda: parse_clock(body.start_time))
-    end = _checked(field + "endTime", lambda: parse_clock(body.end_time, allow_end_of_day=True))
-    _checked(field + "timezone", lambda: load_zone(body.timezone))
-    days = _checked(field + "allowedDays", lambda: parse_days(body.allowed_days))
-    if start == end:
-        raise _field_error(field + "endTime", "the window is empty: endTime equals startTime")
-    if start > end and not body.crosses_midnight:
-        raise _field_error(
-            field + "startTime",
-            f"startTime {body.start_time} is after endTime {body.end_time}; for a window that"
-            " crosses midnight set crossesMidnight to true",
-        )
-    if start < end and body.crosses_midnight:
-        raise _field_error(
-            field + "crossesMidnight",
-            "crossesMidnight is true but endTime is after startTime on the same day",
-        )
-    return BusinessHours(start, end, body.timezone, days)
-
-
-def _checked(field: str, parse: Any) -> Any:
-    try:
-        return parse()
-    except BusinessHoursError as exc:
-        raise _field_error(field, str(exc)) from exc
-
-
-def _field_error(field: str, message: str) -> InvalidInput:
-    return InvalidInput(f"{field}: {message}", errors=[{"field": field, "message": message}])
-
-
-def normalized_numbers(raw: list[str], default_region: str) -> list[str]:
-    """E.164 numbers in first-seen order without duplicates; InvalidInput lists the bad ones."""
-    seen: dict[str, None] = {}
-    errors: list[dict[str, Any]] = []
-    invalid = 0
-    for index, text in enumerate(raw):
-        try:
-            seen.setdefault(normalize(text, default_region))
-        except InvalidPhoneNumber as exc:
-            invalid += 1
-            if len(errors) < MAX_LISTED_ERRORS:
-                errors.append({"field": f"phoneNumbers[{index}]", "message": str(exc)})
-    if invalid:
-        raise InvalidInput(
-            f"{invalid} of {len(raw)} phone numbers are invalid; nothing was created",
-            errors=errors,
-        )
-    return list(seen)
-
-
-async def create_campaign(pool: asyncpg.Pool, body: CampaignCreate, settings: Settings) -> Campaign:
+async def create_campaign(
+    conn: asyncpg.Connection,
+    body: CampaignCreate,
+    settings: Settings,
+    executor: Callable[[], Executor] | None,
+) -> Campaign:
+    """Create the campaign with its numbers, in the caller's transaction. Any invalid number
+    refuses the whole request (InvalidInput lists them); duplicates are dropped."""
     hours = business_hours_from(body.business_hours)
-    numbers = normalized_numbers(body.phone_numbers, settings.default_region)
     new = campaign_repo.NewCampaign(
         name=body.name,
         description=body.description,
-        concurrency_limit=_pick(body.concurrency_limit, settings.default_concurrency_limit),
-        priority=_pick(body.priority, settings.default_priority),
+        concurrency_limit=pick(body.concurrency_limit, settings.default_concurrency_limit),
+        priority=pick(body.priority, settings.default_priority),
         retry=retry_config_from(body.retry_config, settings),
         hours=hours,
     )
-    async with pool.acquire() as conn, conn.transaction():
-        campaign = await campaign_repo.insert_campaign(conn, new)
-        if numbers:
-            await call_repo.insert_new_numbers(conn, campaign.id, numbers)
-    log.info("campaign created", campaign_id=str(campaign.id), numbers=len(numbers))
+    campaign = await campaign_repo.insert_campaign(conn, new)
+    if body.phone_numbers:
+        rows = [Row(i + 1, number, None) for i, number in enumerate(body.phone_numbers)]
+        async with Ingestion(conn, campaign.id, settings.default_region, executor) as ingestion:
+            await ingestion.add(rows)
+            report = await ingestion.finish()
+        if report.invalid_skipped:
+            raise InvalidInput(
+                f"{report.invalid_skipped} of {len(rows)} phone numbers are invalid;"
+                " nothing was created",
+                errors=[
+                    {"field": f"phoneNumbers[{bad.line - 1}]", "message": bad.reason}
+                    for bad in report.invalid_lines[:MAX_LISTED_ERRORS]
+                ],
+            )
+    log.info("campaign created", campaign_id=str(campaign.id), numbers=len(body.phone_numbers))
     return campaign
 
 
@@ -248,22 +182,51 @@ def _conflict(current: CampaignStatus, target: CampaignStatus) -> Conflict:
     return Conflict(detail, campaignStatus=current.value)
 
 
-async def ensure_job_queue(publisher: Publisher, campaign_id: UUID) -> None:
-    """Declare the campaign's job queue before workers hear of the campaign, so that they
-    can consume it at once. If the broker is away, the dispatcher declares it on its tick."""
-    try:
-        async with asyncio.timeout(5):
-            await declare_campaign_queue(publisher.channel, campaign_id)
-    except (TimeoutError, AMQPError, aiormq.exceptions.AMQPError, ConnectionError) as exc:
-        log.warning("could not declare the campaign queue", error=repr(exc))
-
-
-async def publish_event(publisher: Publisher, event: CampaignEvent) -> None:
-    """Publish after the commit. The database already holds the truth, so a lost event only
-    delays: the dispatcher and the workers reconcile from the database on their tick."""
-    try:
-        await publisher.publish(event, CAMPAIGN_EVENTS, event_routing_key(event.type))
-    except TransientError as exc:
-        log.warning(
-            "event not published; the tick will catch up", event=event.type, error=exc.detail
+async def update_campaign(
+    pool: asyncpg.Pool, campaign_id: UUID, body: CampaignPatch, settings: Settings
+) -> Campaign:
+    """Change what the body names; a running campaign follows within seconds."""
+    present = body.model_fields_set
+    async with pool.acquire() as conn:
+        current = await get_visible_campaign(conn, campaign_id)
+        if current.status.is_final:
+            raise _conflict(current.status, current.status)
+        retry = None
+        if "retry_config" in present and body.retry_config is not None:
+            retry = merged_retry_config(current.retry, body.retry_config)
+        hours = None
+        if "business_hours" in present:
+            hours = business_hours_from(body.business_hours)
+        changes = campaign_repo.CampaignChanges(
+            name=body.name,
+            description=body.description,
+            clear_description="description" in present and body.description is None,
+            concurrency_limit=body.concurrency_limit,
+            priority=body.priority,
+            retry=retry,
+            hours=hours,
         )
+        updated = await campaign_repo.update_campaign(conn, campaign_id, changes)
+        if updated is None:
+            latest = await get_visible_campaign(conn, campaign_id)
+            raise _conflict(latest.status, latest.status)
+    log.info("campaign updated", campaign_id=str(campaign_id), fields=sorted(present))
+    return updated
+
+
+async def delete_campaign(pool: asyncpg.Pool, campaign_id: UUID) -> None:
+    """Delete a campaign that is not running (and whose last calls have ended)."""
+    async with pool.acquire() as conn:
+        if await campaign_repo.delete_campaign(conn, campaign_id):
+            log.info("campaign deleted", campaign_id=str(campaign_id))
+            return
+        current = await get_visible_campaign(conn, campaign_id)
+    if current.status is CampaignStatus.IN_PROGRESS:
+        raise Conflict(
+            "a running campaign cannot be deleted; pause or cancel it first",
+            campaignStatus=current.status.value,
+        )
+    raise Conflict(
+        f"{current.in_flight} of its calls are still in progress; delete it when they end",
+        campaignStatus=current.status.value,
+    )

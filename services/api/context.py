@@ -6,6 +6,7 @@ import asyncpg
 from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 
+from services.api.validation_pool import ValidationPool
 from shared.amqp import Publisher
 from shared.settings import Settings
 
@@ -13,3 +14,4 @@ SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool", asyncpg.Pool)
 BROKER: web.AppKey[AbstractRobustConnection] = web.AppKey("broker", AbstractRobustConnection)
 PUBLISHER: web.AppKey[Publisher] = web.AppKey("publisher", Publisher)
+VALIDATION: web.AppKey[ValidationPool] = web.AppKey("validation", ValidationPool)

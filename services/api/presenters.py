@@ -91,5 +91,6 @@ def call_out(row: Mapping[str, Any], attempts: Sequence[Mapping[str, Any]]) -> C
         call_duration_seconds=row["call_duration_seconds"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        attributes=row["attributes"],
         attempts=[attempt_out(a) for a in attempts],
     )

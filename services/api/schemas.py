@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -61,6 +61,22 @@ class CampaignCreate(RequestBody):
     priority: int | None = Field(None, ge=1, le=10)
     retry_config: RetryConfigIn | None = None
     business_hours: BusinessHoursIn | None = None
+
+
+class CampaignPatch(RequestBody):
+    """Only the fields present change. `retryConfig` fields merge into the current ones;
+    `businessHours` replaces the whole window."""
+
+    name: Name | None = None
+    description: str | None = Field(None, max_length=2000)
+    concurrency_limit: int | None = Field(None, ge=1, le=1000)
+    priority: int | None = Field(None, ge=1, le=10)
+    retry_config: RetryConfigIn | None = None
+    business_hours: BusinessHoursIn | None = None
+
+
+class ImportBatch(RequestBody):
+    phone_numbers: list[str] = Field(max_length=1_000_000)
 
 
 class SingleCallCreate(RequestBody):
@@ -156,7 +172,32 @@ class CallOut(ResponseBody):
     call_duration_seconds: int | None
     created_at: datetime
     updated_at: datetime
+    attributes: dict[str, str] | None = Field(
+        description="The extra columns of the uploaded file's line, by column name"
+    )
     attempts: list[AttemptOut]
+
+
+class InvalidLineOut(ResponseBody):
+    line: int = Field(description="1-based line of the file, or position in the JSON list")
+    value: str
+    reason: str
+
+
+class ImportResult(ResponseBody):
+    total_received: int
+    total_imported: int
+    duplicates_skipped: int
+    invalid_skipped: int
+    status: Literal["IMPORTED", "PARTIALLY_IMPORTED", "NOTHING_IMPORTED"] = Field(
+        description="IMPORTED: every number received was added; PARTIALLY_IMPORTED: some were"
+        " skipped as invalid or duplicate; NOTHING_IMPORTED: none was added"
+    )
+    campaign_status: str
+    invalid_lines: list[InvalidLineOut]
+    invalid_lines_truncated: bool = Field(
+        description="true when there were more invalid lines than listed"
+    )
 
 
 class CallbackOut(ResponseBody):

@@ -18,7 +18,7 @@ from services.dispatcher.housekeeping import (
     time_out_overdue_attempts,
 )
 from services.dispatcher.jobs import JobStocker
-from services.dispatcher.maintenance import keep_tables_vacuumed
+from services.dispatcher.maintenance import keep_database_tidy
 from shared.amqp import Consumer, Handler
 from shared.messages import CampaignEvent
 from shared.topology import DEAD_LETTER_QUEUE, DISPATCHER_EVENTS_QUEUE
@@ -62,7 +62,7 @@ async def run_leader(deps: Deps, until: asyncio.Event) -> None:
 
     dead_tag = await dead.consume(on_dead_letter)
     vacuum = asyncio.create_task(
-        keep_tables_vacuumed(deps.pool, deps.settings.vacuum_check_interval_ms / 1000)
+        keep_database_tidy(deps.pool, deps.settings.vacuum_check_interval_ms / 1000)
     )
     try:
         await _loop(deps, until)

@@ -1,4 +1,5 @@
-"""Vacuum the hot tables when the server's autovacuum is off.
+"""Database upkeep by the active dispatcher: expired idempotency keys, and vacuuming the hot
+tables when the server's autovacuum is off.
 
 Calls and attempts change state several times each; without vacuum their indexes fill with
 dead entries and every claim slows down. Autovacuum handles this where it is on (the migration
@@ -11,6 +12,8 @@ import asyncio
 
 import asyncpg
 import structlog
+
+from shared.repositories.idempotency_keys import forget_old_keys
 
 log = structlog.get_logger()
 
@@ -36,13 +39,16 @@ async def tables_needing_vacuum(conn: asyncpg.Connection) -> list[str]:
     ]
 
 
-async def keep_tables_vacuumed(pool: asyncpg.Pool, interval_s: float) -> None:
-    """Every `interval_s`, vacuum and analyse the hot tables that need it."""
+async def keep_database_tidy(pool: asyncpg.Pool, interval_s: float) -> None:
+    """Every `interval_s`: forget idempotency keys past their day, and vacuum and analyse the
+    hot tables that need it."""
     warned = False
     while True:
         await asyncio.sleep(interval_s)
         try:
             async with pool.acquire() as conn:
+                if forgotten := await forget_old_keys(conn):
+                    log.info("idempotency keys expired", keys=forgotten)
                 for table in await tables_needing_vacuum(conn):
                     if not warned:
                         log.warning("autovacuum is off on this server; vacuuming hot tables")

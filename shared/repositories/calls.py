@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -11,7 +10,7 @@ import asyncpg
 from shared.domain.statuses import CallStatus
 
 CALL_COLUMNS = """
-    c.id, c.campaign_id, k.kind AS campaign_kind, c.phone_number, c.status, c.attempt_count,
+    c.id, c.seq, c.campaign_id, k.kind AS campaign_kind, c.phone_number, c.status, c.attempt_count,
     c.dial_count, c.next_retry_at, c.last_attempted_at, c.external_call_id, c.failure_reason,
     c.call_duration_seconds, c.attributes, c.created_at, c.updated_at
 """
@@ -76,17 +75,33 @@ async def list_calls(
     campaign_id: UUID,
     *,
     status: CallStatus | None,
-    offset: int,
     limit: int,
+    offset: int = 0,
+    after_seq: int | None = None,
 ) -> list[asyncpg.Record]:
-    args: list[Any] = [campaign_id, offset, limit]
-    where = "c.campaign_id = $1"
-    if status is not None:
-        args.append(status.value)
-        where += " AND c.status = $4"
+    """A page of the campaign's calls in insertion order: by offset, or after a given call."""
     rows: list[asyncpg.Record] = await conn.fetch(
-        f"SELECT {CALL_COLUMNS} FROM calls c JOIN campaigns k ON k.id = c.campaign_id"
-        f" WHERE {where} ORDER BY c.seq OFFSET $2 LIMIT $3",
-        *args,
+        f"""
+        SELECT {CALL_COLUMNS} FROM calls c JOIN campaigns k ON k.id = c.campaign_id
+        WHERE c.campaign_id = $1 AND ($2::text IS NULL OR c.status = $2)
+          AND ($3::bigint IS NULL OR c.seq > $3)
+        ORDER BY c.seq OFFSET $4 LIMIT $5
+        """,
+        campaign_id,
+        status.value if status else None,
+        after_seq,
+        offset,
+        limit,
     )
     return rows
+
+
+async def count_calls(
+    conn: asyncpg.Connection, campaign_id: UUID, status: CallStatus | None
+) -> int:
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM calls WHERE campaign_id = $1 AND ($2::text IS NULL OR status = $2)",
+        campaign_id,
+        status.value if status else None,
+    )
+    return count

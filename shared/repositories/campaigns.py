@@ -73,20 +73,38 @@ async def fetch_campaign(conn: asyncpg.Connection, campaign_id: UUID) -> Campaig
 
 
 async def list_campaigns(
-    conn: asyncpg.Connection, *, offset: int, limit: int, status: CampaignStatus | None = None
+    conn: asyncpg.Connection,
+    *,
+    limit: int,
+    offset: int = 0,
+    status: CampaignStatus | None = None,
+    after: tuple[datetime, UUID] | None = None,
 ) -> list[Campaign]:
+    """Newest first: by offset, or after a given (created_at, id)."""
     rows = await conn.fetch(
         f"""
         SELECT {_COLUMNS} FROM campaigns
-        WHERE kind = 'CAMPAIGN' AND ($3::text IS NULL OR status = $3)
+        WHERE kind = 'CAMPAIGN' AND ($1::text IS NULL OR status = $1)
+          AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))
         ORDER BY created_at DESC, id DESC
-        OFFSET $1 LIMIT $2
+        OFFSET $4 LIMIT $5
         """,
+        status.value if status else None,
+        after[0] if after else None,
+        after[1] if after else None,
         offset,
         limit,
-        status.value if status else None,
     )
     return [Campaign.from_row(r) for r in rows]
+
+
+async def count_campaigns(conn: asyncpg.Connection, status: CampaignStatus | None) -> int:
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM campaigns"
+        " WHERE kind = 'CAMPAIGN' AND ($1::text IS NULL OR status = $1)",
+        status.value if status else None,
+    )
+    return count
 
 
 async def ensure_single_calls_campaign(conn: asyncpg.Connection, template: NewCampaign) -> Campaign:
@@ -134,6 +152,87 @@ async def call_counts(
         by_status[r["campaign_id"]][CallStatus(r["status"])] = r["n"]
         retries[r["campaign_id"]] += int(r["retries"] or 0)
     return {cid: CallCounts(by_status[cid], retries[cid]) for cid in campaign_ids}
+
+
+@dataclass(frozen=True)
+class CampaignChanges:
+    """New values for the fields a PATCH names; None leaves a field as it is."""
+
+    name: str | None = None
+    description: str | None = None
+    clear_description: bool = False
+    concurrency_limit: int | None = None
+    priority: int | None = None
+    retry: RetryConfig | None = None
+    hours: BusinessHours | None = None
+
+    @property
+    def changes_dialling(self) -> bool:
+        return any(v is not None for v in (self.concurrency_limit, self.retry, self.hours))
+
+
+async def update_campaign(
+    conn: asyncpg.Connection, campaign_id: UUID, changes: CampaignChanges
+) -> Campaign | None:
+    """Apply the changes to a campaign that is not final; None if it is final (or gone).
+
+    Changing how it dials raises `settings_version`, so that no worker dials with rules read
+    before the change.
+    """
+    retry, hours = changes.retry, changes.hours
+    row = await conn.fetchrow(
+        f"""
+        UPDATE campaigns SET
+            name = coalesce($2, name),
+            description = CASE WHEN $4 THEN NULL ELSE coalesce($3, description) END,
+            concurrency_limit = coalesce($5, concurrency_limit),
+            priority = coalesce($6, priority),
+            max_retries = coalesce($7, max_retries),
+            sync_initial_backoff_ms = coalesce($8, sync_initial_backoff_ms),
+            sync_backoff_multiplier = coalesce($9, sync_backoff_multiplier),
+            callback_retry_delay_ms = coalesce($10, callback_retry_delay_ms),
+            callback_timeout_ms = coalesce($11, callback_timeout_ms),
+            window_start_minute = coalesce($12, window_start_minute),
+            window_end_minute = coalesce($13, window_end_minute),
+            timezone = coalesce($14, timezone),
+            allowed_days = coalesce($15, allowed_days),
+            settings_version = settings_version + CASE WHEN $16 THEN 1 ELSE 0 END,
+            updated_at = now()
+        WHERE id = $1 AND kind = 'CAMPAIGN'
+          AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')
+        RETURNING {_COLUMNS}
+        """,
+        campaign_id,
+        changes.name,
+        changes.description,
+        changes.clear_description,
+        changes.concurrency_limit,
+        changes.priority,
+        retry.max_retries if retry else None,
+        retry.sync_initial_backoff_ms if retry else None,
+        retry.sync_backoff_multiplier if retry else None,
+        retry.callback_retry_delay_ms if retry else None,
+        retry.callback_timeout_ms if retry else None,
+        hours.start_minute if hours else None,
+        hours.end_minute if hours else None,
+        hours.timezone if hours else None,
+        sorted(hours.allowed_days) if hours else None,
+        changes.changes_dialling,
+    )
+    return Campaign.from_row(row) if row else None
+
+
+async def delete_campaign(conn: asyncpg.Connection, campaign_id: UUID) -> bool:
+    """Delete a campaign that is not running and holds no line, with its calls and history."""
+    deleted = await conn.fetchval(
+        """
+        DELETE FROM campaigns
+        WHERE id = $1 AND kind = 'CAMPAIGN' AND status <> 'IN_PROGRESS' AND in_flight = 0
+        RETURNING true
+        """,
+        campaign_id,
+    )
+    return bool(deleted)
 
 
 async def has_calls(conn: asyncpg.Connection, campaign_id: UUID) -> bool:
@@ -264,8 +363,9 @@ async def finishable_campaign_ids(conn: asyncpg.Connection) -> list[UUID]:
 async def finish_campaign(conn: asyncpg.Connection, campaign_id: UUID) -> CampaignStatus | None:
     """Mark a running campaign COMPLETED (or FAILED when no call completed) if all its calls
     are final; None if it is not finishable. Call inside a transaction."""
+    # FOR UPDATE waits for an import in progress (which holds FOR KEY SHARE).
     locked = await conn.fetchval(
-        "SELECT status FROM campaigns WHERE id = $1 FOR NO KEY UPDATE", campaign_id
+        "SELECT status FROM campaigns WHERE id = $1 FOR UPDATE", campaign_id
     )
     if locked != CampaignStatus.IN_PROGRESS:
         return None

@@ -1,0 +1,14 @@
+"""HTTP views: parse the request, call an operation, translate the answer. Nothing more."""
+
+from __future__ import annotations
+
+from aiohttp.web import RouteDef
+
+from services.api.views import calls, campaigns, health, imports
+
+ROUTES: list[RouteDef] = [
+    *campaigns.routes,
+    *imports.routes,
+    *calls.routes,
+    *health.routes,
+]

@@ -1,0 +1,54 @@
+"""Call endpoints: one call outside any campaign, a call's status, and provider callbacks."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.api import call_ops, idempotency
+from services.api.context import POOL, PUBLISHER, SETTINGS
+from services.api.events import ensure_job_queue, publish_event
+from services.api.http_io import json_body, path_id
+from services.api.schemas import CallbackIn, SingleCallCreate
+from shared.errors import Unauthorized
+from shared.messages import CallsAdded
+from shared.signatures import SIGNATURE_HEADER, is_valid
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/api/v1/calls")
+async def create_call(request: web.Request) -> web.Response:
+    raw = await request.read()
+    body = SingleCallCreate.model_validate_json(raw)
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        claim = await idempotency.begin(conn, request, raw)
+        if isinstance(claim, idempotency.Replay):
+            return claim.response()
+        call, campaign_id = await call_ops.place_single_call(conn, request.app[SETTINGS], body)
+        location = f"/api/v1/calls/{call.id}"
+        if claim is not None:
+            await claim.record(201, call.model_dump(mode="json", by_alias=True), location)
+    publisher = request.app[PUBLISHER]
+    await ensure_job_queue(publisher, campaign_id)
+    await publish_event(publisher, CallsAdded(campaign_id=campaign_id, count=1))
+    return json_body(call, 201, headers={"Location": location})
+
+
+@routes.post("/api/v1/calls/callback")
+async def provider_callback(request: web.Request) -> web.Response:
+    """A provider's result, signed: X-Signature = HMAC-SHA256 of the raw body."""
+    secret = request.app[SETTINGS].callback_secret
+    raw = await request.read()
+    if secret is None:
+        raise Unauthorized("callbacks are refused: VCS_CALLBACK_SECRET is not configured")
+    if not is_valid(secret, raw, request.headers.get(SIGNATURE_HEADER)):
+        raise Unauthorized(f"missing or wrong {SIGNATURE_HEADER} for this body")
+    body = CallbackIn.model_validate_json(raw)
+    result = await call_ops.apply_callback(request.app[POOL], request.app[PUBLISHER], body)
+    return json_body(result)
+
+
+@routes.get("/api/v1/calls/{id}")
+async def get_call(request: web.Request) -> web.Response:
+    call = await call_ops.get_call(request.app[POOL], path_id(request, what="call"))
+    return json_body(call)

@@ -1,0 +1,141 @@
+"""Campaign endpoints: create, list, read, change, delete, and the lifecycle verbs."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+from aiohttp import web
+
+from services.api import call_ops, campaign_ops, idempotency
+from services.api.context import POOL, PUBLISHER, SETTINGS, VALIDATION
+from services.api.events import publish_event
+from services.api.http_io import json_body, json_list, path_id
+from services.api.pagination import page_headers, page_request
+from services.api.presenters import campaign_out
+from services.api.schemas import CallOut, CampaignCreate, CampaignOut, CampaignPatch
+from services.api.views.common import campaign_body, status_filter
+from shared.amqp import Publisher
+from shared.domain.campaign import Campaign
+from shared.domain.statuses import CallStatus, CampaignStatus
+from shared.errors import InvalidInput
+from shared.messages import CampaignUpdated
+from shared.repositories import campaigns as campaign_repo
+from shared.topology import campaign_queue
+
+routes = web.RouteTableDef()
+
+Operation = Callable[[asyncpg.Pool, Publisher, UUID], Awaitable[Campaign]]
+
+
+@routes.post("/api/v1/campaigns")
+async def create_campaign(request: web.Request) -> web.Response:
+    raw = await request.read()
+    body = CampaignCreate.model_validate_json(raw)
+    settings = request.app[SETTINGS]
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        claim = await idempotency.begin(conn, request, raw)
+        if isinstance(claim, idempotency.Replay):
+            return claim.response()
+        campaign = await campaign_ops.create_campaign(
+            conn, body, settings, request.app[VALIDATION].executor
+        )
+        out = await campaign_body(conn, campaign.id)
+        location = f"/api/v1/campaigns/{campaign.id}"
+        if claim is not None:
+            await claim.record(201, out.model_dump(mode="json", by_alias=True), location)
+    return json_body(out, 201, headers={"Location": location})
+
+
+@routes.get("/api/v1/campaigns")
+async def list_campaigns(request: web.Request) -> web.Response:
+    page = page_request(request)
+    status = status_filter(request, CampaignStatus)
+    after = None
+    if page.after is not None:
+        try:
+            after = (datetime.fromisoformat(page.after["c"]), UUID(page.after["i"]))
+        except (KeyError, TypeError, ValueError):
+            message = "is not a cursor of this list"
+            raise InvalidInput(
+                f"cursor {message}", errors=[{"field": "cursor", "message": message}]
+            ) from None
+    async with request.app[POOL].acquire() as conn:
+        campaigns = await campaign_repo.list_campaigns(
+            conn, limit=page.size, offset=page.offset, status=status, after=after
+        )
+        total = await campaign_repo.count_campaigns(conn, status)
+        counts = await campaign_repo.call_counts(conn, [c.id for c in campaigns])
+    last = campaigns[-1] if len(campaigns) == page.size else None
+    position = {"c": last.created_at.isoformat(), "i": str(last.id)} if last else None
+    response = json_list([campaign_out(c, counts[c.id]) for c in campaigns], CampaignOut)
+    response.headers.update(page_headers(request, total, page.size, position))
+    return response
+
+
+@routes.get("/api/v1/campaigns/{id}")
+async def get_campaign(request: web.Request) -> web.Response:
+    async with request.app[POOL].acquire() as conn:
+        return json_body(await campaign_body(conn, path_id(request)))
+
+
+@routes.patch("/api/v1/campaigns/{id}")
+async def update_campaign(request: web.Request) -> web.Response:
+    body = CampaignPatch.model_validate_json(await request.read())
+    campaign_id = path_id(request)
+    await campaign_ops.update_campaign(request.app[POOL], campaign_id, body, request.app[SETTINGS])
+    await publish_event(request.app[PUBLISHER], CampaignUpdated(campaign_id=campaign_id))
+    async with request.app[POOL].acquire() as conn:
+        return json_body(await campaign_body(conn, campaign_id))
+
+
+@routes.delete("/api/v1/campaigns/{id}")
+async def delete_campaign(request: web.Request) -> web.Response:
+    campaign_id = path_id(request)
+    await campaign_ops.delete_campaign(request.app[POOL], campaign_id)
+    channel = await request.app[PUBLISHER].channel.get_underlay_channel()
+    await channel.queue_delete(campaign_queue(campaign_id))
+    return web.Response(status=204)
+
+
+@routes.get("/api/v1/campaigns/{id}/calls")
+async def list_campaign_calls(request: web.Request) -> web.Response:
+    page = page_request(request, default_size=20)
+    after_seq = None
+    if page.after is not None:
+        after_seq = page.after.get("s")
+        if not isinstance(after_seq, int):
+            message = "is not a cursor of this list"
+            raise InvalidInput(
+                f"cursor {message}", errors=[{"field": "cursor", "message": message}]
+            )
+    async with request.app[POOL].acquire() as conn:
+        calls, total, last_seq = await call_ops.list_campaign_calls(
+            conn,
+            path_id(request),
+            status=status_filter(request, CallStatus),
+            limit=page.size,
+            offset=page.offset,
+            after_seq=after_seq,
+        )
+    response = json_list(calls, CallOut)
+    position = {"s": last_seq} if last_seq is not None else None
+    response.headers.update(page_headers(request, total, page.size, position))
+    return response
+
+
+def _lifecycle_view(operation: Operation) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def view(request: web.Request) -> web.Response:
+        campaign = await operation(request.app[POOL], request.app[PUBLISHER], path_id(request))
+        async with request.app[POOL].acquire() as conn:
+            return json_body(await campaign_body(conn, campaign.id))
+
+    return view
+
+
+routes.post("/api/v1/campaigns/{id}/start")(_lifecycle_view(campaign_ops.start_campaign))
+routes.post("/api/v1/campaigns/{id}/pause")(_lifecycle_view(campaign_ops.pause_campaign))
+routes.post("/api/v1/campaigns/{id}/resume")(_lifecycle_view(campaign_ops.resume_campaign))
+routes.post("/api/v1/campaigns/{id}/cancel")(_lifecycle_view(campaign_ops.cancel_campaign))

@@ -1,0 +1,132 @@
+"""Adding numbers to a campaign: a JSON list, or an uploaded CSV or text file."""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import AsyncIterator
+from typing import Literal
+
+import asyncpg
+from aiohttp import BodyPartReader, web
+
+from services.api import idempotency, import_ops
+from services.api.context import POOL, PUBLISHER, SETTINGS, VALIDATION
+from services.api.events import publish_event
+from services.api.http_io import json_body, path_id
+from services.api.ingestion import ImportReport
+from services.api.number_file import NumberFileParser, Row
+from services.api.schemas import ImportBatch, ImportResult, InvalidLineOut
+from shared.domain.statuses import CampaignStatus
+from shared.errors import InvalidInput, ServiceError
+from shared.messages import CallsAdded
+
+routes = web.RouteTableDef()
+
+UPLOAD_FIELD = "file"
+READ_CHUNK = 256 * 1024
+
+
+class RequestTooLarge(ServiceError):
+    code = "request-too-large"
+    http_status = 413
+
+
+@routes.post("/api/v1/campaigns/{id}/import/batch")
+async def import_batch(request: web.Request) -> web.Response:
+    raw = await request.read()
+    body = ImportBatch.model_validate_json(raw)
+    rows = [Row(i + 1, number, None) for i, number in enumerate(body.phone_numbers)]
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        claim = await idempotency.begin(conn, request, raw)
+        if isinstance(claim, idempotency.Replay):
+            return claim.response()
+        out = await _import(request, conn, _once(rows))
+        if claim is not None:
+            await claim.record(200, out.model_dump(mode="json", by_alias=True))
+    await _announce(request, out)
+    return json_body(out)
+
+
+@routes.post("/api/v1/campaigns/{id}/import")
+async def import_file(request: web.Request) -> web.Response:
+    if not request.content_type.startswith("multipart/"):
+        message = f"must be multipart/form-data with the list in a field named {UPLOAD_FIELD!r}"
+        raise InvalidInput(f"the body {message}", errors=[{"field": "body", "message": message}])
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        out = await _import(request, conn, _uploaded_rows(request))
+    await _announce(request, out)
+    return json_body(out)
+
+
+async def _import(
+    request: web.Request, conn: asyncpg.Connection, batches: AsyncIterator[list[Row]]
+) -> ImportResult:
+    report, status = await import_ops.import_numbers(
+        conn,
+        path_id(request),
+        batches,
+        request.app[SETTINGS].default_region,
+        request.app[VALIDATION].executor,
+    )
+    return _result(report, status)
+
+
+async def _announce(request: web.Request, out: ImportResult) -> None:
+    if out.total_imported:
+        await publish_event(
+            request.app[PUBLISHER],
+            CallsAdded(campaign_id=path_id(request), count=out.total_imported),
+        )
+
+
+async def _once(rows: list[Row]) -> AsyncIterator[list[Row]]:
+    yield rows
+
+
+async def _uploaded_rows(request: web.Request) -> AsyncIterator[list[Row]]:
+    """Rows of the `file` field, parsed as the bytes arrive; 413 past the size limit."""
+    limit = request.app[SETTINGS].max_request_bytes
+    reader = await request.multipart()
+    found = False
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader) or part.name != UPLOAD_FIELD:
+            await part.release()
+            continue
+        found = True
+        decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
+        parser = NumberFileParser()
+        received = 0
+        while chunk := await part.read_chunk(READ_CHUNK):
+            received += len(chunk)
+            if received > limit:
+                raise RequestTooLarge(f"the file is larger than {limit} bytes")
+            if rows := parser.feed(decoder.decode(chunk)):
+                yield rows
+        if rows := parser.feed(decoder.decode(b"", final=True)) + parser.finish():
+            yield rows
+    if not found:
+        message = f"no multipart field named {UPLOAD_FIELD!r}"
+        raise InvalidInput(message, errors=[{"field": UPLOAD_FIELD, "message": "missing"}])
+
+
+def _result(report: ImportReport, campaign_status: CampaignStatus) -> ImportResult:
+    status: Literal["IMPORTED", "PARTIALLY_IMPORTED", "NOTHING_IMPORTED"]
+    if report.total_imported == 0:
+        status = "NOTHING_IMPORTED"
+    elif report.total_imported == report.total_received:
+        status = "IMPORTED"
+    else:
+        status = "PARTIALLY_IMPORTED"
+    return ImportResult(
+        total_received=report.total_received,
+        total_imported=report.total_imported,
+        duplicates_skipped=report.duplicates_skipped,
+        invalid_skipped=report.invalid_skipped,
+        status=status,
+        campaign_status=campaign_status.value,
+        invalid_lines=[
+            InvalidLineOut(line=bad.line, value=bad.value, reason=bad.reason)
+            for bad in report.invalid_lines
+        ],
+        invalid_lines_truncated=report.invalid_lines_truncated,
+    )
