@@ -17,8 +17,7 @@ from services.api.campaign_settings import (
     retry_config_from,
 )
 from services.api.events import ensure_job_queue, publish_event
-from services.api.ingestion import Ingestion
-from services.api.number_file import Row
+from services.api.ingestion import Ingestion, listed_rows
 from services.api.schemas import CampaignCreate, CampaignPatch
 from shared.amqp import Publisher
 from shared.domain.campaign import Campaign
@@ -59,13 +58,13 @@ async def create_campaign(
     )
     campaign = await campaign_repo.insert_campaign(conn, new)
     if body.phone_numbers:
-        rows = [Row(i + 1, number, None) for i, number in enumerate(body.phone_numbers)]
         async with Ingestion(conn, campaign.id, settings.default_region, executor) as ingestion:
-            await ingestion.add(rows)
+            async for rows in listed_rows(body.phone_numbers):
+                await ingestion.add(rows)
             report = await ingestion.finish()
         if report.invalid_skipped:
             raise InvalidInput(
-                f"{report.invalid_skipped} of {len(rows)} phone numbers are invalid;"
+                f"{report.invalid_skipped} of {report.total_received} phone numbers are invalid;"
                 " nothing was created",
                 errors=[
                     {"field": f"phoneNumbers[{bad.line - 1}]", "message": bad.reason}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from uuid import UUID
@@ -47,6 +47,13 @@ class ImportReport:
     @property
     def invalid_lines_truncated(self) -> bool:
         return self.invalid_skipped > len(self.invalid_lines)
+
+
+async def listed_rows(numbers: list[str]) -> AsyncIterator[list[Row]]:
+    """Rows of a JSON list (line = position from 1), made a chunk at a time."""
+    for start in range(0, len(numbers), CHUNK_ROWS):
+        chunk = numbers[start : start + CHUNK_ROWS]
+        yield [Row(start + i + 1, number, None) for i, number in enumerate(chunk)]
 
 
 class Ingestion:

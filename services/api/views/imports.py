@@ -13,7 +13,7 @@ from services.api import idempotency, import_ops
 from services.api.context import POOL, PUBLISHER, SETTINGS, VALIDATION
 from services.api.events import publish_event
 from services.api.http_io import json_body, path_id
-from services.api.ingestion import ImportReport
+from services.api.ingestion import ImportReport, listed_rows
 from services.api.number_file import NumberFileParser, Row
 from services.api.schemas import ImportBatch, ImportResult, InvalidLineOut
 from shared.domain.statuses import CampaignStatus
@@ -35,12 +35,11 @@ class RequestTooLarge(ServiceError):
 async def import_batch(request: web.Request) -> web.Response:
     raw = await request.read()
     body = ImportBatch.model_validate_json(raw)
-    rows = [Row(i + 1, number, None) for i, number in enumerate(body.phone_numbers)]
     async with request.app[POOL].acquire() as conn, conn.transaction():
         claim = await idempotency.begin(conn, request, raw)
         if isinstance(claim, idempotency.Replay):
             return claim.response()
-        out = await _import(request, conn, _once(rows))
+        out = await _import(request, conn, listed_rows(body.phone_numbers))
         if claim is not None:
             await claim.record(200, out.model_dump(mode="json", by_alias=True))
     await _announce(request, out)
@@ -77,10 +76,6 @@ async def _announce(request: web.Request, out: ImportResult) -> None:
             request.app[PUBLISHER],
             CallsAdded(campaign_id=path_id(request), count=out.total_imported),
         )
-
-
-async def _once(rows: list[Row]) -> AsyncIterator[list[Row]]:
-    yield rows
 
 
 async def _uploaded_rows(request: web.Request) -> AsyncIterator[list[Row]]:
