@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from shared.messages.telephony import ProviderStatus
@@ -30,18 +38,42 @@ class ResponseBody(BaseModel):
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
+def _json_integer(value: Any) -> Any:
+    """JSON has numbers, not integers: 6.0 is the integer 6, as JSON Schema says. Text and
+    booleans are still refused (the models are strict)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_json_integer)]
+CLOCK_PATTERN = r"^([01][0-9]|2[0-4]):[0-5][0-9](:[0-5][0-9])?$"
+TimeZone = Annotated[
+    str,
+    Field(
+        json_schema_extra={"enum": sorted(zoneinfo.available_timezones())},
+        description="IANA time zone, e.g. America/New_York",
+    ),
+]
+
+
 class RetryConfigIn(RequestBody):
-    max_retries: int | None = Field(None, ge=0, le=20)
-    sync_initial_backoff_ms: int | None = Field(None, ge=0, le=600_000)
+    max_retries: Int | None = Field(None, ge=0, le=20)
+    sync_initial_backoff_ms: Int | None = Field(None, ge=0, le=600_000)
     sync_backoff_multiplier: float | None = Field(None, ge=1.0, le=10.0)
-    callback_retry_delay_ms: int | None = Field(None, ge=0, le=86_400_000)
-    callback_timeout_ms: int | None = Field(None, ge=1000, le=MAX_CALLBACK_TIMEOUT_MS)
+    callback_retry_delay_ms: Int | None = Field(None, ge=0, le=86_400_000)
+    callback_timeout_ms: Int | None = Field(None, ge=1000, le=MAX_CALLBACK_TIMEOUT_MS)
 
 
 class BusinessHoursIn(RequestBody):
-    start_time: str = Field(description='Local opening time, "HH:MM"', examples=["09:00"])
-    end_time: str = Field(description='Local closing time, "HH:MM" (exclusive; "24:00" allowed)')
-    timezone: str = Field("UTC", description="IANA time zone, e.g. America/New_York")
+    start_time: str = Field(
+        description='Local opening time, "HH:MM"', examples=["09:00"], pattern=CLOCK_PATTERN
+    )
+    end_time: str = Field(
+        description='Local closing time, "HH:MM" (exclusive; "24:00" allowed)',
+        pattern=CLOCK_PATTERN,
+    )
+    timezone: TimeZone = "UTC"
     allowed_days: str | list[str] = Field(
         "MONDAY,TUESDAY,WEDNESDAY,THURSDAY,FRIDAY,SATURDAY,SUNDAY",
         description='"MONDAY,TUESDAY" or ["MONDAY", "TUESDAY"]; three-letter names work too',
@@ -57,8 +89,8 @@ class CampaignCreate(RequestBody):
     name: Name
     description: str | None = Field(None, max_length=2000)
     phone_numbers: list[str] = Field(default_factory=list, max_length=100_000)
-    concurrency_limit: int | None = Field(None, ge=1, le=1000)
-    priority: int | None = Field(None, ge=1, le=10)
+    concurrency_limit: Int | None = Field(None, ge=1, le=1000)
+    priority: Int | None = Field(None, ge=1, le=10)
     retry_config: RetryConfigIn | None = None
     business_hours: BusinessHoursIn | None = None
 
@@ -69,8 +101,8 @@ class CampaignPatch(RequestBody):
 
     name: Name | None = None
     description: str | None = Field(None, max_length=2000)
-    concurrency_limit: int | None = Field(None, ge=1, le=1000)
-    priority: int | None = Field(None, ge=1, le=10)
+    concurrency_limit: Int | None = Field(None, ge=1, le=1000)
+    priority: Int | None = Field(None, ge=1, le=10)
     retry_config: RetryConfigIn | None = None
     business_hours: BusinessHoursIn | None = None
 
@@ -86,7 +118,7 @@ class SingleCallCreate(RequestBody):
 class CallbackIn(RequestBody):
     external_call_id: str = Field(min_length=1, max_length=200)
     status: ProviderStatus
-    duration_seconds: int | None = Field(None, ge=0, le=86_400)
+    duration_seconds: Int | None = Field(None, ge=0, le=86_400)
     failure_reason: str | None = Field(None, max_length=500)
 
     @field_validator("status", mode="before")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from aiohttp.web import RouteDef
 
-from services.api.views import calls, campaigns, health, imports
+from services.api.views import calls, campaigns, docs, health, imports
 
 ROUTES: list[RouteDef] = [
     *campaigns.routes,
     *imports.routes,
     *calls.routes,
     *health.routes,
+    *docs.routes,
 ]

@@ -48,7 +48,10 @@ async def provider_callback(request: web.Request) -> web.Response:
     return json_body(result)
 
 
-@routes.get("/api/v1/calls/{id}")
+# Only ids that look like UUIDs, so that /api/v1/calls/callback is never taken for a call.
+@routes.get(
+    r"/api/v1/calls/{id:[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}}"
+)
 async def get_call(request: web.Request) -> web.Response:
     call = await call_ops.get_call(request.app[POOL], path_id(request, what="call"))
     return json_body(call)

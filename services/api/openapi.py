@@ -1,0 +1,401 @@
+"""The OpenAPI 3.1 document, built from the same pydantic models that validate requests and
+shape responses. Each endpoint is described once, in ENDPOINTS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from services.api.schemas import (
+    CallbackIn,
+    CallbackOut,
+    CallOut,
+    CampaignCreate,
+    CampaignOut,
+    CampaignPatch,
+    ImportBatch,
+    ImportResult,
+    SingleCallCreate,
+)
+from shared.domain.statuses import CallStatus, CampaignStatus
+
+PROBLEM = {
+    "type": "object",
+    "description": "An error, as RFC 9457 problem details",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": "Stable identifier, e.g. /problems/not-found"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string", "description": "What went wrong, for a person"},
+        "errors": {
+            "type": "array",
+            "description": "For validation errors: each failing field by its path",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+        "campaignStatus": {"type": "string", "description": "For conflicts: the status now"},
+    },
+}
+
+HEALTH = {
+    "type": "object",
+    "required": ["status", "components"],
+    "properties": {
+        "status": {"type": "string", "enum": ["UP", "DOWN"]},
+        "components": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["status"],
+                "properties": {"status": {"type": "string", "enum": ["UP", "DOWN"]}},
+            },
+        },
+    },
+}
+
+_ERROR_TEXT = {
+    400: "Malformed body (not JSON)",
+    401: "Missing or wrong API key (or callback signature)",
+    404: "No such resource",
+    409: "The resource's state does not allow it",
+    413: "The body is larger than the configured limit",
+    422: "Invalid input; `errors` names each failing field",
+    429: "Rate limit reached; see Retry-After",
+    503: "A dependency is unavailable, or a concurrent change got in the way; try again",
+}
+
+RATE_HEADERS = {
+    name: {"schema": {"type": "string"}, "description": text}
+    for name, text in (
+        ("RateLimit-Limit", "Burst size of the client's token bucket"),
+        ("RateLimit-Remaining", "Requests left in the bucket"),
+        ("RateLimit-Reset", "Seconds until the bucket is full again"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    location: str  # "path", "query" or "header"
+    schema: dict[str, Any]
+    description: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    summary: str
+    tag: str
+    ok_status: int = 200
+    ok_model: type[BaseModel] | None = None
+    ok_list: bool = False
+    body: type[BaseModel] | None = None
+    multipart: bool = False
+    params: tuple[Param, ...] = ()
+    errors: tuple[int, ...] = ()
+    public: bool = False
+    description: str = ""
+    ok_headers: dict[str, Any] = field(default_factory=dict)
+
+
+CAMPAIGN_ID = Param("id", "path", {"type": "string", "format": "uuid"}, "Campaign id", True)
+CALL_ID = Param("id", "path", {"type": "string", "format": "uuid"}, "Call id", True)
+IDEMPOTENCY = Param(
+    "Idempotency-Key",
+    "header",
+    {"type": "string", "minLength": 1, "maxLength": 255},
+    "Retrying with the same key returns the first answer and creates nothing twice"
+    " (kept 24 hours); the same key with another body is a 422",
+)
+PAGING = (
+    Param("page", "query", {"type": "integer", "minimum": 0, "default": 0}, "Page, from 0"),
+    Param(
+        "size",
+        "query",
+        {"type": "integer", "minimum": 1, "maximum": 1000, "default": 20},
+        "Items per page",
+    ),
+    Param("cursor", "query", {"type": "string"}, "Opaque: from the previous page's Link"),
+)
+LIST_HEADERS = {
+    "X-Total-Count": {"schema": {"type": "string"}, "description": "Items matching the filter"},
+    "Link": {"schema": {"type": "string"}, "description": 'The next page: <url>; rel="next"'},
+}
+
+
+def _status_param(values: list[str]) -> Param:
+    return Param("status", "query", {"type": "string", "enum": values}, "Only this status")
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(
+        "post",
+        "/api/v1/campaigns",
+        "Create a campaign",
+        "Campaigns",
+        201,
+        CampaignOut,
+        body=CampaignCreate,
+        params=(IDEMPOTENCY,),
+        errors=(400, 413, 422),
+        description="Numbers are validated, normalised to E.164 and deduplicated; any"
+        " invalid number refuses the whole request.",
+        ok_headers={"Location": {"schema": {"type": "string"}}},
+    ),
+    Endpoint(
+        "get",
+        "/api/v1/campaigns",
+        "List campaigns, newest first",
+        "Campaigns",
+        ok_model=CampaignOut,
+        ok_list=True,
+        params=(*PAGING, _status_param([s.value for s in CampaignStatus])),
+        errors=(422,),
+        ok_headers=LIST_HEADERS,
+    ),
+    Endpoint(
+        "get",
+        "/api/v1/campaigns/{id}",
+        "Get a campaign",
+        "Campaigns",
+        ok_model=CampaignOut,
+        params=(CAMPAIGN_ID,),
+        errors=(404,),
+    ),
+    Endpoint(
+        "patch",
+        "/api/v1/campaigns/{id}",
+        "Change a campaign's settings",
+        "Campaigns",
+        ok_model=CampaignOut,
+        body=CampaignPatch,
+        params=(CAMPAIGN_ID,),
+        errors=(400, 404, 409, 413, 422),
+        description="A running campaign follows the new settings within seconds.",
+    ),
+    Endpoint(
+        "delete",
+        "/api/v1/campaigns/{id}",
+        "Delete a campaign that is not running",
+        "Campaigns",
+        ok_status=204,
+        params=(CAMPAIGN_ID,),
+        errors=(404, 409),
+    ),
+    *(
+        Endpoint(
+            "post",
+            f"/api/v1/campaigns/{{id}}/{verb}",
+            summary,
+            "Campaigns",
+            ok_model=CampaignOut,
+            params=(CAMPAIGN_ID,),
+            errors=(404, 409, 422),
+        )
+        for verb, summary in (
+            ("start", "Start a campaign (or resume a paused one)"),
+            ("pause", "Pause: no new calls; calls in progress finish"),
+            ("resume", "Resume a paused campaign"),
+            ("cancel", "Cancel: every number not being dialled ends CANCELLED"),
+        )
+    ),
+    Endpoint(
+        "get",
+        "/api/v1/campaigns/{id}/calls",
+        "List a campaign's calls",
+        "Campaigns",
+        ok_model=CallOut,
+        ok_list=True,
+        params=(CAMPAIGN_ID, *PAGING, _status_param([s.value for s in CallStatus])),
+        errors=(404, 422),
+        ok_headers=LIST_HEADERS,
+    ),
+    Endpoint(
+        "post",
+        "/api/v1/campaigns/{id}/import/batch",
+        "Add numbers (JSON)",
+        "Campaigns",
+        ok_model=ImportResult,
+        body=ImportBatch,
+        params=(CAMPAIGN_ID, IDEMPOTENCY),
+        errors=(400, 404, 409, 413, 422),
+        description="Invalid numbers are reported and skipped; duplicates are dropped.",
+    ),
+    Endpoint(
+        "post",
+        "/api/v1/campaigns/{id}/import",
+        "Add numbers (CSV or text file)",
+        "Campaigns",
+        ok_model=ImportResult,
+        multipart=True,
+        params=(CAMPAIGN_ID,),
+        errors=(404, 409, 413, 422),
+        description="Field `file`: one number a line, or a CSV whose header names the"
+        " phone column; other columns are kept per number as `attributes`.",
+    ),
+    Endpoint(
+        "post",
+        "/api/v1/calls",
+        "Place one call outside any campaign",
+        "Calls",
+        201,
+        CallOut,
+        body=SingleCallCreate,
+        params=(IDEMPOTENCY,),
+        errors=(400, 413, 422),
+        ok_headers={"Location": {"schema": {"type": "string"}}},
+    ),
+    Endpoint(
+        "get",
+        "/api/v1/calls/{id}",
+        "Get a call with its attempts",
+        "Calls",
+        ok_model=CallOut,
+        params=(CALL_ID,),
+        errors=(404,),
+    ),
+    Endpoint(
+        "post",
+        "/api/v1/calls/callback",
+        "A provider reports a call's result",
+        "Provider callbacks",
+        ok_model=CallbackOut,
+        body=CallbackIn,
+        public=True,
+        params=(
+            Param(
+                "X-Signature",
+                "header",
+                {"type": "string"},
+                "sha256=<hex HMAC-SHA256 of the raw body with the shared secret>",
+                True,
+            ),
+        ),
+        errors=(400, 401, 404, 413, 422),
+        description="Idempotent: a status already recorded answers applied=false.",
+    ),
+)
+
+
+def _operation(endpoint: Endpoint) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": endpoint.summary,
+        "tags": [endpoint.tag],
+        "operationId": f"{endpoint.method}{endpoint.path}".replace("/", "_").strip("_"),
+    }
+    if endpoint.description:
+        operation["description"] = endpoint.description
+    if endpoint.params:
+        operation["parameters"] = [
+            {
+                "name": p.name,
+                "in": p.location,
+                "required": p.required,
+                "description": p.description,
+                "schema": p.schema,
+            }
+            for p in endpoint.params
+        ]
+    if endpoint.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(endpoint.body)}},
+        }
+    if endpoint.multipart:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                }
+            },
+        }
+    ok: dict[str, Any] = {"description": "OK", "headers": {**RATE_HEADERS, **endpoint.ok_headers}}
+    if endpoint.ok_model is not None:
+        schema: dict[str, Any] = _ref(endpoint.ok_model)
+        if endpoint.ok_list:
+            schema = {"type": "array", "items": schema}
+        ok["content"] = {"application/json": {"schema": schema}}
+    responses = {str(endpoint.ok_status): ok}
+    codes = set(endpoint.errors) | {429, 503}
+    if not endpoint.public:
+        codes.add(401)
+    for code in sorted(codes):
+        responses[str(code)] = {
+            "description": _ERROR_TEXT[code],
+            "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            },
+        }
+    operation["responses"] = responses
+    if endpoint.public:
+        operation["security"] = []
+    return operation
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    """The whole document; computed once per process."""
+    request_models = {e.body for e in ENDPOINTS if e.body is not None}
+    response_models = {e.ok_model for e in ENDPOINTS if e.ok_model is not None}
+    _, schemas = models_json_schema(
+        [(m, "validation") for m in request_models]
+        + [(m, "serialization") for m in response_models],
+        ref_template="#/components/schemas/{model}",
+    )
+    components = {**schemas.get("$defs", {}), "Problem": PROBLEM, "Health": HEALTH}
+    paths: dict[str, dict[str, Any]] = {}
+    for endpoint in ENDPOINTS:
+        paths.setdefault(endpoint.path, {})[endpoint.method] = _operation(endpoint)
+    for path in ("/health", "/actuator/health"):
+        paths[path] = {"get": _health_operation()}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Voice Campaign Service",
+            "version": "1.0.0",
+            "description": "Outbound voice campaigns: load numbers, set calling hours, limits"
+            " and retries, start, and watch every call reach a final state.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearerAuth": []}],
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "description": "API key"}
+            },
+        },
+    }
+
+
+def _health_operation() -> dict[str, Any]:
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}
+    return {
+        "summary": "Health of the database and broker connections",
+        "tags": ["Operations"],
+        "security": [],
+        "responses": {
+            "200": {"description": "Every part is up", "content": content},
+            "503": {"description": "A part is down", "content": content},
+        },
+    }

@@ -1,0 +1,60 @@
+"""schemathesis against the running api: no 5xx, and every answer as its document says."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import pytest_asyncio
+import requests
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import positive_data_acceptance
+
+from services.api.openapi import openapi_document
+from tests.support.api_client import TEST_API_KEY
+from tests.support.stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+# The document the api serves is built by this function; test_the_served_document_is_this_one
+# checks that the live one is the same.
+schema = schemathesis.openapi.from_dict(openapi_document())
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def fuzzed_api(stack: Stack) -> AsyncIterator[str]:
+    """An api process of its own, with a rate limit the fuzzer does not run into."""
+    service = await stack.start(
+        "api", "api-fuzzed", VCS_RATE_LIMIT_PER_SECOND="100000", VCS_RATE_LIMIT_BURST="100000"
+    )
+    yield service.base_url
+    await stack.stop("api-fuzzed")
+
+
+@pytest.fixture(scope="session")
+def http_session() -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        yield session
+
+
+def test_the_served_document_is_this_one(fuzzed_api: str, http_session: requests.Session) -> None:
+    served = http_session.get(f"{fuzzed_api}/api/v1/openapi.json", timeout=10).json()
+    assert served == openapi_document()
+    docs = http_session.get(f"{fuzzed_api}/api/docs", timeout=10)
+    assert docs.status_code == 200 and "/api/v1/campaigns" in docs.text
+
+
+@schema.parametrize()
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_the_api_does_what_its_document_says(
+    case: schemathesis.Case, fuzzed_api: str, http_session: requests.Session
+) -> None:
+    case.call_and_validate(
+        base_url=fuzzed_api,
+        session=http_session,
+        headers={"Authorization": f"Bearer {TEST_API_KEY}"},
+        # The API enforces rules a JSON Schema cannot state: numbering plans, cursors only
+        # it can make, single-use idempotency keys. Schema-valid data may still get a 422.
+        excluded_checks=[positive_data_acceptance],
+    )
