@@ -60,6 +60,8 @@ format: install
 	$(BIN)/ruff check --fix .
 
 bench: install rabbitmq-management
+	@command -v wrk >/dev/null 2>&1 || apt-get install -y -q wrk >/dev/null \
+		|| { echo "make bench needs wrk (Debian package wrk)"; exit 1; }
 	$(BIN)/python -m bench
 
 clean:

@@ -16,8 +16,16 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "auto") -> N
         if use_json
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
+
+    def add_service(
+        _: object, __: str, event: structlog.typing.EventDict
+    ) -> structlog.typing.EventDict:
+        event.setdefault("service", service)
+        return event
+
     shared_processors: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_service,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
@@ -32,7 +40,6 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "auto") -> N
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(service=service)
     # Libraries log through the standard library; route them into the same stream and format.
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -72,44 +71,40 @@ class KeyChecker:
         return client
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
 KEYS: web.AppKey[KeyChecker] = web.AppKey("keys", KeyChecker)
 
 
-def access_middleware(limiter: RateLimiter) -> Callable[..., Awaitable[web.StreamResponse]]:
+@dataclass(frozen=True)
+class Admission:
+    """Whether a request may go on (`refusal` is None), and the rate-limit headers to add."""
+
+    refusal: web.Response | None
+    headers: dict[str, str]
+
+
+async def admit(request: web.Request, limiter: RateLimiter) -> Admission:
     """Authenticate, then rate-limit per client (per address when there is no valid key)."""
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        path = request.path
-        if path.startswith(UNLIMITED):
-            return await handler(request)
-        try:
-            client = None if is_public(path) else await request.app[KEYS].client_of(request)
-        except (asyncpg.PostgresError, OSError):
-            return problem(503, "temporarily-unavailable", "cannot check the API key; try again")
-        identity = client or f"ip:{request.remote}"
-        decision = limiter.take(identity, time.monotonic())
-        if not decision.allowed:
-            return problem(
-                429,
-                "rate-limited",
-                f"too many requests; try again in {decision.retry_after_s} s",
-                headers=decision.headers(),
-            )
-        if client is None and not is_public(path):
-            response: web.StreamResponse = problem(
-                401,
-                "unauthorized",
-                "an API key is required: send Authorization: Bearer <key>",
-                headers={"WWW-Authenticate": 'Bearer realm="voice-campaign-service"'},
-            )
-        else:
-            request[CLIENT] = identity
-            response = await handler(request)
-        response.headers.update(decision.headers())
-        return response
-
-    return middleware
+    path = request.path
+    if path.startswith(UNLIMITED):
+        return Admission(None, {})
+    try:
+        client = None if is_public(path) else await request.app[KEYS].client_of(request)
+    except (asyncpg.PostgresError, OSError):
+        refusal = problem(503, "temporarily-unavailable", "cannot check the API key; try again")
+        return Admission(refusal, {})
+    identity = client or f"ip:{request.remote}"
+    decision = limiter.take(identity, time.monotonic())
+    headers = decision.headers()
+    if not decision.allowed:
+        detail = f"too many requests; try again in {decision.retry_after_s} s"
+        return Admission(problem(429, "rate-limited", detail, headers=headers), {})
+    if client is None and not is_public(path):
+        refusal = problem(
+            401,
+            "unauthorized",
+            "an API key is required: send Authorization: Bearer <key>",
+            headers={"WWW-Authenticate": 'Bearer realm="voice-campaign-service"'},
+        )
+        return Admission(refusal, headers)
+    request[CLIENT] = identity
+    return Admission(None, headers)

@@ -7,10 +7,9 @@ from collections.abc import AsyncIterator
 import aio_pika
 from aiohttp import web
 
-from services.api.access import KEYS, KeyChecker, access_middleware
+from services.api.access import KEYS, KeyChecker
 from services.api.context import BROKER, POOL, PUBLISHER, SETTINGS, VALIDATION
-from services.api.http_io import body_size_middleware
-from services.api.problems import problem_middleware
+from services.api.edge import edge_middleware
 from services.api.rate_limit import RateLimiter
 from services.api.validation_pool import ValidationPool
 from services.api.views import ROUTES
@@ -55,11 +54,7 @@ async def _access(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings) -> web.Application:
     limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app = web.Application(
-        middlewares=[
-            body_size_middleware(settings.max_request_bytes),
-            access_middleware(limiter),
-            problem_middleware,
-        ],
+        middlewares=[edge_middleware(limiter, settings.max_request_bytes)],
         client_max_size=settings.max_request_bytes,
     )
     app[SETTINGS] = settings

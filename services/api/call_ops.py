@@ -61,11 +61,10 @@ async def place_single_call(
 
 async def get_call(pool: asyncpg.Pool, call_id: UUID) -> CallOut:
     async with pool.acquire() as conn:
-        row = await call_repo.fetch_call(conn, call_id)
-        if row is None:
-            raise NotFound(f"no call with id {call_id}")
-        attempts = await call_repo.fetch_attempts(conn, [call_id])
-    return call_out(row, attempts[call_id])
+        found = await call_repo.fetch_call_with_attempts(conn, call_id)
+    if found is None:
+        raise NotFound(f"no call with id {call_id}")
+    return call_out(*found)
 
 
 async def list_campaign_calls(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from functools import cache
 from typing import Any, TypeVar
 from uuid import UUID
@@ -10,7 +10,6 @@ from uuid import UUID
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter
 
-from services.api.problems import problem
 from shared.errors import InvalidInput, NotFound
 
 M = TypeVar("M", bound=BaseModel)
@@ -21,25 +20,6 @@ MAX_PAGE_SIZE = 1000
 async def read_json(request: web.Request, model: type[M]) -> M:
     """The body parsed and validated by `model` (pydantic errors become 400/422 problems)."""
     return model.model_validate_json(await request.read())
-
-
-def body_size_middleware(max_bytes: int) -> Callable[..., Awaitable[web.StreamResponse]]:
-    """413 as soon as a declared body is too large, before any of it is read. A body sent
-    without a length is cut off by the readers at the same limit."""
-
-    @web.middleware
-    async def middleware(
-        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
-        if request.content_length is not None and request.content_length > max_bytes:
-            return problem(
-                413,
-                "request-too-large",
-                f"the body is {request.content_length} bytes; at most {max_bytes} are accepted",
-            )
-        return await handler(request)
-
-    return middleware
 
 
 def path_id(request: web.Request, name: str = "id", *, what: str = "campaign") -> UUID:

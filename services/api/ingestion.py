@@ -1,17 +1,18 @@
-"""Loading numbers into a campaign: validated in chunks off the event loop, streamed through
-a temporary table with COPY, inserted once at the end with duplicates dropped.
+"""Loading numbers into a campaign: validated in chunks off the event loop and copied straight
+into the calls table with COPY, while the next chunk is being read.
 
-Memory stays bounded by a chunk, plus the set of numbers already seen (for duplicates within
-the upload). Validation runs in a process pool (libphonenumber is pure Python: about 9 µs a
-number), while the previous chunk is being copied into PostgreSQL.
+Duplicates are dropped before the copy, against the numbers the campaign already has and
+those seen earlier in the same load; a transaction-scoped advisory lock keeps two loads into
+one campaign from racing. Memory stays bounded by a few chunks, plus that set of numbers.
+Validation runs in a process pool (libphonenumber is pure Python: about 9 µs a number).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -23,6 +24,8 @@ from shared.domain.phone import normalize_many
 CHUNK_ROWS = 5000
 #: Below this, validating in the event loop costs less than a trip to the pool.
 INLINE_VALIDATION_ROWS = 500
+#: Chunks validated or waiting to be copied while more rows are read.
+LOADS_IN_FLIGHT = 3
 #: How many invalid lines a report lists; the count covers all of them.
 MAX_LISTED_INVALID = 1000
 
@@ -71,47 +74,62 @@ class Ingestion:
         self._region = default_region
         self._executor = executor
         self._seen: set[str] = set()
-        self._previous: tuple[list[Row], asyncio.Future[_Validated]] | None = None
+        self._existing: set[str] = set()
+        # Chunks being validated, waiting for the one connection to copy them, in order. The
+        # bound keeps memory to a few chunks while parsing, validation and COPY overlap.
+        self._loads: asyncio.Queue[tuple[list[Row], asyncio.Future[_Validated]] | None] = (
+            asyncio.Queue(maxsize=LOADS_IN_FLIGHT)
+        )
+        self._loader: asyncio.Task[None] | None = None
         self.report = ImportReport()
 
     async def __aenter__(self) -> Ingestion:
         await self._conn.execute(
-            "CREATE TEMP TABLE incoming_numbers (line integer, phone_number text,"
-            " attributes text) ON COMMIT DROP"
+            "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 0))", self._campaign_id
         )
+        self._existing = set(
+            await self._conn.fetchval(
+                "SELECT coalesce(array_agg(phone_number), '{}') FROM calls"
+                " WHERE campaign_id = $1 AND deduplicate",
+                self._campaign_id,
+            )
+        )
+        self._loader = asyncio.create_task(self._load_in_order())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            self._previous[1].cancel()
+        if self._loader is not None and not self._loader.done():
+            self._loader.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._loader
 
     async def add(self, rows: Sequence[Row]) -> None:
-        """Take rows in any number; they are validated and copied a chunk at a time."""
+        """Take rows in any number; they are validated and copied a chunk at a time while the
+        caller goes on producing rows."""
         for start in range(0, len(rows), CHUNK_ROWS):
             chunk = list(rows[start : start + CHUNK_ROWS])
             self.report.total_received += len(chunk)
-            validating = self._validate(chunk)
-            if self._previous is not None:
-                await self._load(*self._previous)
-            self._previous = (chunk, validating)
+            await self._put((chunk, self._validate(chunk)))
 
     async def finish(self) -> ImportReport:
-        """Insert what was loaded; numbers the campaign already has are duplicates."""
-        if self._previous is not None:
-            await self._load(*self._previous)
-            self._previous = None
-        result = await self._conn.execute(
-            """
-            INSERT INTO calls (id, campaign_id, phone_number, status, attributes)
-            SELECT gen_random_uuid(), $1, phone_number, 'PENDING', attributes::jsonb
-            FROM incoming_numbers ORDER BY line
-            ON CONFLICT (campaign_id, phone_number) WHERE deduplicate DO NOTHING
-            """,
-            self._campaign_id,
-        )
-        self.report.total_imported = int(result.split()[-1])
-        self.report.duplicates_skipped += len(self._seen) - self.report.total_imported
+        """Wait for the last chunk to be copied."""
+        await self._put(None)
+        assert self._loader is not None
+        await self._loader
         return self.report
+
+    async def _put(self, item: tuple[list[Row], asyncio.Future[_Validated]] | None) -> None:
+        """Queue a load, or surface the loader's failure instead of waiting on it for ever."""
+        assert self._loader is not None
+        putting = asyncio.ensure_future(self._loads.put(item))
+        await asyncio.wait([putting, self._loader], return_when=asyncio.FIRST_COMPLETED)
+        if not putting.done():
+            putting.cancel()
+            self._loader.result()  # raises the loader's error
+
+    async def _load_in_order(self) -> None:
+        while (item := await self._loads.get()) is not None:
+            await self._load(*item)
 
     def _validate(self, chunk: list[Row]) -> asyncio.Future[_Validated]:
         numbers = [row.number for row in chunk]
@@ -132,16 +150,15 @@ class Ingestion:
                 report.invalid_lines.append(InvalidLine(row.line, row.number[:100], reason))
         records = []
         for index, number in valid:
-            if number in self._seen:
+            if number in self._seen or number in self._existing:
                 report.duplicates_skipped += 1
                 continue
             self._seen.add(number)
-            row = chunk[index]
-            attributes = json.dumps(row.attributes) if row.attributes else None
-            records.append((row.line, number, attributes))
+            records.append((self._campaign_id, number, "PENDING", chunk[index].attributes))
         if records:
             await self._conn.copy_records_to_table(
-                "incoming_numbers",
+                "calls",
                 records=records,
-                columns=["line", "phone_number", "attributes"],
+                columns=["campaign_id", "phone_number", "status", "attributes"],
             )
+            report.total_imported += len(records)

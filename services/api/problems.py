@@ -1,12 +1,11 @@
-"""Errors as RFC 9457 problem+json. The one place that turns exceptions into HTTP answers."""
+"""Errors as RFC 9457 problem+json. `answer` is the one place that turns exceptions into HTTP
+answers."""
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
-from uuid import uuid4
 
 import asyncpg
 import structlog
@@ -78,30 +77,7 @@ def _path(loc: tuple[int | str, ...]) -> str:
 _HTTP_CODES = {404: "not-found", 405: "method-not-allowed", 413: "request-too-large"}
 
 
-@web.middleware
-async def problem_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    request_id = request.headers.get("X-Request-Id") or uuid4().hex
-    started = time.perf_counter()
-    status = 500
-    with structlog.contextvars.bound_contextvars(request_id=request_id):
-        try:
-            response = await _answer(request, handler)
-            status = response.status
-            response.headers["X-Request-Id"] = request_id
-            return response
-        finally:
-            log.info(
-                "request",
-                method=request.method,
-                path=request.path,
-                status=status,
-                ms=round((time.perf_counter() - started) * 1000, 1),
-            )
-
-
-async def _answer(
+async def answer(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     try:

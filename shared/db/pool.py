@@ -9,8 +9,19 @@ import asyncpg
 from shared.settings import Settings
 
 
+def _jsonb_out(value: object) -> bytes:
+    return b"\x01" + json.dumps(value).encode()  # jsonb's binary format: a version byte
+
+
+def _jsonb_in(data: bytes) -> object:
+    return json.loads(data[1:])
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    # Binary, so that COPY (always binary in asyncpg) can carry jsonb too.
+    await conn.set_type_codec(
+        "jsonb", encoder=_jsonb_out, decoder=_jsonb_in, schema="pg_catalog", format="binary"
+    )
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:

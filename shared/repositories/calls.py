@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -54,6 +55,27 @@ async def fetch_call(conn: asyncpg.Connection, call_id: UUID) -> asyncpg.Record 
         " WHERE c.id = $1",
         call_id,
     )
+
+
+async def fetch_call_with_attempts(
+    conn: asyncpg.Connection, call_id: UUID
+) -> tuple[asyncpg.Record, list[dict[str, Any]]] | None:
+    """A call and its attempts in one round trip."""
+    row = await conn.fetchrow(
+        f"""
+        SELECT {CALL_COLUMNS}, coalesce((
+            SELECT jsonb_agg(jsonb_build_object(
+                'attempt_no', a.attempt_no, 'started_at', a.started_at, 'ended_at', a.ended_at,
+                'external_call_id', a.external_call_id, 'provider_status', a.provider_status,
+                'outcome', a.outcome, 'reason', a.reason, 'duration_seconds', a.duration_seconds,
+                'timed_out_at', a.timed_out_at) ORDER BY a.attempt_no)
+            FROM call_attempts a WHERE a.call_id = c.id), '[]'::jsonb) AS attempts
+        FROM calls c JOIN campaigns k ON k.id = c.campaign_id
+        WHERE c.id = $1
+        """,
+        call_id,
+    )
+    return (row, row["attempts"]) if row else None
 
 
 async def fetch_attempts(
