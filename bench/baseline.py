@@ -82,8 +82,9 @@ async def measure(amqp_url: str, jobs: int) -> float:
 
             await asyncio.gather(*(publish_one() for _ in range(jobs)))
             await asyncio.wait_for(done.wait(), timeout=300)
-            return jobs / (time.perf_counter() - started)
+            rate = jobs / (time.perf_counter() - started)
             await results.cancel(tag)
+            return rate
         finally:
             worker.terminate()
             await worker.wait()

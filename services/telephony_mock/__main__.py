@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aio_pika
+import aiohttp
 import structlog
 from aiohttp import web
 
@@ -10,6 +11,7 @@ from services.telephony_mock.amqp_endpoint import AmqpEndpoint
 from services.telephony_mock.behaviour import Behaviour, MockConfig
 from services.telephony_mock.carrier import Carrier, Result
 from services.telephony_mock.http_api import create_app
+from services.telephony_mock.http_callbacks import HttpCallbacks
 from shared.runtime import run_service, stop_event
 from shared.settings import Settings
 from shared.topology import declare_topology
@@ -30,36 +32,37 @@ def config_from(settings: Settings) -> MockConfig:
 
 async def serve(settings: Settings) -> None:
     stop = stop_event()
-
     # A robust connection: the mock only consumes its own durable queue and publishes.
     connection = await aio_pika.connect_robust(settings.amqp_url)
-    endpoint: AmqpEndpoint | None = None
+    async with connection, aiohttp.ClientSession() as http:
+        endpoint = AmqpEndpoint(connection)
+        callbacks = HttpCallbacks(http, settings.callback_secret)
 
-    async def report(result: Result) -> None:
-        assert endpoint is not None
-        await endpoint.report(result)
+        async def report(result: Result) -> None:
+            if url := carrier.config.callback_url:
+                await callbacks.report(url, result)
+            else:
+                await endpoint.report(result)
 
-    carrier = Carrier(Behaviour(config_from(settings)), report)
-    try:
-        await declare_topology(await connection.channel())
-        endpoint = AmqpEndpoint(connection, carrier)
-        await endpoint.start()
-
-        async def broker() -> None:
-            if connection.is_closed:
-                raise ConnectionError("broker connection closed")
-
-        runner = web.AppRunner(create_app(carrier, {"broker": broker}), access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, settings.host, settings.mock_http_port).start()
-        log.info("telephony mock ready", http_port=settings.mock_http_port)
+        carrier = Carrier(Behaviour(config_from(settings)), report)
         try:
-            await stop.wait()
+            await declare_topology(await connection.channel())
+            await endpoint.start(carrier)
+
+            async def broker() -> None:
+                if connection.is_closed:
+                    raise ConnectionError("broker connection closed")
+
+            runner = web.AppRunner(create_app(carrier, {"broker": broker}), access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, settings.host, settings.mock_http_port).start()
+            log.info("telephony mock ready", http_port=settings.mock_http_port)
+            try:
+                await stop.wait()
+            finally:
+                await runner.cleanup()
         finally:
-            await runner.cleanup()
-    finally:
-        await carrier.close()
-        await connection.close()
+            await carrier.close()
     log.info("telephony mock stopped")
 
 

@@ -23,13 +23,15 @@ log = structlog.get_logger()
 
 
 class AmqpEndpoint:
-    def __init__(self, connection: AbstractConnection, carrier: Carrier) -> None:
+    def __init__(self, connection: AbstractConnection) -> None:
         self._connection = connection
-        self._carrier = carrier
+        self._carrier: Carrier | None = None
         self._publisher: Publisher | None = None
         self._replies: Publisher | None = None
 
-    async def start(self) -> None:
+    async def start(self, carrier: Carrier) -> None:
+        """Take dial requests for `carrier`."""
+        self._carrier = carrier
         self._publisher = Publisher(
             await self._connection.channel(publisher_confirms=True, on_return_raises=True)
         )
@@ -50,6 +52,7 @@ class AmqpEndpoint:
         if not isinstance(command, DialCall):
             await incoming.reject(requeue=False)
             return
+        assert self._carrier is not None
         outcome = self._carrier.dial(
             phone_number=command.phone_number,
             idempotency_key=command.idempotency_key,

@@ -24,6 +24,8 @@ class MockConfig(BaseModel):
     sync_error_rate: float = Field(0.005, ge=0, le=1, alias="syncErrorRate")
     #: Per number, the steps its successive dial requests take; the last one repeats.
     scenarios: dict[str, list[Step]] = Field(default_factory=dict)
+    #: Deliver results as signed JSON POSTs to this URL instead of as messages.
+    callback_url: str | None = Field(None, alias="callbackUrl")
 
     @model_validator(mode="after")
     def _consistent(self) -> MockConfig:

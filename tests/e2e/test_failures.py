@@ -115,3 +115,17 @@ async def signed(api: ApiClient, body: dict[str, Any]) -> Response:
     raw = json.dumps(body).encode()
     headers = {"X-Signature": sign(TEST_CALLBACK_SECRET, raw), "Content-Type": "application/json"}
     return await api.request("POST", "/api/v1/calls/callback", data=raw, headers=headers)
+
+
+async def test_a_campaign_can_complete_through_signed_http_callbacks(
+    api: ApiClient, mock: MockClient, stack: Stack
+) -> None:
+    await mock.configure(
+        delayMinMs=100, delayMaxMs=200, callbackUrl=f"{stack.url('api')}/api/v1/calls/callback"
+    )
+    campaign = await api.create_campaign(name="http callbacks", phoneNumbers=fresh_numbers(10))
+    await api.action(campaign["id"], "start")
+    done = await finished(api, campaign["id"], timeout=30)
+    assert done["status"] == "COMPLETED" and done["metrics"]["completedCalls"] == 10
+    calls = await api.calls(campaign["id"])
+    assert all(c["externalCallId"].startswith("mock-") for c in calls)
