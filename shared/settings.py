@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     breaker_fail_max: int = Field(5, ge=1)
     breaker_reset_timeout_ms: int = Field(10_000, ge=100)
     held_attempt_check_interval_ms: int = Field(2000, ge=50)
+    #: A job holds its line for at most this many calls, or this long, then goes back: well
+    #: within RabbitMQ's consumer_timeout, and a chance for the dispatcher to rebalance.
+    line_lease_calls: int = Field(100, ge=1)
+    line_lease_ms: int = Field(60_000, ge=1000)
     campaign_refresh_interval_ms: int = Field(2000, ge=50)
 
     # telephony_mock

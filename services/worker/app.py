@@ -60,6 +60,7 @@ async def run_session(deps: Deps, stop: asyncio.Event) -> None:
         if lost.is_set() and not stop.is_set():
             log.error("broker connection lost; held jobs return to their queues")
     finally:
+        deps.draining.set()
         for task in tasks:
             task.cancel()
         with suppress(Exception):

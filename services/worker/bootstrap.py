@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -48,6 +49,8 @@ class Deps:
     results: Batcher[ProviderReport, EndEffect | None]
     accepted_dials: Batcher[tuple[AttemptRef, str], None]
     clock: Callable[[], datetime]
+    #: Set when the worker stops: jobs finish their current call and take no new one.
+    draining: asyncio.Event
 
 
 def default_worker_id() -> str:
@@ -114,6 +117,7 @@ async def bootstrap(
                 results=Batcher(write_results, max_concurrent=1),
                 accepted_dials=Batcher(write_accepted, max_concurrent=1),
                 clock=now,
+                draining=asyncio.Event(),
             )
         finally:
             await connection.close()

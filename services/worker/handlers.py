@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import structlog
@@ -29,30 +30,35 @@ log = structlog.get_logger()
 
 
 async def place_call(job: PlaceCall, deps: Deps) -> None:
-    """Dial the campaign's most urgent number, and return only when that call has ended.
+    """Hold a line of the campaign: dial its most urgent number, wait for that call to end,
+    and go on with the next, until there is nothing to dial, the campaign may not take the
+    line any more, or the lease is up. Returning lets the consumer acknowledge the job.
 
-    Returning lets the consumer acknowledge the job, which frees the line for the next one.
-    A redelivered job whose attempt already started never dials again: it waits for it.
+    A redelivered job whose attempt is still open never dials it again: it waits for it.
     """
-    await deps.dialer.wait_until_available()
-    try:
-        started = await _start(job, deps)
-    except JobAlreadyStarted:
-        async with deps.pool.acquire() as conn:
-            previous = await adopt_job_attempt(conn, job.message_id, deps.worker_id)
-        if previous is not None and previous.open:
-            log.info("adopted the attempt of a redelivered job", call_id=str(previous.ref.call_id))
-            await deps.held.wait(previous.ref)
-        return
-    if isinstance(started, NoDial):
-        log.debug("job dropped", reason=started.value)
-        return
-    with structlog.contextvars.bound_contextvars(
-        call_id=str(started.ref.call_id), attempt_no=started.ref.attempt_no
-    ):
-        deps.held.hold(started.ref)
-        await _dial(started, deps)
-        await deps.held.wait(started.ref)
+    lease_ends = time.monotonic() + deps.settings.line_lease_ms / 1000
+    for _ in range(deps.settings.line_lease_calls):
+        if deps.draining.is_set() or time.monotonic() > lease_ends:
+            return
+        await deps.dialer.wait_until_available()
+        try:
+            started = await _start(job, deps)
+        except JobAlreadyStarted:
+            async with deps.pool.acquire() as conn:
+                adopted = await adopt_job_attempt(conn, job.message_id, deps.worker_id)
+            if adopted is not None:
+                log.info("adopted the attempt of a redelivered job", call_id=str(adopted.call_id))
+                await deps.held.wait(adopted)
+            continue
+        if isinstance(started, NoDial):
+            log.debug("line released", reason=started.value)
+            return
+        with structlog.contextvars.bound_contextvars(
+            call_id=str(started.ref.call_id), attempt_no=started.ref.attempt_no
+        ):
+            deps.held.hold(started.ref)
+            await _dial(started, deps)
+            await deps.held.wait(started.ref)
 
 
 async def _start(job: PlaceCall, deps: Deps) -> StartedAttempt | NoDial:

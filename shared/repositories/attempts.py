@@ -75,16 +75,17 @@ class NoDial(Enum):
 
 
 class JobAlreadyStarted(Exception):
-    """This job (a redelivery) already started an attempt."""
+    """This job (a redelivery) has an attempt that has not ended."""
 
 
 # One statement, so the campaign row is locked only for as long as it runs: unless this job
-# started an attempt already (a redelivery), pick the most urgent dialable number (due retries
+# has an attempt still open (a redelivery), pick the most urgent dialable number (due retries
 # first), take a line if one is free and the settings are still the version whose business
 # hours the worker checked, and record the attempt. Nothing changes unless all of it happens.
 _CLAIM = f"""
     WITH prior AS (
-        SELECT call_id FROM call_attempts WHERE job_id = $3
+        SELECT call_id FROM call_attempts
+        WHERE job_id = $3 AND outcome IS NULL AND timed_out_at IS NULL
     ), due_retry AS (
         SELECT c.id FROM calls c
         WHERE c.campaign_id = $1 AND c.status = 'FAILED' AND c.next_retry_at <= $2
@@ -139,7 +140,7 @@ async def start_attempt(
                 _CLAIM, rules.campaign_id, now, job_id, worker_id, rules.version, deadline
             )
         except asyncpg.UniqueViolationError as exc:
-            if exc.constraint_name == "call_attempts_job_id_key":
+            if exc.constraint_name == "call_attempts_one_open_per_job":
                 raise JobAlreadyStarted(str(job_id)) from exc
             if exc.constraint_name == "call_attempts_one_live_call_per_number":
                 continue
@@ -163,29 +164,20 @@ async def start_attempt(
     return NoDial.NOTHING_TO_DIAL
 
 
-@dataclass(frozen=True)
-class JobAttempt:
-    ref: AttemptRef
-    open: bool
-
-
 async def adopt_job_attempt(
     conn: asyncpg.Connection, job_id: UUID, worker_id: str
-) -> JobAttempt | None:
-    """The attempt a (redelivered) job already started, now held by `worker_id`; None if none."""
+) -> AttemptRef | None:
+    """The open attempt of a (redelivered) job, now held by `worker_id`; None if it has none."""
     row = await conn.fetchrow(
-        f"""
-        WITH adopted AS (
-            UPDATE call_attempts SET worker_id = $2 WHERE job_id = $1 AND {_OPEN}
-            RETURNING call_id
-        )
-        SELECT call_id, attempt_no, EXISTS (SELECT 1 FROM adopted) AS open
-        FROM call_attempts WHERE job_id = $1
+        """
+        UPDATE call_attempts SET worker_id = $2
+        WHERE job_id = $1 AND outcome IS NULL AND timed_out_at IS NULL
+        RETURNING call_id, attempt_no
         """,
         job_id,
         worker_id,
     )
-    return JobAttempt(AttemptRef(row["call_id"], row["attempt_no"]), row["open"]) if row else None
+    return AttemptRef(row["call_id"], row["attempt_no"]) if row else None
 
 
 async def record_dials_accepted(

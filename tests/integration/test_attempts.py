@@ -273,22 +273,25 @@ async def test_the_attempt_history_is_append_only(db: asyncpg.Pool) -> None:
             )
 
 
-async def test_a_redelivered_job_finds_its_attempt(db: asyncpg.Pool) -> None:
-    campaign_id = await running_campaign(db, fresh_numbers(1))
+async def test_a_job_holds_its_line_for_one_call_at_a_time(db: asyncpg.Pool) -> None:
+    campaign_id = await running_campaign(db, fresh_numbers(2))
     job_id = uuid4()
     started = await claim(db, campaign_id, job_id=job_id)
     assert isinstance(started, StartedAttempt)
+    # A redelivered job, its attempt still open: it may not dial again, only adopt.
     with pytest.raises(JobAlreadyStarted):
         await claim(db, campaign_id, job_id=job_id)
     async with db.acquire() as conn:
         adopted = await adopt_job_attempt(conn, job_id, "w2")
-        assert adopted is not None and adopted.open and adopted.ref == started.ref
+        assert adopted == started.ref
         effect = await end_attempt(conn, started.ref, Ending(AttemptOutcome.COMPLETED), now())
         assert effect is not None and effect.worker_id == "w2"
-        after = await adopt_job_attempt(conn, job_id, "w3")
-        assert after is not None and not after.open
-        assert await adopt_job_attempt(conn, uuid4(), "w3") is None
+        assert await adopt_job_attempt(conn, job_id, "w3") is None
         assert await closed_among(conn, [started.ref, AttemptRef(uuid4(), 1)]) == [started.ref]
+    # Once its call ended, the same job goes on with the next number.
+    following = await claim(db, campaign_id, job_id=job_id)
+    assert isinstance(following, StartedAttempt)
+    assert following.ref.call_id != started.ref.call_id
 
 
 async def test_watchdog_finds_overdue_attempts(db: asyncpg.Pool) -> None:
