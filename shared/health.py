@@ -1,4 +1,5 @@
-"""A tiny HTTP server for the health of services that serve nothing else over HTTP."""
+"""A tiny HTTP server for the health and metrics of services that serve nothing else over
+HTTP."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from shared.prometheus import metrics_route
 
 #: A check returns details to show, or raises when the dependency is unusable.
 HealthCheck = Callable[[], Awaitable[Mapping[str, Any] | None]]
@@ -34,9 +38,9 @@ def health_response(healthy: bool, components: dict[str, Any]) -> web.Response:
 
 
 async def start_health_server(
-    host: str, port: int, checks: Mapping[str, HealthCheck]
+    host: str, port: int, checks: Mapping[str, HealthCheck], registry: CollectorRegistry
 ) -> web.AppRunner:
-    """Serve GET /health on host:port until the returned runner is cleaned up."""
+    """Serve GET /health and GET /metrics on host:port until the runner is cleaned up."""
 
     async def health(_: web.Request) -> web.Response:
         healthy, components = await run_checks(checks)
@@ -44,6 +48,7 @@ async def start_health_server(
 
     app = web.Application()
     app.router.add_get("/health", health)
+    app.router.add_routes([metrics_route(registry)])
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()

@@ -79,9 +79,9 @@ _READ_ATTEMPTS = """
 """
 
 # Everything the endings change, in one statement: each attempt is updated only if it is still
-# as it was read, and its call and its campaign's fence only if that succeeded. Attempt columns
-# are written once (coalesce), as the append-only trigger demands. Locks are taken in the order
-# every statement keeps: attempts, then calls, then campaigns.
+# as it was read, and its call and the fences (global and the campaign's) only if that
+# succeeded. Attempt columns are written once (coalesce), as the append-only trigger demands.
+# Locks are taken in the order every statement keeps: attempts, calls, line_usage, campaigns.
 _APPLY_ENDINGS = """
     WITH input AS (
         SELECT * FROM unnest(
@@ -116,14 +116,20 @@ _APPLY_ENDINGS = """
         FROM input u JOIN attempt t ON t.call_id = u.call_id AND t.attempt_no = u.attempt_no
         WHERE c.id = u.call_id AND c.attempt_count = u.attempt_no AND u.call_status IS NOT NULL
           AND (u.expected_call_status IS NULL OR c.status = u.expected_call_status)
+        RETURNING c.id
+    ), released AS (
+        SELECT u.campaign_id, count(*) AS lines
+        FROM input u JOIN attempt t ON t.call_id = u.call_id AND t.attempt_no = u.attempt_no
+        WHERE u.releases_line GROUP BY u.campaign_id
+    ), lines AS (
+        -- After the calls (the subquery on `call` makes it wait for them), before campaigns.
+        UPDATE line_usage SET in_flight = in_flight - (SELECT sum(lines) FROM released)
+        WHERE EXISTS (SELECT 1 FROM released) AND (SELECT count(*) FROM call) >= 0
+        RETURNING in_flight
     ), fence AS (
-        UPDATE campaigns k SET in_flight = k.in_flight - d.released
-        FROM (
-            SELECT u.campaign_id, count(*) AS released
-            FROM input u JOIN attempt t ON t.call_id = u.call_id AND t.attempt_no = u.attempt_no
-            WHERE u.releases_line GROUP BY u.campaign_id ORDER BY u.campaign_id
-        ) d
-        WHERE k.id = d.campaign_id
+        UPDATE campaigns k SET in_flight = k.in_flight - d.lines
+        FROM (SELECT campaign_id, lines FROM released ORDER BY campaign_id) d
+        WHERE k.id = d.campaign_id AND EXISTS (SELECT 1 FROM lines)
     )
     SELECT call_id, attempt_no FROM attempt
 """

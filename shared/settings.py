@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     default_callback_timeout_ms: int = Field(120_000, ge=1000, le=MAX_CALLBACK_TIMEOUT_MS)
     default_region: str = "US"
 
+    # Sharing lines among campaigns
+    #: Calls in progress across all campaigns, at most: the carrier trunk's size.
+    max_concurrent_calls: int = Field(100, ge=1)
+    scheduling_strategy: Literal["round_robin", "priority", "remaining_calls"] = "round_robin"
+    #: Call setups a second across all campaigns; unset: as fast as lines allow.
+    max_calls_per_second: float | None = Field(None, gt=0)
+
     # dispatcher
     dispatcher_health_port: int = 8082
     dispatch_interval_ms: int = Field(250, ge=10, le=10_000)
@@ -77,6 +84,8 @@ class Settings(BaseSettings):
     line_lease_calls: int = Field(100, ge=1)
     line_lease_ms: int = Field(60_000, ge=1000)
     campaign_refresh_interval_ms: int = Field(2000, ge=50)
+    #: How often a worker tells the database it is alive and what it holds (for the metrics).
+    worker_heartbeat_interval_ms: int = Field(2000, ge=100)
 
     # telephony_mock
     mock_http_port: int = 8090

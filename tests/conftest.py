@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import asyncpg
@@ -18,7 +17,7 @@ from tests.support.api_client import (
     MockClient,
 )
 from tests.support.infra import Infra, create_infra, destroy_infra
-from tests.support.stack import Stack
+from tests.support.stack import Stack, full_stack
 
 #: Faster ticks than production so that the e2e suite waits less; behaviour is the same.
 E2E_SETTINGS = {
@@ -64,21 +63,8 @@ async def stack(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> AsyncIterator[Stack]:
     """api, dispatcher, two workers and the mock carrier, on their own database and vhost."""
-    own = await create_infra("vcs_e2e")
-    log_dir: Path = tmp_path_factory.mktemp("service-logs")
-    running = Stack(own, log_dir, dict(E2E_SETTINGS))
-    try:
-        await running.start("telephony_mock")
-        await running.start("api")
-        await running.start("dispatcher")
-        await running.start("worker", "worker-1")
-        await running.start("worker", "worker-2")
+    async with full_stack(tmp_path_factory, request, "vcs_e2e", E2E_SETTINGS) as running:
         yield running
-    finally:
-        if request.session.testsfailed:
-            print(f"\nservice logs in {log_dir}\n{running.tails()}")
-        await running.stop_all()
-        await destroy_infra(own)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -23,7 +23,7 @@ PUBLIC_PREFIXES = (
     "/api/v1/calls/callback",
 )
 #: Not counted against any rate limit: orchestrators poll these.
-UNLIMITED = ("/health", "/actuator/health")
+UNLIMITED = ("/health", "/actuator/health", "/metrics")
 
 CLIENT: web.RequestKey[str] = web.RequestKey("client", str)
 

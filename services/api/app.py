@@ -8,13 +8,15 @@ import aio_pika
 from aiohttp import web
 
 from services.api.access import KEYS, KeyChecker
-from services.api.context import BROKER, POOL, PUBLISHER, SETTINGS, VALIDATION
+from services.api.context import BROKER, METRICS, POOL, PUBLISHER, SETTINGS, VALIDATION
 from services.api.edge import edge_middleware
+from services.api.metrics import ApiMetrics
 from services.api.rate_limit import RateLimiter
 from services.api.validation_pool import ValidationPool
 from services.api.views import ROUTES
 from shared.amqp import Publisher
 from shared.db.pool import create_pool
+from shared.prometheus import metrics_route
 from shared.settings import Settings
 
 
@@ -53,11 +55,14 @@ async def _access(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> web.Application:
     limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    metrics = ApiMetrics.create()
     app = web.Application(
-        middlewares=[edge_middleware(limiter, settings.max_request_bytes)],
+        middlewares=[edge_middleware(limiter, settings.max_request_bytes, metrics)],
         client_max_size=settings.max_request_bytes,
     )
     app[SETTINGS] = settings
+    app[METRICS] = metrics
     app.cleanup_ctx.extend([_database, _broker, _access, _validation])
     app.add_routes(ROUTES)
+    app.add_routes([metrics_route(metrics.registry)])
     return app

@@ -10,6 +10,7 @@ import structlog
 
 from services.api.campaign_ops import get_visible_campaign
 from services.api.campaign_settings import retry_config_from
+from services.api.metrics import ApiMetrics
 from services.api.presenters import call_out
 from services.api.schemas import CallbackIn, CallbackOut, CallOut, SingleCallCreate
 from shared.amqp import Publisher
@@ -87,7 +88,9 @@ async def list_campaign_calls(
     return [call_out(r, attempts[r["id"]]) for r in rows], total, last_seq
 
 
-async def apply_callback(pool: asyncpg.Pool, publisher: Publisher, body: CallbackIn) -> CallbackOut:
+async def apply_callback(
+    pool: asyncpg.Pool, publisher: Publisher, body: CallbackIn, metrics: ApiMetrics
+) -> CallbackOut:
     """A provider's result over HTTP, through the same idempotent path as the mock's messages."""
     report = ProviderReport(
         external_call_id=body.external_call_id,
@@ -98,7 +101,9 @@ async def apply_callback(pool: asyncpg.Pool, publisher: Publisher, body: Callbac
     async with pool.acquire() as conn:
         effect = await apply_provider_report(conn, report, datetime.now(UTC))
     if effect is None:
+        metrics.callbacks.labels("unknown").inc()
         raise NotFound(f"no call attempt with externalCallId {body.external_call_id!r}")
+    metrics.callbacks.labels("applied" if effect.applied else "duplicate").inc()
     try:
         await signal_attempt_ended(publisher, effect)
     except TransientError as exc:

@@ -55,6 +55,7 @@ async def create_campaign(
         priority=pick(body.priority, settings.default_priority),
         retry=retry_config_from(body.retry_config, settings),
         hours=hours,
+        calls_per_second=body.calls_per_second,
     )
     campaign = await campaign_repo.insert_campaign(conn, new)
     if body.phone_numbers:
@@ -204,6 +205,8 @@ async def update_campaign(
             priority=body.priority,
             retry=retry,
             hours=hours,
+            calls_per_second=body.calls_per_second,
+            clear_calls_per_second="calls_per_second" in present and body.calls_per_second is None,
         )
         updated = await campaign_repo.update_campaign(conn, campaign_id, changes)
         if updated is None:

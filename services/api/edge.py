@@ -11,6 +11,7 @@ import structlog
 from aiohttp import web
 
 from services.api.access import admit
+from services.api.metrics import ApiMetrics
 from services.api.problems import answer, problem
 from services.api.rate_limit import RateLimiter
 
@@ -20,7 +21,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def edge_middleware(
-    limiter: RateLimiter, max_bytes: int
+    limiter: RateLimiter, max_bytes: int, metrics: ApiMetrics
 ) -> Callable[..., Awaitable[web.StreamResponse]]:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -31,16 +32,26 @@ def edge_middleware(
         structlog.contextvars.bind_contextvars(request_id=request_id)
         response = await _respond(request, handler, limiter, max_bytes)
         response.headers["X-Request-Id"] = request_id
+        elapsed = time.perf_counter() - started
+        route = _route_of(request)
+        metrics.requests.labels(request.method, route, str(response.status)).inc()
+        metrics.request_seconds.labels(request.method, route).observe(elapsed)
         log.info(
             "request",
             method=request.method,
             path=request.path,
             status=response.status,
-            ms=round((time.perf_counter() - started) * 1000, 1),
+            ms=round(elapsed * 1000, 1),
         )
         return response
 
     return middleware
+
+
+def _route_of(request: web.Request) -> str:
+    """The route's template, e.g. /api/v1/campaigns/{id}; "unmatched" for unknown paths."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
 
 
 async def _respond(

@@ -21,6 +21,7 @@ from services.api.schemas import (
     ImportResult,
     SingleCallCreate,
 )
+from services.api.stats_schemas import CampaignStatsOut, GlobalMetricsOut
 from shared.domain.statuses import CallStatus, CampaignStatus
 
 PROBLEM = {
@@ -243,6 +244,32 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         errors=(404, 409, 413, 422),
         description="Field `file`: one number a line, or a CSV whose header names the"
         " phone column; other columns are kept per number as `attributes`.",
+    ),
+    Endpoint(
+        "get",
+        "/api/v1/campaigns/{id}/stats",
+        "A campaign's progress, pace and calling window",
+        "Statistics",
+        ok_model=CampaignStatsOut,
+        params=(
+            CAMPAIGN_ID,
+            Param(
+                "minutes",
+                "query",
+                {"type": "integer", "minimum": 1, "maximum": 180, "default": 15},
+                "How many recent minutes dialsPerMinute covers",
+            ),
+        ),
+        errors=(404, 422),
+    ),
+    Endpoint(
+        "get",
+        "/api/v1/metrics",
+        "Global figures: campaigns, calls, lines, workers, queues",
+        "Statistics",
+        ok_model=GlobalMetricsOut,
+        description="Every field of the seed's metrics, with its meaning here, and more."
+        " Prometheus metrics are at /metrics on every service.",
     ),
     Endpoint(
         "post",

@@ -43,6 +43,7 @@ def campaign_out(campaign: Campaign, counts: CallCounts) -> CampaignOut:
             allowed_days=format_days(hours.allowed_days),
             crosses_midnight=hours.crosses_midnight,
         ),
+        calls_per_second=campaign.calls_per_second,
         metrics=CampaignMetrics(
             total_calls=counts.total,
             pending_calls=counts[CallStatus.PENDING],

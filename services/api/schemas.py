@@ -85,6 +85,16 @@ class BusinessHoursIn(RequestBody):
     )
 
 
+CallsPerSecond = Annotated[
+    float,
+    Field(
+        gt=0,
+        le=1000,
+        description="Call setups a second, spread evenly; omitted: as fast as lines allow",
+    ),
+]
+
+
 class CampaignCreate(RequestBody):
     name: Name
     description: str | None = Field(None, max_length=2000)
@@ -93,6 +103,7 @@ class CampaignCreate(RequestBody):
     priority: Int | None = Field(None, ge=1, le=10)
     retry_config: RetryConfigIn | None = None
     business_hours: BusinessHoursIn | None = None
+    calls_per_second: CallsPerSecond | None = None
 
 
 class CampaignPatch(RequestBody):
@@ -105,6 +116,9 @@ class CampaignPatch(RequestBody):
     priority: Int | None = Field(None, ge=1, le=10)
     retry_config: RetryConfigIn | None = None
     business_hours: BusinessHoursIn | None = None
+    calls_per_second: CallsPerSecond | None = Field(
+        None, description="null removes the campaign's own pace"
+    )
 
 
 class ImportBatch(RequestBody):
@@ -169,6 +183,7 @@ class CampaignOut(ResponseBody):
     priority: int
     retry_config: RetryConfigOut
     business_hours: BusinessHoursOut
+    calls_per_second: float | None
     metrics: CampaignMetrics
     created_at: datetime
     updated_at: datetime

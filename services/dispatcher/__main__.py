@@ -10,6 +10,7 @@ import structlog
 from services.dispatcher.app import run_leader
 from services.dispatcher.bootstrap import Deps, bootstrap
 from services.dispatcher.leadership import Leadership
+from services.dispatcher.metrics import DispatcherMetrics
 from shared.db.pool import check_database
 from shared.health import start_health_server
 from shared.runtime import run_service, run_sessions, stop_event
@@ -20,10 +21,12 @@ log = structlog.get_logger()
 
 async def serve(settings: Settings) -> None:
     leadership = Leadership(settings.database_url, settings.leader_retry_interval_ms / 1000)
+    metrics = DispatcherMetrics.create(settings.max_concurrent_calls)
+    metrics.is_leader.set_function(lambda: 1 if leadership.is_leader else 0)
 
     async def session(stop: asyncio.Event) -> None:
         try:
-            async with bootstrap(settings) as deps:
+            async with bootstrap(settings, metrics=metrics) as deps:
                 await _run_session(deps, leadership, stop)
         finally:
             await leadership.release()
@@ -35,7 +38,10 @@ async def _run_session(deps: Deps, leadership: Leadership, stop: asyncio.Event) 
     lost_broker = asyncio.Event()
     deps.connection.close_callbacks.add(lambda *_: lost_broker.set())
     health = await start_health_server(
-        deps.settings.host, deps.settings.dispatcher_health_port, _checks(deps, leadership)
+        deps.settings.host,
+        deps.settings.dispatcher_health_port,
+        _checks(deps, leadership),
+        deps.metrics.registry,
     )
     try:
         # Stop being active when asked to, when the broker goes, or when the lock's

@@ -12,6 +12,7 @@ import aio_pika
 import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractConnection
 
+from services.dispatcher.metrics import DispatcherMetrics
 from shared.amqp import Publisher
 from shared.db.pool import create_pool
 from shared.settings import Settings
@@ -31,6 +32,7 @@ class Deps:
     #: For queue declarations and deletions, apart from the confirming publisher's channel.
     admin_channel: AbstractChannel
     clock: Callable[[], datetime]
+    metrics: DispatcherMetrics
     #: Set by anything that should make the dispatcher look again now.
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -41,6 +43,7 @@ async def bootstrap(
     *,
     pool: asyncpg.Pool | None = None,
     clock: Callable[[], datetime] | None = None,
+    metrics: DispatcherMetrics | None = None,
 ) -> AsyncIterator[Deps]:
     own_pool = pool is None
     pool = pool or await create_pool(settings)
@@ -59,6 +62,7 @@ async def bootstrap(
                 publisher=Publisher(publisher_channel),
                 admin_channel=admin_channel,
                 clock=clock or utcnow,
+                metrics=metrics or DispatcherMetrics.create(settings.max_concurrent_calls),
             )
         finally:
             await connection.close()

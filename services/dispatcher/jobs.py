@@ -1,17 +1,24 @@
-"""Keeps each running campaign's job queue stocked: one PlaceCall per free line, plus a buffer."""
+"""Keeps each running campaign's job queue stocked: one PlaceCall per line of its share that is
+free, plus a buffer; paced campaigns get theirs no faster than their rate allows."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from dataclasses import dataclass
 from uuid import UUID
 
 import structlog
 
 from services.dispatcher.bootstrap import Deps
 from services.dispatcher.credit import jobs_to_publish
+from services.dispatcher.metrics import CampaignLines
+from services.dispatcher.pacing import Pacer
+from services.dispatcher.shares import plan_lines
+from services.dispatcher.strategies import STRATEGIES
 from shared.amqp import Unroutable
 from shared.messages import PlaceCall
-from shared.repositories.campaigns import dispatch_candidates
+from shared.repositories.dispatching import dispatch_snapshot, set_allowed_lines
 from shared.topology import (
     CALL_JOBS,
     campaign_queue,
@@ -22,36 +29,77 @@ from shared.topology import (
 log = structlog.get_logger()
 
 
+#: How far the remaining_calls strategy counts a campaign's open numbers to rank it.
+REMAINING_COUNT_CAP = 10_000
+
+
+@dataclass(frozen=True)
+class StockingPass:
+    published: int
+    #: Some paced campaign could use more jobs than its rate let out: look again soon.
+    pacing: bool
+
+
 class JobStocker:
-    """Publishes the jobs that campaigns inside their business hours have credit for."""
+    """Shares the lines among campaigns inside their business hours and publishes the jobs
+    they have credit for."""
 
     def __init__(self, deps: Deps) -> None:
         self._deps = deps
         self._declared: set[UUID] = set()
+        self._strategy = STRATEGIES[deps.settings.scheduling_strategy]
+        self._pacer = Pacer(deps.settings.max_calls_per_second)
+        self._turn = 0
 
-    async def stock(self) -> int:
-        """One pass over the running campaigns; returns how many jobs it published."""
+    async def stock(self) -> StockingPass:
+        """One pass over the running campaigns."""
         deps = self._deps
         now = deps.clock()
+        remaining_cap = (
+            REMAINING_COUNT_CAP if deps.settings.scheduling_strategy == "remaining_calls" else 0
+        )
         async with deps.pool.acquire() as conn:
-            candidates = await dispatch_candidates(conn, now)
+            snapshot = await dispatch_snapshot(conn, now, remaining_cap=remaining_cap)
+            open_now = {c.campaign.id for c in snapshot.candidates if c.campaign.hours.is_open(now)}
+            allowed = plan_lines(
+                snapshot, open_now, deps.settings.max_concurrent_calls, self._strategy
+            )
+            await set_allowed_lines(conn, allowed)
+        self._pacer.forget_all_but(open_now)
+        # The global rate is drawn on in turn, so that no campaign always comes first.
+        candidates = [c for c in snapshot.candidates if c.campaign.id in open_now]
+        self._turn = (self._turn + 1) % max(len(candidates), 1)
+        candidates = candidates[self._turn :] + candidates[: self._turn]
         published = 0
+        pacing = False
+        seen: dict[UUID, CampaignLines] = {}
         for candidate in candidates:
             campaign = candidate.campaign
-            if not campaign.hours.is_open(now):
-                continue
+            paced = self._pacer.paces(campaign.calls_per_second)
             queued = await self._queued_jobs(campaign.id)
             count = jobs_to_publish(
-                lines=campaign.concurrency_limit,
+                lines=allowed[campaign.id],
                 in_flight=campaign.in_flight,
                 queued=queued,
                 dialable=candidate.dialable,
-                queued_per_line=deps.settings.queued_jobs_per_line,
+                # A paced job is one call; jobs waiting for a line would only be sent late.
+                queued_per_line=0 if paced else deps.settings.queued_jobs_per_line,
             )
+            if paced and count:
+                wanted = count
+                count = self._pacer.allow(
+                    campaign.id, campaign.calls_per_second, wanted, time.monotonic()
+                )
+                pacing = pacing or count < wanted
             if count:
-                await self._publish_jobs(campaign.id, count)
+                await self._publish_jobs(campaign.id, count, one_call=paced)
                 published += count
-        return published
+            seen[campaign.id] = CampaignLines(allowed[campaign.id], campaign.in_flight, queued)
+        metrics = deps.metrics
+        metrics.last_pass.campaigns = seen
+        metrics.lines_in_use.set(snapshot.lines_in_use)
+        metrics.jobs_published.inc(published)
+        return StockingPass(published, pacing)
 
     async def _queued_jobs(self, campaign_id: UUID) -> int:
         """Jobs waiting in the campaign's queue; declares the queue on first sight."""
@@ -68,7 +116,7 @@ class JobStocker:
             self._declared.add(campaign_id)
         return int(declared.message_count or 0)
 
-    async def _publish_jobs(self, campaign_id: UUID, count: int) -> None:
+    async def _publish_jobs(self, campaign_id: UUID, count: int, *, one_call: bool) -> None:
         publisher = self._deps.publisher
         key = campaign_routing_key(campaign_id)
         # Transient: a job is only a line's worth of credit. If the broker restarts and loses
@@ -77,7 +125,10 @@ class JobStocker:
             await asyncio.gather(
                 *(
                     publisher.publish(
-                        PlaceCall(campaign_id=campaign_id), CALL_JOBS, key, persistent=False
+                        PlaceCall(campaign_id=campaign_id, one_call=one_call),
+                        CALL_JOBS,
+                        key,
+                        persistent=False,
                     )
                     for _ in range(count)
                 )

@@ -126,6 +126,8 @@ class Carrier:
     _live_by_number: dict[str, _Live] = field(default_factory=dict)
     _timers: set[asyncio.Task[None]] = field(default_factory=set)
     _numbering: itertools.count[int] = field(default_factory=itertools.count)
+    #: Dial requests by the step the carrier took (and "duplicate"), since start: for metrics.
+    requests_by_step: Counter[str] = field(default_factory=Counter)
 
     @property
     def config(self) -> MockConfig:
@@ -160,6 +162,7 @@ class Carrier:
         earlier = self._by_key.get(idempotency_key)
         if earlier is not None:
             record.duplicate = True
+            self.requests_by_step["duplicate"] += 1
             record.external_call_id = earlier.external_call_id
             assert earlier.external_call_id is not None
             return Accepted(earlier.external_call_id)
@@ -168,6 +171,7 @@ class Carrier:
         self._requests_per_number[phone_number] += 1
         decision = self.behaviour.decide(index, phone_number)
         record.step = decision.step
+        self.requests_by_step[decision.step] += 1
         if decision.step == "sync_error":
             return Refused(True, 503, "carrier temporarily unavailable")
         if decision.step == "invalid":
@@ -208,6 +212,10 @@ class Carrier:
         if live is None:
             live = table[key] = _Live()
         return live
+
+    @property
+    def live_now(self) -> int:
+        return self._live_total.now
 
     def stats(self) -> dict[str, Any]:
         placed = [r for r in self.records if r.placed]

@@ -10,7 +10,9 @@ from pydantic import ValidationError
 
 from services.telephony_mock.behaviour import MockConfig
 from services.telephony_mock.carrier import Carrier
+from services.telephony_mock.metrics import carrier_registry
 from shared.health import HealthCheck, health_response, run_checks
+from shared.prometheus import metrics_route
 
 CARRIER: web.AppKey[Carrier] = web.AppKey("carrier", Carrier)
 CHECKS: web.AppKey[Mapping[str, HealthCheck]] = web.AppKey("checks", Mapping)
@@ -62,4 +64,5 @@ def create_app(carrier: Carrier, checks: Mapping[str, HealthCheck]) -> web.Appli
     app.router.add_get("/mock/config", get_config)
     app.router.add_put("/mock/config", put_config)
     app.router.add_post("/mock/reset", reset)
+    app.router.add_routes([metrics_route(carrier_registry(carrier))])
     return app

@@ -13,7 +13,9 @@ from services.worker.handlers import HANDLERS
 from shared.amqp import Consumer
 from shared.db.pool import check_database
 from shared.health import start_health_server
+from shared.prometheus import BREAKER_STATE_VALUES
 from shared.repositories.attempts import closed_among
+from shared.repositories.workers import WorkerBeat, forget_worker, record_heartbeat
 from shared.topology import CALL_RESULTS_QUEUE, declare_worker_queues
 
 log = structlog.get_logger()
@@ -43,9 +45,13 @@ async def run_session(deps: Deps, stop: asyncio.Event) -> None:
             deps.subscriptions.run(consumer, settings.campaign_refresh_interval_ms / 1000)
         ),
         asyncio.create_task(_release_ended_attempts(deps)),
+        asyncio.create_task(_beat(deps)),
     ]
+    deps.metrics.calls_in_flight.set_function(lambda: len(deps.held))
+    deps.metrics.jobs_held.set_function(lambda: sum(deps.subscriptions.held_jobs().values()))
+    deps.metrics.breaker_state.set_function(lambda: BREAKER_STATE_VALUES[_breaker_state(deps)])
     health = await start_health_server(
-        settings.host, settings.worker_health_port, _health_checks(deps)
+        settings.host, settings.worker_health_port, _health_checks(deps), deps.metrics.registry
     )
     log.info("worker ready", worker_id=deps.worker_id, health_port=settings.worker_health_port)
     try:
@@ -65,6 +71,9 @@ async def run_session(deps: Deps, stop: asyncio.Event) -> None:
             task.cancel()
         with suppress(Exception):
             await deps.subscriptions.close()
+        with suppress(Exception):
+            async with deps.pool.acquire() as conn:
+                await forget_worker(conn, deps.worker_id)
         await health.cleanup()
 
 
@@ -84,6 +93,29 @@ async def _release_ended_attempts(deps: Deps) -> None:
             continue
         for ref in ended:
             deps.held.release(ref)
+
+
+async def _beat(deps: Deps) -> None:
+    """Tell the database, every few seconds, that this worker is alive and what it holds."""
+    interval = deps.settings.worker_heartbeat_interval_ms / 1000
+    while True:
+        beat = WorkerBeat(
+            deps.worker_id,
+            deps.clock(),
+            sum(deps.subscriptions.held_jobs().values()),
+            _breaker_state(deps),
+        )
+        try:
+            async with deps.pool.acquire() as conn:
+                await record_heartbeat(conn, beat)
+        except Exception as exc:
+            log.warning("could not record the heartbeat", error=repr(exc))
+        await asyncio.sleep(interval)
+
+
+def _breaker_state(deps: Deps) -> str:
+    """closed, half-open or open."""
+    return deps.dialer.breaker_state.lower().replace("_", "-")
 
 
 def _health_checks(deps: Deps) -> dict[str, Any]:

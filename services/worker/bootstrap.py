@@ -16,6 +16,7 @@ from aio_pika.abc import AbstractConnection
 
 from services.worker.dial_rules import DialRulesCache
 from services.worker.held_attempts import HeldAttempts
+from services.worker.metrics import WorkerMetrics
 from services.worker.subscriptions import CampaignSubscriptions
 from services.worker.telephony.amqp_carrier import AmqpCarrier
 from services.worker.telephony.base import TelephonyProvider
@@ -51,6 +52,7 @@ class Deps:
     clock: Callable[[], datetime]
     #: Set when the worker stops: jobs finish their current call and take no new one.
     draining: asyncio.Event
+    metrics: WorkerMetrics
 
 
 def default_worker_id() -> str:
@@ -64,6 +66,7 @@ async def bootstrap(
     pool: asyncpg.Pool | None = None,
     provider: TelephonyProvider | None = None,
     clock: Callable[[], datetime] | None = None,
+    metrics: WorkerMetrics | None = None,
 ) -> AsyncIterator[Deps]:
     """Connect to PostgreSQL and RabbitMQ and yield the worker's Deps.
 
@@ -118,6 +121,7 @@ async def bootstrap(
                 accepted_dials=Batcher(write_accepted, max_concurrent=1),
                 clock=now,
                 draining=asyncio.Event(),
+                metrics=metrics or WorkerMetrics.create(),
             )
         finally:
             await connection.close()

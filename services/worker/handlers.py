@@ -32,17 +32,19 @@ log = structlog.get_logger()
 async def place_call(job: PlaceCall, deps: Deps) -> None:
     """Hold a line of the campaign: dial its most urgent number, wait for that call to end,
     and go on with the next, until there is nothing to dial, the campaign may not take the
-    line any more, or the lease is up. Returning lets the consumer acknowledge the job.
+    line any more, or the lease is up (a `one_call` job: after one call). Returning lets the
+    consumer acknowledge the job.
 
     A redelivered job whose attempt is still open never dials it again: it waits for it.
     """
     lease_ends = time.monotonic() + deps.settings.line_lease_ms / 1000
+    lease_version: int | None = None
     for _ in range(deps.settings.line_lease_calls):
         if deps.draining.is_set() or time.monotonic() > lease_ends:
             return
         await deps.dialer.wait_until_available()
         try:
-            started = await _start(job, deps)
+            started = await _start(job, deps, lease_version)
         except JobAlreadyStarted:
             async with deps.pool.acquire() as conn:
                 adopted = await adopt_job_attempt(conn, job.message_id, deps.worker_id)
@@ -51,24 +53,40 @@ async def place_call(job: PlaceCall, deps: Deps) -> None:
                 await deps.held.wait(adopted)
             continue
         if isinstance(started, NoDial):
+            deps.metrics.claims.labels(started.name.lower()).inc()
             log.debug("line released", reason=started.value)
             return
+        deps.metrics.claims.labels("dialled").inc()
+        lease_version = started.settings_version
         with structlog.contextvars.bound_contextvars(
             call_id=str(started.ref.call_id), attempt_no=started.ref.attempt_no
         ):
             deps.held.hold(started.ref)
             await _dial(started, deps)
             await deps.held.wait(started.ref)
+        if job.one_call:
+            return
 
 
-async def _start(job: PlaceCall, deps: Deps) -> StartedAttempt | NoDial:
+async def _start(job: PlaceCall, deps: Deps, lease_version: int | None) -> StartedAttempt | NoDial:
     fresh = False
     while True:
         rules = await deps.dial_rules.get(job.campaign_id, fresh=fresh)
         if rules is None:
             return NoDial.NO_FREE_LINE
+        if lease_version is not None and rules.version != lease_version:
+            # A lease ends when the settings change: the next job follows the new ones (a
+            # new pace, say, which decides whether jobs hold their line for several calls).
+            return NoDial.RULES_CHANGED
         async with deps.pool.acquire() as conn:
-            started = await start_attempt(conn, rules, job.message_id, deps.worker_id, deps.clock())
+            started = await start_attempt(
+                conn,
+                rules,
+                job.message_id,
+                deps.worker_id,
+                deps.clock(),
+                deps.settings.max_concurrent_calls,
+            )
         if started is not NoDial.RULES_CHANGED or fresh:
             return started
         fresh = True
@@ -78,21 +96,27 @@ async def _dial(started: StartedAttempt, deps: Deps) -> None:
     request = DialRequest(
         started.ref.call_id, started.ref.attempt_no, started.campaign_id, started.phone_number
     )
+    metrics = deps.metrics
     try:
-        external_id = await deps.dialer.place_call(request, started.retry)
+        with metrics.dial_seconds.time():
+            external_id = await deps.dialer.place_call(request, started.retry)
     except ProviderRejected as exc:
+        metrics.dials.labels("rejected").inc()
         log.info("provider rejected the number", reason=exc.detail)
         await _end_by_worker(started.ref, Ending(AttemptOutcome.REJECTED, exc.detail), deps)
     except ProviderUnavailable as exc:
+        metrics.dials.labels("unavailable").inc()
         log.warning("call not placed, provider unavailable", reason=exc.detail)
         await _end_by_worker(started.ref, Ending(AttemptOutcome.NOT_PLACED, exc.detail), deps)
     except ProviderOutcomeUnknown as exc:
+        metrics.dials.labels("unknown").inc()
         # The call may be ringing: never dial this attempt again. Its callback or the
         # watchdog ends it.
         log.warning(
             "dial outcome unknown; waiting for a callback or the timeout", reason=exc.detail
         )
     else:
+        metrics.dials.labels("placed").inc()
         await deps.accepted_dials.submit((started.ref, external_id))
         log.info("call placed", external_call_id=external_id)
 
@@ -122,6 +146,10 @@ async def record_result(report: CallResultReported, deps: Deps) -> None:
     if not effect.applied:
         log.info("duplicate result ignored", call_id=str(effect.ref.call_id))
         return
+    deps.metrics.results.labels(str(effect.call_status)).inc()
+    held_for = deps.held.held_for(effect.ref)
+    if held_for is not None:
+        deps.metrics.callback_seconds.observe(held_for)
     log.info(
         "call result recorded",
         call_id=str(effect.ref.call_id),

@@ -29,6 +29,10 @@ class Campaign:
     hours: BusinessHours
     in_flight: int
     settings_version: int
+    #: Lines the dispatcher allows it now: its share of the global capacity.
+    allowed_lines: int
+    #: Call setups a second; None: as fast as lines allow.
+    calls_per_second: float | None
     created_at: datetime
     updated_at: datetime
     started_at: datetime | None
@@ -52,6 +56,8 @@ class Campaign:
             hours=business_hours_from_row(row),
             in_flight=row["in_flight"],
             settings_version=row["settings_version"],
+            allowed_lines=row["allowed_lines"],
+            calls_per_second=row["calls_per_second"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             started_at=row["started_at"],

@@ -18,6 +18,9 @@ class PlaceCall(Message):
 
     type: Literal["PlaceCall"] = "PlaceCall"
     campaign_id: UUID
+    #: Dial one call and give the line back, rather than holding it for a lease of several:
+    #: for paced campaigns, whose rate the dispatcher keeps by how fast it sends jobs.
+    one_call: bool = False
 
 
 class AttemptEnded(Message):

@@ -63,6 +63,8 @@ class StartedAttempt:
     campaign_id: UUID
     phone_number: str
     retry: RetryConfig
+    #: The campaign's settings_version the attempt was started under.
+    settings_version: int
 
 
 class NoDial(Enum):
@@ -78,10 +80,12 @@ class JobAlreadyStarted(Exception):
     """This job (a redelivery) has an attempt that has not ended."""
 
 
-# One statement, so the campaign row is locked only for as long as it runs: unless this job
-# has an attempt still open (a redelivery), pick the most urgent dialable number (due retries
-# first), take a line if one is free and the settings are still the version whose business
-# hours the worker checked, and record the attempt. Nothing changes unless all of it happens.
+# One statement, so the rows it locks are locked only while it runs: unless this job has an
+# attempt still open (a redelivery), pick the most urgent dialable number (due retries first),
+# take a line of the campaign (below its limit and its share) and one of the global capacity,
+# if the settings are still the version whose business hours the worker checked, and record
+# the attempt. Nothing changes unless all of it happens. Locks go calls (never waiting),
+# line_usage, campaign: the order every statement here keeps.
 _CLAIM = f"""
     WITH prior AS (
         SELECT call_id FROM call_attempts
@@ -98,16 +102,22 @@ _CLAIM = f"""
         ORDER BY c.seq LIMIT 1 FOR UPDATE SKIP LOCKED
     ), picked AS (
         SELECT id FROM due_retry UNION ALL SELECT id FROM fresh
+    ), lines AS (
+        SELECT in_flight FROM line_usage WHERE EXISTS (SELECT 1 FROM picked) FOR UPDATE
     ), fence AS (
         UPDATE campaigns SET in_flight = in_flight + 1
-        WHERE id = $1 AND status = 'IN_PROGRESS' AND in_flight < concurrency_limit
-          AND settings_version = $5 AND EXISTS (SELECT 1 FROM picked)
+        WHERE id = $1 AND status = 'IN_PROGRESS'
+          AND in_flight < LEAST(concurrency_limit, allowed_lines)
+          AND settings_version = $5 AND (SELECT in_flight FROM lines) < $7
         RETURNING id
+    ), taken AS (
+        UPDATE line_usage SET in_flight = in_flight + 1 WHERE EXISTS (SELECT 1 FROM fence)
+        RETURNING in_flight
     ), dialled AS (
         UPDATE calls c SET status = 'SCHEDULED', attempt_count = c.attempt_count + 1,
             dial_count = c.dial_count + 1, last_attempted_at = $2, next_retry_at = NULL,
             updated_at = $2
-        FROM picked WHERE c.id = picked.id AND EXISTS (SELECT 1 FROM fence)
+        FROM picked WHERE c.id = picked.id AND EXISTS (SELECT 1 FROM taken)
         RETURNING c.id, c.campaign_id, c.phone_number, c.attempt_count
     ), recorded AS (
         INSERT INTO call_attempts (call_id, attempt_no, campaign_id, phone_number, job_id,
@@ -123,9 +133,15 @@ _CLAIM = f"""
 
 
 async def start_attempt(
-    conn: asyncpg.Connection, rules: DialRules, job_id: UUID, worker_id: str, now: datetime
+    conn: asyncpg.Connection,
+    rules: DialRules,
+    job_id: UUID,
+    worker_id: str,
+    now: datetime,
+    capacity: int,
 ) -> StartedAttempt | NoDial:
-    """Take a line of the campaign and record an attempt at its most urgent number.
+    """Take a line of the campaign and record an attempt at its most urgent number; at most
+    `capacity` calls are in progress across all campaigns.
 
     Due retries go before new numbers. A number already in a live call (in any campaign) is
     passed over; two claims racing for one number are settled by a unique index. Raises
@@ -137,7 +153,7 @@ async def start_attempt(
     for _ in range(3):
         try:
             row = await conn.fetchrow(
-                _CLAIM, rules.campaign_id, now, job_id, worker_id, rules.version, deadline
+                _CLAIM, rules.campaign_id, now, job_id, worker_id, rules.version, deadline, capacity
             )
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "call_attempts_one_open_per_job":
@@ -155,6 +171,7 @@ async def start_attempt(
                 rules.campaign_id,
                 row["phone_number"],
                 rules.retry,
+                rules.version,
             )
         if row["settings_version"] != rules.version:
             return NoDial.RULES_CHANGED

@@ -13,13 +13,13 @@ from shared.domain.business_hours import BusinessHours
 from shared.domain.campaign import CAMPAIGN, Campaign
 from shared.domain.retry_policy import RetryConfig
 from shared.domain.statuses import CallStatus, CampaignStatus
-from shared.repositories.live_calls import NOT_IN_LIVE_CALL
 
-_COLUMNS = """
+COLUMNS = """
     id, kind, name, description, status, concurrency_limit, priority, max_retries,
     sync_initial_backoff_ms, sync_backoff_multiplier, callback_retry_delay_ms,
     callback_timeout_ms, window_start_minute, window_end_minute, timezone, allowed_days,
-    in_flight, settings_version, created_at, updated_at, started_at, finished_at
+    in_flight, settings_version, allowed_lines, calls_per_second, created_at, updated_at,
+    started_at, finished_at
 """
 
 
@@ -33,6 +33,7 @@ class NewCampaign:
     hours: BusinessHours
     kind: str = CAMPAIGN
     status: CampaignStatus = CampaignStatus.PENDING
+    calls_per_second: float | None = None
 
 
 async def insert_campaign(conn: asyncpg.Connection, new: NewCampaign) -> Campaign:
@@ -42,10 +43,10 @@ async def insert_campaign(conn: asyncpg.Connection, new: NewCampaign) -> Campaig
             id, kind, name, description, status, concurrency_limit, priority, max_retries,
             sync_initial_backoff_ms, sync_backoff_multiplier, callback_retry_delay_ms,
             callback_timeout_ms, window_start_minute, window_end_minute, timezone, allowed_days,
-            started_at
-        ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+            calls_per_second, started_at
+        ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
                   CASE WHEN $5 = 'IN_PROGRESS' THEN now() END)
-        RETURNING {_COLUMNS}
+        RETURNING {COLUMNS}
         """,
         uuid4(),
         new.kind,
@@ -63,12 +64,13 @@ async def insert_campaign(conn: asyncpg.Connection, new: NewCampaign) -> Campaig
         new.hours.end_minute,
         new.hours.timezone,
         sorted(new.hours.allowed_days),
+        new.calls_per_second,
     )
     return Campaign.from_row(row)
 
 
 async def fetch_campaign(conn: asyncpg.Connection, campaign_id: UUID) -> Campaign | None:
-    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM campaigns WHERE id = $1", campaign_id)
+    row = await conn.fetchrow(f"SELECT {COLUMNS} FROM campaigns WHERE id = $1", campaign_id)
     return Campaign.from_row(row) if row else None
 
 
@@ -83,7 +85,7 @@ async def list_campaigns(
     """Newest first: by offset, or after a given (created_at, id)."""
     rows = await conn.fetch(
         f"""
-        SELECT {_COLUMNS} FROM campaigns
+        SELECT {COLUMNS} FROM campaigns
         WHERE kind = 'CAMPAIGN' AND ($1::text IS NULL OR status = $1)
           AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))
         ORDER BY created_at DESC, id DESC
@@ -109,12 +111,12 @@ async def count_campaigns(conn: asyncpg.Connection, status: CampaignStatus | Non
 
 async def ensure_single_calls_campaign(conn: asyncpg.Connection, template: NewCampaign) -> Campaign:
     """The built-in campaign that carries single calls, created on first use."""
-    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM campaigns WHERE kind = 'SINGLE_CALLS'")
+    row = await conn.fetchrow(f"SELECT {COLUMNS} FROM campaigns WHERE kind = 'SINGLE_CALLS'")
     if row:
         return Campaign.from_row(row)
     async with conn.transaction():
         await conn.execute("LOCK TABLE campaigns IN SHARE ROW EXCLUSIVE MODE")
-        row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM campaigns WHERE kind = 'SINGLE_CALLS'")
+        row = await conn.fetchrow(f"SELECT {COLUMNS} FROM campaigns WHERE kind = 'SINGLE_CALLS'")
         if row:
             return Campaign.from_row(row)
         return await insert_campaign(conn, template)
@@ -165,10 +167,13 @@ class CampaignChanges:
     priority: int | None = None
     retry: RetryConfig | None = None
     hours: BusinessHours | None = None
+    calls_per_second: float | None = None
+    clear_calls_per_second: bool = False
 
     @property
     def changes_dialling(self) -> bool:
-        return any(v is not None for v in (self.concurrency_limit, self.retry, self.hours))
+        changed = (self.concurrency_limit, self.retry, self.hours, self.calls_per_second)
+        return any(v is not None for v in changed) or self.clear_calls_per_second
 
 
 async def update_campaign(
@@ -196,11 +201,12 @@ async def update_campaign(
             window_end_minute = coalesce($13, window_end_minute),
             timezone = coalesce($14, timezone),
             allowed_days = coalesce($15, allowed_days),
+            calls_per_second = CASE WHEN $18 THEN NULL ELSE coalesce($17, calls_per_second) END,
             settings_version = settings_version + CASE WHEN $16 THEN 1 ELSE 0 END,
             updated_at = now()
         WHERE id = $1 AND kind = 'CAMPAIGN'
           AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')
-        RETURNING {_COLUMNS}
+        RETURNING {COLUMNS}
         """,
         campaign_id,
         changes.name,
@@ -218,6 +224,8 @@ async def update_campaign(
         hours.timezone if hours else None,
         sorted(hours.allowed_days) if hours else None,
         changes.changes_dialling,
+        changes.calls_per_second,
+        changes.clear_calls_per_second,
     )
     return Campaign.from_row(row) if row else None
 
@@ -259,7 +267,7 @@ async def set_status(
             finished_at = CASE WHEN $2 IN ('COMPLETED', 'FAILED', 'CANCELLED') THEN now()
                                ELSE finished_at END
         WHERE id = $1 AND status = ANY($3::text[])
-        RETURNING {_COLUMNS}
+        RETURNING {COLUMNS}
         """,
         campaign_id,
         status.value,
@@ -316,34 +324,6 @@ async def consumable_campaigns(conn: asyncpg.Connection) -> list[ActiveCampaign]
     return [
         ActiveCampaign(r["id"], CampaignStatus(r["status"]), r["concurrency_limit"]) for r in rows
     ]
-
-
-@dataclass(frozen=True)
-class DispatchCandidate:
-    """A running campaign as the dispatcher sees it on one tick."""
-
-    campaign: Campaign
-    dialable: int
-
-
-async def dispatch_candidates(conn: asyncpg.Connection, now: datetime) -> list[DispatchCandidate]:
-    """Running campaigns with how many calls they could dial now, counted up to twice the
-    concurrency limit: the most jobs the dispatcher ever wants queued for one campaign."""
-    rows = await conn.fetch(
-        f"""
-        SELECT {_COLUMNS},
-            (SELECT count(*) FROM (
-                SELECT 1 FROM calls c WHERE c.campaign_id = k.id AND c.status = 'PENDING'
-                AND {NOT_IN_LIVE_CALL} LIMIT k.concurrency_limit * 2) p)
-          + (SELECT count(*) FROM (
-                SELECT 1 FROM calls c WHERE c.campaign_id = k.id AND c.status = 'FAILED'
-                AND c.next_retry_at <= $1 AND {NOT_IN_LIVE_CALL}
-                LIMIT k.concurrency_limit * 2) r) AS dialable
-        FROM campaigns k WHERE k.status = 'IN_PROGRESS'
-        """,
-        now,
-    )
-    return [DispatchCandidate(Campaign.from_row(r), r["dialable"]) for r in rows]
 
 
 async def finishable_campaign_ids(conn: asyncpg.Connection) -> list[UUID]:

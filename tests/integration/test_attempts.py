@@ -49,9 +49,11 @@ async def running_campaign(
     numbers: list[str],
     *,
     limit: int = 3,
+    allowed: int | None = None,
     hours: BusinessHours = ALWAYS_OPEN,
     retry: RetryConfig = RETRY,
 ) -> UUID:
+    """A running campaign whose share (the dispatcher's to set) is its limit unless told."""
     async with db.acquire() as conn:
         campaign = await campaign_repo.insert_campaign(
             conn,
@@ -66,16 +68,29 @@ async def running_campaign(
             ),
         )
         await call_repo.insert_new_numbers(conn, campaign.id, numbers)
+        await conn.execute(
+            "UPDATE campaigns SET allowed_lines = $2 WHERE id = $1",
+            campaign.id,
+            limit if allowed is None else allowed,
+        )
     return campaign.id
 
 
+#: Global capacity for claims in these tests: never the limit unless a test says so.
+AMPLE_LINES = 1_000_000
+
+
 async def claim(
-    db: asyncpg.Pool, campaign_id: UUID, at: datetime | None = None, job_id: UUID | None = None
+    db: asyncpg.Pool,
+    campaign_id: UUID,
+    at: datetime | None = None,
+    job_id: UUID | None = None,
+    capacity: int = AMPLE_LINES,
 ) -> StartedAttempt | NoDial:
     async with db.acquire() as conn:
         rules = await fetch_dial_rules(conn, campaign_id)
         assert rules is not None
-        return await start_attempt(conn, rules, job_id or uuid4(), "w1", at or now())
+        return await start_attempt(conn, rules, job_id or uuid4(), "w1", at or now(), capacity)
 
 
 async def start(db: asyncpg.Pool, campaign_id: UUID, at: datetime | None = None) -> StartedAttempt:
@@ -104,6 +119,43 @@ async def test_the_fence_holds_under_concurrent_claims(db: asyncpg.Pool) -> None
     assert {r for r in results if isinstance(r, NoDial)} == {NoDial.NO_FREE_LINE}
     assert len({s.ref.call_id for s in started}) == 3
     assert await in_flight(db, campaign_id) == 3
+
+
+async def test_a_campaign_takes_no_more_lines_than_its_share(db: asyncpg.Pool) -> None:
+    campaign_id = await running_campaign(db, fresh_numbers(20), limit=10, allowed=2)
+
+    results = await asyncio.gather(*(claim(db, campaign_id) for _ in range(8)))
+
+    assert sum(isinstance(r, StartedAttempt) for r in results) == 2
+    assert await in_flight(db, campaign_id) == 2
+
+
+async def lines_in_use(db: asyncpg.Pool) -> int:
+    return int(await db.fetchval("SELECT in_flight FROM line_usage"))
+
+
+async def test_the_global_capacity_holds_across_campaigns_and_frees_on_endings(
+    db: asyncpg.Pool,
+) -> None:
+    campaigns = [await running_campaign(db, fresh_numbers(10), limit=5) for _ in range(3)]
+    # Other tests leave calls open in this database: the capacity is counted from here.
+    capacity = await lines_in_use(db) + 4
+
+    results = await asyncio.gather(
+        *(claim(db, c, capacity=capacity) for c in campaigns for _ in range(5))
+    )
+
+    started = [r for r in results if isinstance(r, StartedAttempt)]
+    assert len(started) == 4
+    assert await lines_in_use(db) == capacity
+    assert sum([await in_flight(db, c) for c in campaigns]) == 4
+    assert await claim(db, campaigns[0], capacity=capacity) is NoDial.NO_FREE_LINE
+
+    async with db.acquire() as conn:
+        endings = [(s.ref, Ending(AttemptOutcome.COMPLETED, duration_seconds=3)) for s in started]
+        await end_attempts(conn, endings[:2], now())
+    assert await lines_in_use(db) == capacity - 2
+    assert isinstance(await claim(db, campaigns[0], capacity=capacity), StartedAttempt)
 
 
 async def test_due_retries_go_before_new_numbers_and_early_ones_wait(db: asyncpg.Pool) -> None:
@@ -234,7 +286,8 @@ async def test_a_claim_with_stale_rules_changes_nothing(db: asyncpg.Pool) -> Non
             "UPDATE campaigns SET settings_version = settings_version + 1 WHERE id = $1",
             campaign_id,
         )
-        assert await start_attempt(conn, rules, uuid4(), "w", now()) is NoDial.RULES_CHANGED
+        started = await start_attempt(conn, rules, uuid4(), "w", now(), AMPLE_LINES)
+        assert started is NoDial.RULES_CHANGED
     assert await in_flight(db, campaign_id) == 0
 
 

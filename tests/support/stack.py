@@ -9,13 +9,16 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 import aiohttp
+import pytest
 
-from tests.support.infra import Infra
+from tests.support.infra import Infra, create_infra, destroy_infra
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -143,3 +146,29 @@ class Stack:
 
     def tails(self) -> str:
         return "\n\n".join(f"== {s.name} ==\n{s.log_tail()}" for s in self.services.values())
+
+
+@asynccontextmanager
+async def full_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+    prefix: str,
+    settings: dict[str, str],
+) -> AsyncIterator[Stack]:
+    """The five processes on a database and vhost of their own; their logs are printed when
+    a test of the session failed."""
+    own = await create_infra(prefix)
+    log_dir: Path = tmp_path_factory.mktemp(f"{prefix}-logs")
+    running = Stack(own, log_dir, dict(settings))
+    try:
+        await running.start("telephony_mock")
+        await running.start("api")
+        await running.start("dispatcher")
+        await running.start("worker", "worker-1")
+        await running.start("worker", "worker-2")
+        yield running
+    finally:
+        if request.session.testsfailed:
+            print(f"\nservice logs in {log_dir}\n{running.tails()}")
+        await running.stop_all()
+        await destroy_infra(own)

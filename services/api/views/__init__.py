@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from aiohttp.web import RouteDef
 
-from services.api.views import calls, campaigns, docs, health, imports
+from services.api.views import calls, campaigns, docs, health, imports, statistics
 
 ROUTES: list[RouteDef] = [
     *campaigns.routes,
     *imports.routes,
     *calls.routes,
+    *statistics.routes,
     *health.routes,
     *docs.routes,
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.api import call_ops, idempotency
-from services.api.context import POOL, PUBLISHER, SETTINGS
+from services.api.context import METRICS, POOL, PUBLISHER, SETTINGS
 from services.api.events import ensure_job_queue, publish_event
 from services.api.http_io import json_body, path_id
 from services.api.schemas import CallbackIn, SingleCallCreate
@@ -44,7 +44,8 @@ async def provider_callback(request: web.Request) -> web.Response:
     if not is_valid(secret, raw, request.headers.get(SIGNATURE_HEADER)):
         raise Unauthorized(f"missing or wrong {SIGNATURE_HEADER} for this body")
     body = CallbackIn.model_validate_json(raw)
-    result = await call_ops.apply_callback(request.app[POOL], request.app[PUBLISHER], body)
+    app = request.app
+    result = await call_ops.apply_callback(app[POOL], app[PUBLISHER], body, app[METRICS])
     return json_body(result)
 
 

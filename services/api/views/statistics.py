@@ -1,0 +1,30 @@
+"""Statistics: one campaign's progress and pace, and the whole system's figures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from services.api import stats_ops
+from services.api.context import BROKER, POOL, SETTINGS
+from services.api.http_io import json_body, path_id, query_int
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/v1/campaigns/{id}/stats")
+async def campaign_stats(request: web.Request) -> web.Response:
+    minutes = query_int(request, "minutes", 15, low=1, high=180)
+    stats = await stats_ops.campaign_stats(
+        request.app[POOL], path_id(request), datetime.now(UTC), minutes
+    )
+    return json_body(stats)
+
+
+@routes.get("/api/v1/metrics")
+async def global_metrics(request: web.Request) -> web.Response:
+    metrics = await stats_ops.global_metrics(
+        request.app[POOL], request.app[BROKER], request.app[SETTINGS], datetime.now(UTC)
+    )
+    return json_body(metrics)

@@ -1,0 +1,96 @@
+"""What the dispatcher reads on every pass, and the line shares it writes back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from shared.domain.campaign import Campaign
+from shared.repositories.campaigns import COLUMNS
+from shared.repositories.live_calls import NOT_IN_LIVE_CALL
+
+
+@dataclass(frozen=True)
+class DispatchCandidate:
+    """A running campaign as the dispatcher sees it on one pass."""
+
+    campaign: Campaign
+    #: Numbers it could dial now (new ones and due retries), counted up to twice its limit.
+    dialable: int
+    #: Numbers not final yet, counted up to the cap the pass asked for (0: not counted).
+    remaining: int
+
+
+@dataclass(frozen=True)
+class DispatchSnapshot:
+    candidates: list[DispatchCandidate]
+    #: Calls in progress across all campaigns (running or not).
+    lines_in_use: int
+
+
+async def dispatch_snapshot(
+    conn: asyncpg.Connection, now: datetime, *, remaining_cap: int = 0
+) -> DispatchSnapshot:
+    """Running campaigns with what they could dial now, and the lines in use everywhere.
+
+    Counts are capped so that a campaign with 100,000 numbers costs a pass no more than a
+    small one: the dispatcher never wants more than twice a campaign's limit queued, and
+    `remaining_cap` is as far as the remaining_calls strategy needs to tell campaigns apart.
+    """
+    rows = await conn.fetch(
+        f"""
+        SELECT {COLUMNS},
+            (SELECT count(*) FROM (
+                SELECT 1 FROM calls c WHERE c.campaign_id = k.id AND c.status = 'PENDING'
+                AND {NOT_IN_LIVE_CALL} LIMIT k.concurrency_limit * 2) p)
+          + (SELECT count(*) FROM (
+                SELECT 1 FROM calls c WHERE c.campaign_id = k.id AND c.status = 'FAILED'
+                AND c.next_retry_at <= $1 AND {NOT_IN_LIVE_CALL}
+                LIMIT k.concurrency_limit * 2) r) AS dialable,
+            (SELECT count(*) FROM (
+                SELECT 1 FROM calls c WHERE c.campaign_id = k.id
+                AND c.status IN ('PENDING', 'SCHEDULED', 'IN_PROGRESS', 'FAILED')
+                LIMIT $2) o) AS remaining,
+            (SELECT in_flight FROM line_usage) AS lines_in_use
+        FROM campaigns k WHERE k.status = 'IN_PROGRESS'
+        ORDER BY k.id
+        """,
+        now,
+        remaining_cap,
+    )
+    if rows:
+        lines_in_use = rows[0]["lines_in_use"]
+    else:
+        lines_in_use = await conn.fetchval("SELECT in_flight FROM line_usage")
+    return DispatchSnapshot(
+        [DispatchCandidate(Campaign.from_row(r), r["dialable"], r["remaining"]) for r in rows],
+        lines_in_use,
+    )
+
+
+async def set_allowed_lines(conn: asyncpg.Connection, allowed: Mapping[UUID, int]) -> int:
+    """Give each campaign in `allowed` its lines and every other campaign none; writes only
+    the rows that change, locked in id order like every statement that locks several."""
+    result = await conn.execute(
+        """
+        WITH target AS (
+            SELECT * FROM unnest($1::uuid[], $2::int[]) AS t(id, lines)
+        ), changed AS (
+            SELECT k.id, coalesce(t.lines, 0) AS lines
+            FROM campaigns k LEFT JOIN target t ON t.id = k.id
+            WHERE (k.allowed_lines > 0 OR t.id IS NOT NULL)
+              AND k.allowed_lines <> coalesce(t.lines, 0)
+            ORDER BY k.id
+            FOR UPDATE OF k
+        )
+        UPDATE campaigns k SET allowed_lines = changed.lines
+        FROM changed WHERE k.id = changed.id
+        """,
+        list(allowed),
+        list(allowed.values()),
+    )
+    return int(result.split()[-1])
