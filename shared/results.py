@@ -81,7 +81,7 @@ _READ_ATTEMPTS = """
 # Everything the endings change, in one statement: each attempt is updated only if it is still
 # as it was read, and its call and the fences (global and the campaign's) only if that
 # succeeded. Attempt columns are written once (coalesce), as the append-only trigger demands.
-# Locks are taken in the order every statement keeps: attempts, calls, line_usage, campaigns.
+# Locks are taken in the order every statement keeps: attempts, calls, line slots, campaigns.
 _APPLY_ENDINGS = """
     WITH input AS (
         SELECT * FROM unnest(
@@ -106,7 +106,7 @@ _APPLY_ENDINGS = """
         WHERE a.call_id = u.call_id AND a.attempt_no = u.attempt_no
           AND a.outcome IS NOT DISTINCT FROM u.seen_outcome
           AND a.timed_out_at IS NOT DISTINCT FROM u.seen_timed_out_at
-        RETURNING a.call_id, a.attempt_no
+        RETURNING a.call_id, a.attempt_no, a.line_slot
     ), call AS (
         UPDATE calls c SET status = u.call_status, next_retry_at = u.next_retry_at,
             dial_count = u.dial_count, failure_reason = u.failure_reason,
@@ -118,18 +118,24 @@ _APPLY_ENDINGS = """
           AND (u.expected_call_status IS NULL OR c.status = u.expected_call_status)
         RETURNING c.id
     ), released AS (
-        SELECT u.campaign_id, count(*) AS lines
+        SELECT u.campaign_id, t.line_slot
         FROM input u JOIN attempt t ON t.call_id = u.call_id AND t.attempt_no = u.attempt_no
-        WHERE u.releases_line GROUP BY u.campaign_id
-    ), lines AS (
+        WHERE u.releases_line
+    ), slots AS (
         -- After the calls (the subquery on `call` makes it wait for them), before campaigns.
-        UPDATE line_usage SET in_flight = in_flight - (SELECT sum(lines) FROM released)
-        WHERE EXISTS (SELECT 1 FROM released) AND (SELECT count(*) FROM call) >= 0
-        RETURNING in_flight
+        UPDATE line_slots s SET in_flight = s.in_flight - d.lines
+        FROM (
+            SELECT line_slot, count(*) AS lines FROM released GROUP BY line_slot ORDER BY line_slot
+        ) d
+        WHERE s.slot = d.line_slot AND (SELECT count(*) FROM call) >= 0
+        RETURNING s.slot
     ), fence AS (
         UPDATE campaigns k SET in_flight = k.in_flight - d.lines
-        FROM (SELECT campaign_id, lines FROM released ORDER BY campaign_id) d
-        WHERE k.id = d.campaign_id AND EXISTS (SELECT 1 FROM lines)
+        FROM (
+            SELECT campaign_id, count(*) AS lines FROM released
+            GROUP BY campaign_id ORDER BY campaign_id
+        ) d
+        WHERE k.id = d.campaign_id AND (SELECT count(*) FROM slots) >= 0
     )
     SELECT call_id, attempt_no FROM attempt
 """

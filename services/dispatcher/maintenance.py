@@ -17,7 +17,7 @@ from shared.repositories.idempotency_keys import forget_old_keys
 
 log = structlog.get_logger()
 
-HOT_TABLES = ("calls", "call_attempts", "campaigns", "line_usage")
+HOT_TABLES = ("calls", "call_attempts", "campaigns", "line_slots")
 #: Vacuum a table once its dead rows pass this share of its live rows (or 5,000).
 DEAD_ROW_SHARE = 0.1
 MIN_DEAD_ROWS = 5000

@@ -8,6 +8,7 @@ workers hold the campaign's jobs, the database never lets more calls start than 
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -80,12 +81,16 @@ class JobAlreadyStarted(Exception):
     """This job (a redelivery) has an attempt that has not ended."""
 
 
+#: Slots the global line count is kept in (table line_slots, migration 0005).
+LINE_SLOTS = 16
+
 # One statement, so the rows it locks are locked only while it runs: unless this job has an
 # attempt still open (a redelivery), pick the most urgent dialable number (due retries first),
-# take a line of the campaign (below its limit and its share) and one of the global capacity,
-# if the settings are still the version whose business hours the worker checked, and record
-# the attempt. Nothing changes unless all of it happens. Locks go calls (never waiting),
-# line_usage, campaign: the order every statement here keeps.
+# take a line of the campaign (below its limit and its share) and one of the global capacity
+# (in a slot with room that no other claim holds), if the settings are still the version whose
+# business hours the worker checked, and record the attempt with its slot. Nothing changes
+# unless all of it happens. Locks go calls and slot (neither ever waited for), then campaign:
+# the order every statement here keeps.
 _CLAIM = f"""
     WITH prior AS (
         SELECT call_id FROM call_attempts
@@ -102,17 +107,24 @@ _CLAIM = f"""
         ORDER BY c.seq LIMIT 1 FOR UPDATE SKIP LOCKED
     ), picked AS (
         SELECT id FROM due_retry UNION ALL SELECT id FROM fresh
-    ), lines AS (
-        SELECT in_flight FROM line_usage WHERE EXISTS (SELECT 1 FROM picked) FOR UPDATE
+    ), slot AS (
+        SELECT slot FROM line_slots
+        WHERE EXISTS (SELECT 1 FROM picked)
+          AND in_flight < $7 / {LINE_SLOTS} + CASE WHEN slot < $7 % {LINE_SLOTS} THEN 1 ELSE 0 END
+          -- The parts add up to the capacity; this keeps a lowered capacity from letting
+          -- slots under their new part take lines while the total is still above it.
+          AND (SELECT sum(in_flight) FROM line_slots) < $7
+        ORDER BY (slot + $8) % {LINE_SLOTS} LIMIT 1 FOR UPDATE SKIP LOCKED
     ), fence AS (
         UPDATE campaigns SET in_flight = in_flight + 1
         WHERE id = $1 AND status = 'IN_PROGRESS'
           AND in_flight < LEAST(concurrency_limit, allowed_lines)
-          AND settings_version = $5 AND (SELECT in_flight FROM lines) < $7
+          AND settings_version = $5 AND EXISTS (SELECT 1 FROM slot)
         RETURNING id
     ), taken AS (
-        UPDATE line_usage SET in_flight = in_flight + 1 WHERE EXISTS (SELECT 1 FROM fence)
-        RETURNING in_flight
+        UPDATE line_slots SET in_flight = in_flight + 1
+        WHERE slot = (SELECT slot FROM slot) AND EXISTS (SELECT 1 FROM fence)
+        RETURNING slot
     ), dialled AS (
         UPDATE calls c SET status = 'SCHEDULED', attempt_count = c.attempt_count + 1,
             dial_count = c.dial_count + 1, last_attempted_at = $2, next_retry_at = NULL,
@@ -121,8 +133,10 @@ _CLAIM = f"""
         RETURNING c.id, c.campaign_id, c.phone_number, c.attempt_count
     ), recorded AS (
         INSERT INTO call_attempts (call_id, attempt_no, campaign_id, phone_number, job_id,
-                                   worker_id, started_at, expected_callback_by)
-        SELECT id, attempt_count, campaign_id, phone_number, $3, $4, $2, $6 FROM dialled
+                                   worker_id, started_at, expected_callback_by, line_slot)
+        SELECT id, attempt_count, campaign_id, phone_number, $3, $4, $2, $6,
+               (SELECT slot FROM taken)
+        FROM dialled
         RETURNING call_id, attempt_no, phone_number
     )
     SELECT k.status, k.settings_version, EXISTS (SELECT 1 FROM picked) AS had_call,
@@ -153,7 +167,16 @@ async def start_attempt(
     for _ in range(3):
         try:
             row = await conn.fetchrow(
-                _CLAIM, rules.campaign_id, now, job_id, worker_id, rules.version, deadline, capacity
+                _CLAIM,
+                rules.campaign_id,
+                now,
+                job_id,
+                worker_id,
+                rules.version,
+                deadline,
+                capacity,
+                # Claims start looking at different slots, so they seldom meet.
+                random.randrange(LINE_SLOTS),
             )
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "call_attempts_one_open_per_job":

@@ -55,7 +55,7 @@ async def dispatch_snapshot(
                 SELECT 1 FROM calls c WHERE c.campaign_id = k.id
                 AND c.status IN ('PENDING', 'SCHEDULED', 'IN_PROGRESS', 'FAILED')
                 LIMIT $2) o) AS remaining,
-            (SELECT in_flight FROM line_usage) AS lines_in_use
+            (SELECT sum(in_flight)::int FROM line_slots) AS lines_in_use
         FROM campaigns k WHERE k.status = 'IN_PROGRESS'
         ORDER BY k.id
         """,
@@ -65,7 +65,7 @@ async def dispatch_snapshot(
     if rows:
         lines_in_use = rows[0]["lines_in_use"]
     else:
-        lines_in_use = await conn.fetchval("SELECT in_flight FROM line_usage")
+        lines_in_use = await conn.fetchval("SELECT sum(in_flight)::int FROM line_slots")
     return DispatchSnapshot(
         [DispatchCandidate(Campaign.from_row(r), r["dialable"], r["remaining"]) for r in rows],
         lines_in_use,

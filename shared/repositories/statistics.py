@@ -183,7 +183,7 @@ async def campaign_totals(conn: asyncpg.Connection) -> CampaignTotals:
 
 
 async def lines_in_use(conn: asyncpg.Connection) -> int:
-    value: int = await conn.fetchval("SELECT in_flight FROM line_usage")
+    value: int = await conn.fetchval("SELECT sum(in_flight)::int FROM line_slots")
     return value
 
 

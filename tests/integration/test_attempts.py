@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
+import pytest_asyncio
 
 from shared.domain.business_hours import ALL_DAYS, ALWAYS_OPEN, BusinessHours
 from shared.domain.retry_policy import RetryConfig
@@ -27,6 +29,7 @@ from shared.repositories.attempts import (
     start_attempt,
 )
 from shared.results import TIMEOUT_REASON, Ending, end_attempt, end_attempts
+from tests.support.infra import create_infra, destroy_infra
 from tests.support.numbers import fresh_numbers
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -131,15 +134,28 @@ async def test_a_campaign_takes_no_more_lines_than_its_share(db: asyncpg.Pool) -
 
 
 async def lines_in_use(db: asyncpg.Pool) -> int:
-    return int(await db.fetchval("SELECT in_flight FROM line_usage"))
+    return int(await db.fetchval("SELECT sum(in_flight) FROM line_slots"))
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def empty_db() -> AsyncIterator[asyncpg.Pool]:
+    """A database of its own, with no call in progress left by other tests."""
+    infra = await create_infra("vcs_lines")
+    pool = await asyncpg.create_pool(infra.database_url, min_size=1, max_size=20)
+    assert pool is not None
+    try:
+        yield pool
+    finally:
+        await pool.close()
+        await destroy_infra(infra)
 
 
 async def test_the_global_capacity_holds_across_campaigns_and_frees_on_endings(
-    db: asyncpg.Pool,
+    empty_db: asyncpg.Pool,
 ) -> None:
+    db = empty_db
     campaigns = [await running_campaign(db, fresh_numbers(10), limit=5) for _ in range(3)]
-    # Other tests leave calls open in this database: the capacity is counted from here.
-    capacity = await lines_in_use(db) + 4
+    capacity = 4
 
     results = await asyncio.gather(
         *(claim(db, c, capacity=capacity) for c in campaigns for _ in range(5))
@@ -147,7 +163,7 @@ async def test_the_global_capacity_holds_across_campaigns_and_frees_on_endings(
 
     started = [r for r in results if isinstance(r, StartedAttempt)]
     assert len(started) == 4
-    assert await lines_in_use(db) == capacity
+    assert await lines_in_use(db) == capacity == 4
     assert sum([await in_flight(db, c) for c in campaigns]) == 4
     assert await claim(db, campaigns[0], capacity=capacity) is NoDial.NO_FREE_LINE
 
@@ -156,6 +172,21 @@ async def test_the_global_capacity_holds_across_campaigns_and_frees_on_endings(
         await end_attempts(conn, endings[:2], now())
     assert await lines_in_use(db) == capacity - 2
     assert isinstance(await claim(db, campaigns[0], capacity=capacity), StartedAttempt)
+
+
+async def test_a_lowered_capacity_admits_nothing_until_the_total_is_below_it(
+    empty_db: asyncpg.Pool,
+) -> None:
+    db = empty_db
+    campaign = await running_campaign(db, fresh_numbers(20), limit=20)
+    for _ in range(8):
+        await start(db, campaign)  # under a capacity of a million, wherever the slots fall
+    in_use = await lines_in_use(db)
+
+    results = await asyncio.gather(*(claim(db, campaign, capacity=in_use - 2) for _ in range(6)))
+
+    assert set(results) == {NoDial.NO_FREE_LINE}
+    assert await lines_in_use(db) == in_use
 
 
 async def test_due_retries_go_before_new_numbers_and_early_ones_wait(db: asyncpg.Pool) -> None:

@@ -9,13 +9,20 @@ ALTER TABLE campaigns ADD COLUMN allowed_lines integer NOT NULL DEFAULT 0
 ALTER TABLE campaigns ADD COLUMN calls_per_second double precision
     CHECK (calls_per_second IS NULL OR calls_per_second > 0);
 
--- Calls in progress across all campaigns: the fence that holds VCS_MAX_CONCURRENT_CALLS.
-CREATE TABLE line_usage (
-    singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+-- Calls in progress across all campaigns: the fence that holds VCS_MAX_CONCURRENT_CALLS,
+-- counted in 16 slots, each holding its part of the capacity so that the parts add up to the
+-- whole. One row would make every claim and every ending in the system wait for each other;
+-- a claim takes whichever slot with room is not locked (SKIP LOCKED), and an attempt records
+-- its slot to give the line back there.
+CREATE TABLE line_slots (
+    slot       smallint PRIMARY KEY CHECK (slot >= 0 AND slot < 16),
     in_flight  integer NOT NULL DEFAULT 0 CHECK (in_flight >= 0)
 );
-INSERT INTO line_usage (in_flight) SELECT coalesce(sum(in_flight), 0) FROM campaigns;
-ALTER TABLE line_usage SET (autovacuum_vacuum_scale_factor = 0.0, autovacuum_vacuum_threshold = 1000);
+INSERT INTO line_slots (slot) SELECT generate_series(0, 15);
+UPDATE line_slots SET in_flight = (SELECT coalesce(sum(in_flight), 0) FROM campaigns)
+WHERE slot = 0;
+ALTER TABLE line_slots SET (autovacuum_vacuum_scale_factor = 0.0, autovacuum_vacuum_threshold = 1000);
+ALTER TABLE call_attempts ADD COLUMN line_slot smallint NOT NULL DEFAULT 0;
 
 CREATE TABLE workers (
     worker_id     text PRIMARY KEY,
