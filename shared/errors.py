@@ -56,6 +56,13 @@ class Unauthorized(PermanentError):
     http_status = 401
 
 
+class Forbidden(PermanentError):
+    """Credentials that do not grant the request: a carrier callback's wrong signature."""
+
+    code = "forbidden"
+    http_status = 403
+
+
 class Conflict(PermanentError):
     """The resource's current state forbids the action (starting a finished campaign)."""
 

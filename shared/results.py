@@ -50,6 +50,8 @@ class Ending:
     reason: str | None = None
     duration_seconds: int | None = None
     external_call_id: str | None = None
+    answered_by: str | None = None
+    sip_response_code: int | None = None
 
 
 @dataclass(frozen=True)
@@ -88,11 +90,11 @@ _APPLY_ENDINGS = """
             $1::uuid[], $2::int[], $3::timestamptz[], $4::text[], $5::text[], $6::int[],
             $7::timestamptz[], $8::text[], $9::text[], $10::timestamptz[], $11::int[],
             $12::text[], $13::int[], $14::uuid[], $15::bool[], $16::text[],
-            $17::timestamptz[], $18::text[]
+            $17::timestamptz[], $18::text[], $20::text[], $21::int[]
         ) AS u(call_id, attempt_no, timed_out_at, outcome, reason, duration_seconds, ended_at,
                external_call_id, call_status, next_retry_at, dial_count, failure_reason,
                call_duration_seconds, campaign_id, releases_line, seen_outcome,
-               seen_timed_out_at, expected_call_status)
+               seen_timed_out_at, expected_call_status, answered_by, sip_response_code)
         ORDER BY call_id, attempt_no
     ), attempt AS (
         UPDATE call_attempts a SET
@@ -101,7 +103,9 @@ _APPLY_ENDINGS = """
             reason = coalesce(a.reason, u.reason),
             duration_seconds = coalesce(a.duration_seconds, u.duration_seconds),
             ended_at = coalesce(a.ended_at, u.ended_at),
-            external_call_id = coalesce(a.external_call_id, u.external_call_id)
+            external_call_id = coalesce(a.external_call_id, u.external_call_id),
+            answered_by = coalesce(a.answered_by, u.answered_by),
+            sip_response_code = coalesce(a.sip_response_code, u.sip_response_code)
         FROM input u
         WHERE a.call_id = u.call_id AND a.attempt_no = u.attempt_no
           AND a.outcome IS NOT DISTINCT FROM u.seen_outcome
@@ -308,6 +312,8 @@ async def _write(conn: asyncpg.Connection, plans: list[_Plan], now: datetime) ->
             for p in plans
         ],
         now,
+        [p.ending.answered_by for p in plans],
+        [p.ending.sip_response_code for p in plans],
     )
     return {AttemptRef(r["call_id"], r["attempt_no"]) for r in rows}
 
@@ -321,6 +327,8 @@ class ProviderReport:
     ref: AttemptRef | None = None
     duration_seconds: int | None = None
     failure_reason: str | None = None
+    answered_by: str | None = None
+    sip_response_code: int | None = None
 
 
 async def apply_provider_report(
@@ -348,7 +356,14 @@ async def apply_provider_reports(
         reason = report.failure_reason
         if outcome is not AttemptOutcome.COMPLETED and not reason:
             reason = outcome.value
-        ending = Ending(outcome, reason, report.duration_seconds, report.external_call_id)
+        ending = Ending(
+            outcome,
+            reason,
+            report.duration_seconds,
+            report.external_call_id,
+            report.answered_by,
+            report.sip_response_code,
+        )
         finals.append((index, (ref, ending)))
     if finals:
         ended = await end_attempts(conn, [item for _, item in finals], now)
@@ -365,11 +380,13 @@ async def _record_progress(
         """
         WITH progressed AS (
             UPDATE call_attempts SET provider_status = $3,
-                external_call_id = coalesce(external_call_id, $4)
+                external_call_id = coalesce(external_call_id, $4),
+                answered_by = coalesce(answered_by, $5)
             WHERE call_id = $1 AND attempt_no = $2 AND outcome IS NULL
             RETURNING call_id
         ), moved AS (
-            UPDATE calls SET status = 'IN_PROGRESS', updated_at = now()
+            UPDATE calls SET status = 'IN_PROGRESS', updated_at = now(),
+                external_call_id = coalesce(external_call_id, $4)
             WHERE id = $1 AND attempt_count = $2 AND status = 'SCHEDULED'
               AND EXISTS (SELECT 1 FROM progressed)
         )
@@ -380,6 +397,7 @@ async def _record_progress(
         ref.attempt_no,
         report.status,
         report.external_call_id,
+        report.answered_by,
     )
     if row is None:
         return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: RabbitMQ closes the channel of a consumer holding a message longer than its
@@ -73,7 +73,8 @@ class Settings(BaseSettings):
     # worker
     worker_id: str | None = None
     worker_health_port: int = 8083
-    telephony_provider: Literal["mock"] = "mock"
+    #: The module of services/worker/telephony/providers that places calls: mock, twilio.
+    telephony_provider: str = Field("mock", pattern=r"^[a-z][a-z0-9_]*$")
     dial_timeout_ms: int = Field(10_000, ge=100)
     dial_max_tries: int = Field(4, ge=1, le=20)
     breaker_fail_max: int = Field(5, ge=1)
@@ -87,6 +88,22 @@ class Settings(BaseSettings):
     #: How often a worker tells the database it is alive and what it holds (for the metrics).
     worker_heartbeat_interval_ms: int = Field(2000, ge=100)
 
+    # A Twilio-compatible carrier (the worker's twilio provider; the mock's Twilio API too)
+    twilio_base_url: str = "https://api.twilio.com"
+    twilio_account_sid: str | None = None
+    #: Basic-auth password of the REST API and the key of X-Twilio-Signature on callbacks.
+    twilio_auth_token: SecretStr | None = None
+    #: The caller id: a number (or SIP address) of the account.
+    twilio_from: str | None = None
+    #: What the answered call hears: a TwiML document's URL, or the TwiML itself.
+    twilio_twiml_url: str | None = None
+    twilio_twiml: str | None = None
+    #: Seconds the carrier lets a call ring before it reports no-answer.
+    twilio_ring_timeout_s: int = Field(30, ge=5, le=600)
+    #: Where the carrier reaches the api (behind any proxy): status callbacks go to
+    #: {public_base_url}/api/v1/calls/callback/twilio, and their signatures are checked on it.
+    public_base_url: str | None = None
+
     # telephony_mock
     mock_http_port: int = 8090
     mock_delay_min_ms: int = Field(3000, ge=0)
@@ -94,6 +111,9 @@ class Settings(BaseSettings):
     mock_failure_rate: float = Field(0.05, ge=0.0, le=1.0)
     mock_no_callback_rate: float = Field(0.01, ge=0.0, le=1.0)
     mock_sync_error_rate: float = Field(0.005, ge=0.0, le=1.0)
+    mock_rate_limited_rate: float = Field(0.0, ge=0.0, le=1.0)
+    mock_duplicate_callback_rate: float = Field(0.0, ge=0.0, le=1.0)
+    mock_out_of_order_callback_rate: float = Field(0.0, ge=0.0, le=1.0)
     mock_scenarios: dict[str, list[str]] = Field(default_factory=dict)
 
     @field_validator("mock_scenarios", mode="before")
@@ -113,7 +133,14 @@ class Settings(BaseSettings):
             raise ValueError("VCS_MOCK_DELAY_MIN_MS must not exceed VCS_MOCK_DELAY_MAX_MS")
         if self.db_pool_min_size > self.db_pool_max_size:
             raise ValueError("VCS_DB_POOL_MIN_SIZE must not exceed VCS_DB_POOL_MAX_SIZE")
-        rates = self.mock_failure_rate + self.mock_no_callback_rate + self.mock_sync_error_rate
+        rates = (
+            self.mock_failure_rate
+            + self.mock_no_callback_rate
+            + self.mock_sync_error_rate
+            + self.mock_rate_limited_rate
+        )
         if rates > 1.0:
-            raise ValueError("the mock's failure, no-callback and sync-error rates add up past 1")
+            raise ValueError(
+                "the mock's failure, no-callback, sync-error and rate-limited rates add up past 1"
+            )
         return self

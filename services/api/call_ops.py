@@ -19,7 +19,7 @@ from shared.domain.business_hours import ALWAYS_OPEN
 from shared.domain.campaign import SINGLE_CALLS
 from shared.domain.phone import InvalidPhoneNumber, normalize
 from shared.domain.statuses import CallStatus, CampaignStatus
-from shared.errors import InvalidInput, NotFound, TransientError
+from shared.errors import Conflict, InvalidInput, NotFound, TransientError
 from shared.repositories import calls as call_repo
 from shared.repositories import campaigns as campaign_repo
 from shared.results import ProviderReport, apply_provider_report
@@ -98,18 +98,30 @@ async def apply_callback(
         duration_seconds=body.duration_seconds,
         failure_reason=body.failure_reason,
     )
+    return await apply_report(pool, publisher, report, metrics)
+
+
+async def apply_report(
+    pool: asyncpg.Pool, publisher: Publisher, report: ProviderReport, metrics: ApiMetrics
+) -> CallbackOut:
+    """Apply a provider's report, then tell the worker holding the attempt if it ended it."""
     async with pool.acquire() as conn:
-        effect = await apply_provider_report(conn, report, datetime.now(UTC))
+        try:
+            effect = await apply_provider_report(conn, report, datetime.now(UTC))
+        except asyncpg.UniqueViolationError as exc:
+            raise Conflict(
+                f"externalCallId {report.external_call_id!r} belongs to another attempt"
+            ) from exc
     if effect is None:
         metrics.callbacks.labels("unknown").inc()
-        raise NotFound(f"no call attempt with externalCallId {body.external_call_id!r}")
+        raise NotFound(f"no call attempt with externalCallId {report.external_call_id!r}")
     metrics.callbacks.labels("applied" if effect.applied else "duplicate").inc()
     try:
         await signal_attempt_ended(publisher, effect)
     except TransientError as exc:
         log.warning("could not signal the attempt's end; the worker will notice", error=exc.detail)
     return CallbackOut(
-        external_call_id=body.external_call_id,
+        external_call_id=report.external_call_id,
         applied=effect.applied,
         call_id=effect.ref.call_id,
         call_status=effect.call_status.value if effect.call_status else None,

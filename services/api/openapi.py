@@ -22,6 +22,7 @@ from services.api.schemas import (
     SingleCallCreate,
 )
 from services.api.stats_schemas import CampaignStatsOut, GlobalMetricsOut
+from services.api.twilio_callback import TwilioStatusCallback
 from shared.domain.statuses import CallStatus, CampaignStatus
 
 PROBLEM = {
@@ -65,6 +66,7 @@ HEALTH = {
 _ERROR_TEXT = {
     400: "Malformed body (not JSON)",
     401: "Missing or wrong API key (or callback signature)",
+    403: "Missing or wrong carrier signature",
     404: "No such resource",
     409: "The resource's state does not allow it",
     413: "The body is larger than the configured limit",
@@ -102,6 +104,8 @@ class Endpoint:
     ok_model: type[BaseModel] | None = None
     ok_list: bool = False
     body: type[BaseModel] | None = None
+    #: A body posted as application/x-www-form-urlencoded, as carriers post callbacks.
+    form_body: type[BaseModel] | None = None
     multipart: bool = False
     params: tuple[Param, ...] = ()
     errors: tuple[int, ...] = ()
@@ -309,8 +313,45 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                 True,
             ),
         ),
-        errors=(400, 401, 404, 413, 422),
+        errors=(400, 401, 404, 409, 413, 422),
         description="Idempotent: a status already recorded answers applied=false.",
+    ),
+    Endpoint(
+        "post",
+        "/api/v1/calls/callback/twilio",
+        "Twilio (or a compatible carrier) reports a call's progress or result",
+        "Provider callbacks",
+        ok_model=CallbackOut,
+        form_body=TwilioStatusCallback,
+        public=True,
+        params=(
+            Param(
+                "X-Twilio-Signature",
+                "header",
+                {"type": "string"},
+                "base64 HMAC-SHA1, keyed by the auth token, of the public URL followed by the"
+                " form's fields sorted by name",
+                True,
+            ),
+            Param("callId", "query", {"type": "string", "format": "uuid"}, "Our call's id"),
+            Param(
+                "attemptNo",
+                "query",
+                {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+                "The attempt's number",
+            ),
+            Param(
+                "campaignId",
+                "query",
+                {"type": "string", "format": "uuid"},
+                "The call's campaign (informative)",
+            ),
+        ),
+        errors=(403, 404, 409, 413, 422),
+        description="The StatusCallback URL the twilio provider gives the carrier, query"
+        " included. Progress (queued, initiated, ringing, in-progress) updates the attempt;"
+        " completed, busy, no-answer, failed and canceled end it. Duplicates and late"
+        " progress change nothing.",
     ),
 )
 
@@ -338,6 +379,11 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         operation["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": _ref(endpoint.body)}},
+        }
+    if endpoint.form_body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": _ref(endpoint.form_body)}},
         }
     if endpoint.multipart:
         operation["requestBody"] = {
@@ -383,6 +429,7 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
 def openapi_document() -> dict[str, Any]:
     """The whole document; computed once per process."""
     request_models = {e.body for e in ENDPOINTS if e.body is not None}
+    request_models |= {e.form_body for e in ENDPOINTS if e.form_body is not None}
     response_models = {e.ok_model for e in ENDPOINTS if e.ok_model is not None}
     _, schemas = models_json_schema(
         [(m, "validation") for m in request_models]

@@ -75,6 +75,8 @@ def attempt_out(row: Mapping[str, Any]) -> AttemptOut:
         reason=row["reason"],
         duration_seconds=row["duration_seconds"],
         timed_out_at=row["timed_out_at"],
+        answered_by=row["answered_by"],
+        sip_response_code=row["sip_response_code"],
     )
 
 

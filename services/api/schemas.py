@@ -204,6 +204,12 @@ class AttemptOut(ResponseBody):
     reason: str | None
     duration_seconds: int | None
     timed_out_at: datetime | None
+    answered_by: str | None = Field(
+        None, description="Who answered, when the carrier detects it: human, machine_start..."
+    )
+    sip_response_code: int | None = Field(
+        None, description="The SIP response the carrier reported for the call, if any"
+    )
 
 
 class CallOut(ResponseBody):

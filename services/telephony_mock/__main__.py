@@ -12,6 +12,8 @@ from services.telephony_mock.behaviour import Behaviour, MockConfig
 from services.telephony_mock.carrier import Carrier, Result
 from services.telephony_mock.http_api import create_app
 from services.telephony_mock.http_callbacks import HttpCallbacks
+from services.telephony_mock.twilio_api import TwilioAccount
+from services.telephony_mock.twilio_callbacks import TwilioCallbacks
 from shared.runtime import run_service, stop_event
 from shared.settings import Settings
 from shared.topology import declare_topology
@@ -26,6 +28,9 @@ def config_from(settings: Settings) -> MockConfig:
         failure_rate=settings.mock_failure_rate,
         no_callback_rate=settings.mock_no_callback_rate,
         sync_error_rate=settings.mock_sync_error_rate,
+        rate_limited_rate=settings.mock_rate_limited_rate,
+        duplicate_callback_rate=settings.mock_duplicate_callback_rate,
+        out_of_order_callback_rate=settings.mock_out_of_order_callback_rate,
         scenarios=settings.mock_scenarios,
     )
 
@@ -37,14 +42,28 @@ async def serve(settings: Settings) -> None:
     async with connection, aiohttp.ClientSession() as http:
         endpoint = AmqpEndpoint(connection)
         callbacks = HttpCallbacks(http, settings.callback_secret)
+        token = settings.twilio_auth_token
+        account = TwilioAccount(
+            settings.twilio_account_sid, token.get_secret_value() if token else None
+        )
+        twilio = (
+            TwilioCallbacks(http, account.account_sid or "", account.auth_token or "")
+            if account.enabled
+            else None
+        )
 
         async def report(result: Result) -> None:
-            if url := carrier.config.callback_url:
+            if result.record.channel == "twilio":
+                if twilio is not None:
+                    await twilio.report(result)
+            elif url := carrier.config.callback_url:
                 await callbacks.report(url, result)
             else:
                 await endpoint.report(result)
 
-        carrier = Carrier(Behaviour(config_from(settings)), report)
+        carrier = Carrier(
+            Behaviour(config_from(settings)), report, twilio.announce if twilio else None
+        )
         try:
             await declare_topology(await connection.channel())
             await endpoint.start(carrier)
@@ -53,10 +72,15 @@ async def serve(settings: Settings) -> None:
                 if connection.is_closed:
                     raise ConnectionError("broker connection closed")
 
-            runner = web.AppRunner(create_app(carrier, {"broker": broker}), access_log=None)
+            app = create_app(carrier, {"broker": broker}, account)
+            runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             await web.TCPSite(runner, settings.host, settings.mock_http_port).start()
-            log.info("telephony mock ready", http_port=settings.mock_http_port)
+            log.info(
+                "telephony mock ready",
+                http_port=settings.mock_http_port,
+                twilio_api="on" if account.enabled else "off",
+            )
             try:
                 await stop.wait()
             finally:

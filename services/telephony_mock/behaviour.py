@@ -8,7 +8,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Step = Literal["completed", "busy", "no_answer", "failed", "no_callback", "sync_error", "invalid"]
+Step = Literal[
+    "completed",
+    "busy",
+    "no_answer",
+    "failed",
+    "no_callback",
+    "sync_error",
+    "rate_limited",
+    "invalid",
+]
 STEPS: tuple[str, ...] = Step.__args__  # type: ignore[attr-defined]
 
 
@@ -21,7 +30,13 @@ class MockConfig(BaseModel):
     delay_max_ms: int = Field(10_000, ge=0, alias="delayMaxMs")
     failure_rate: float = Field(0.05, ge=0, le=1, alias="failureRate")
     no_callback_rate: float = Field(0.01, ge=0, le=1, alias="noCallbackRate")
+    #: Dial requests answered at once with 503, and with 429.
     sync_error_rate: float = Field(0.005, ge=0, le=1, alias="syncErrorRate")
+    rate_limited_rate: float = Field(0.0, ge=0, le=1, alias="rateLimitedRate")
+    #: Placed calls whose final result is delivered twice.
+    duplicate_callback_rate: float = Field(0.0, ge=0, le=1, alias="duplicateCallbackRate")
+    #: Placed calls (with status callbacks) whose final status goes out before their progress.
+    out_of_order_callback_rate: float = Field(0.0, ge=0, le=1, alias="outOfOrderCallbackRate")
     #: Per number, the steps its successive dial requests take; the last one repeats.
     scenarios: dict[str, list[Step]] = Field(default_factory=dict)
     #: Deliver results as signed JSON POSTs to this URL instead of as messages.
@@ -31,8 +46,16 @@ class MockConfig(BaseModel):
     def _consistent(self) -> MockConfig:
         if self.delay_min_ms > self.delay_max_ms:
             raise ValueError("delayMinMs must not exceed delayMaxMs")
-        if self.failure_rate + self.no_callback_rate + self.sync_error_rate > 1:
-            raise ValueError("failure, no-callback and sync-error rates add up past 1")
+        if (
+            self.failure_rate
+            + self.no_callback_rate
+            + self.sync_error_rate
+            + self.rate_limited_rate
+            > 1
+        ):
+            raise ValueError(
+                "failure, no-callback, sync-error and rate-limited rates add up past 1"
+            )
         for number, steps in self.scenarios.items():
             if not steps:
                 raise ValueError(f"scenario for {number} is empty")
@@ -44,6 +67,8 @@ class Decision:
     step: Step
     delay_ms: int = 0
     duration_seconds: int = 0
+    duplicate_callback: bool = False
+    out_of_order: bool = False
 
 
 @dataclass
@@ -57,7 +82,9 @@ class Behaviour:
         step = scenario[min(request_index, len(scenario) - 1)] if scenario else self._random_step()
         delay = self.rng.randint(self.config.delay_min_ms, self.config.delay_max_ms)
         duration = self.rng.randint(5, 300) if step == "completed" else 0
-        return Decision(step, delay, duration)
+        duplicate = self.rng.random() < self.config.duplicate_callback_rate
+        out_of_order = self.rng.random() < self.config.out_of_order_callback_rate
+        return Decision(step, delay, duration, duplicate, out_of_order)
 
     def _random_step(self) -> Step:
         roll = self.rng.random()
@@ -65,6 +92,9 @@ class Behaviour:
         if roll < config.sync_error_rate:
             return "sync_error"
         roll -= config.sync_error_rate
+        if roll < config.rate_limited_rate:
+            return "rate_limited"
+        roll -= config.rate_limited_rate
         if roll < config.no_callback_rate:
             return "no_callback"
         roll -= config.no_callback_rate

@@ -10,7 +10,7 @@ import asyncio
 import itertools
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -42,16 +42,27 @@ class DialRecord:
     campaign_id: str | None
     call_id: str | None
     attempt_no: int | None
-    idempotency_key: str
+    #: None for a request through the Twilio API, which has no idempotency key.
+    idempotency_key: str | None
     received_at: datetime
     step: Step | None
     result_route: str = ""
+    #: "amqp" (DialCall messages) or "twilio" (the REST API).
+    channel: str = "amqp"
+    status_callback: str | None = None
+    callback_events: frozenset[str] = frozenset()
+    machine_detection: bool = False
     external_call_id: str | None = None
     duplicate: bool = False
     delay_ms: int = 0
     duration_seconds: int = 0
+    duplicate_callback: bool = False
+    out_of_order: bool = False
     ended_at: datetime | None = None
     reported_status: str | None = None
+    #: The status callbacks delivered, in the order they were sent.
+    callbacks_sent: list[str] = field(default_factory=list)
+    announced: asyncio.Task[None] | None = None
 
     @property
     def placed(self) -> bool:
@@ -66,12 +77,17 @@ class DialRecord:
             "attemptNo": self.attempt_no,
             "idempotencyKey": self.idempotency_key,
             "receivedAt": self.received_at.isoformat(),
+            "channel": self.channel,
             "step": self.step,
             "placed": self.placed,
             "duplicate": self.duplicate,
             "externalCallId": self.external_call_id,
             "endedAt": self.ended_at.isoformat() if self.ended_at else None,
             "reportedStatus": self.reported_status,
+            "statusCallback": self.status_callback,
+            "callbacksSent": list(self.callbacks_sent),
+            "duplicateCallback": self.duplicate_callback,
+            "outOfOrder": self.out_of_order,
         }
 
 
@@ -95,9 +111,13 @@ class Result:
     status: str
     duration_seconds: int | None
     failure_reason: str | None
+    #: The carrier's second delivery of the same final result.
+    repeat: bool = False
 
 
 Reporter = Callable[[Result], Awaitable[None]]
+#: Tells the caller a call was placed (status callbacks: initiated, ringing).
+Announcer = Callable[[DialRecord], Awaitable[None]]
 
 
 @dataclass
@@ -117,6 +137,7 @@ class _Live:
 class Carrier:
     behaviour: Behaviour
     report: Reporter
+    announce: Announcer | None = None
     clock: Callable[[], datetime] = utcnow
     records: list[DialRecord] = field(default_factory=list)
     _by_key: dict[str, DialRecord] = field(default_factory=dict)
@@ -140,13 +161,18 @@ class Carrier:
         self,
         *,
         phone_number: str,
-        idempotency_key: str,
+        idempotency_key: str | None,
         campaign_id: str | None = None,
         call_id: str | None = None,
         attempt_no: int | None = None,
         result_route: str = "",
+        channel: str = "amqp",
+        status_callback: str | None = None,
+        callback_events: frozenset[str] = frozenset(),
+        machine_detection: bool = False,
     ) -> Accepted | Refused:
-        """Place a call, or refuse to; the same key twice never places two calls."""
+        """Place a call, or refuse to; the same key twice never places two calls (a request
+        without a key, as through the Twilio API, always places one)."""
         record = DialRecord(
             request_no=next(self._numbering),
             phone_number=phone_number,
@@ -157,9 +183,13 @@ class Carrier:
             received_at=self.clock(),
             step=None,
             result_route=result_route,
+            channel=channel,
+            status_callback=status_callback,
+            callback_events=callback_events,
+            machine_detection=machine_detection,
         )
         self.records.append(record)
-        earlier = self._by_key.get(idempotency_key)
+        earlier = self._by_key.get(idempotency_key) if idempotency_key else None
         if earlier is not None:
             record.duplicate = True
             self.requests_by_step["duplicate"] += 1
@@ -174,20 +204,32 @@ class Carrier:
         self.requests_by_step[decision.step] += 1
         if decision.step == "sync_error":
             return Refused(True, 503, "carrier temporarily unavailable")
+        if decision.step == "rate_limited":
+            return Refused(True, 429, "too many requests")
         if decision.step == "invalid":
             return Refused(False, 400, f"the number {phone_number} is not a valid phone number")
 
-        record.external_call_id = f"mock-{uuid4()}"
+        # Twilio's call sids are CA and 32 hex digits.
+        record.external_call_id = f"CA{uuid4().hex}" if channel == "twilio" else f"mock-{uuid4()}"
         record.delay_ms = decision.delay_ms
         record.duration_seconds = decision.duration_seconds
-        self._by_key[idempotency_key] = record
+        record.duplicate_callback = decision.duplicate_callback
+        record.out_of_order = decision.out_of_order
+        if idempotency_key:
+            self._by_key[idempotency_key] = record
         self._live_total.up()
         self._live_of(self._live_by_campaign, campaign_id or "-").up()
         self._live_of(self._live_by_number, phone_number).up()
-        task = asyncio.create_task(self._finish(record))
+        if self.announce is not None and record.status_callback:
+            record.announced = self._track(self.announce(record))
+        self._track(self._finish(record))
+        return Accepted(record.external_call_id)
+
+    def _track(self, work: Awaitable[None]) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(work)
         self._timers.add(task)
         task.add_done_callback(self._timers.discard)
-        return Accepted(record.external_call_id)
+        return task
 
     async def _finish(self, record: DialRecord) -> None:
         await asyncio.sleep(record.delay_ms / 1000)
@@ -196,13 +238,19 @@ class Carrier:
         self._live_total.down()
         self._live_of(self._live_by_campaign, record.campaign_id or "-").down()
         self._live_of(self._live_by_number, record.phone_number).down()
+        if record.announced is not None and not record.out_of_order:
+            # Progress goes out before the result, unless told to mix them up.
+            await asyncio.wait([record.announced])
         if record.step == "no_callback":
             return
         status, reason = _RESULT_OF_STEP[str(record.step)]
         record.reported_status = status
         duration = record.duration_seconds if status == "COMPLETED" else None
+        result = Result(record, status, duration, reason)
         try:
-            await self.report(Result(record, status, duration, reason))
+            await self.report(result)
+            if record.duplicate_callback:
+                await self.report(replace(result, repeat=True))
         except Exception as exc:
             log.error("could not deliver a call result", error=repr(exc))
 

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from services.telephony_mock.behaviour import MockConfig
 from services.telephony_mock.carrier import Carrier
 from services.telephony_mock.metrics import carrier_registry
+from services.telephony_mock.twilio_api import TwilioAccount, add_twilio_routes
 from shared.health import HealthCheck, health_response, run_checks
 from shared.prometheus import metrics_route
 
@@ -54,8 +55,11 @@ async def reset(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def create_app(carrier: Carrier, checks: Mapping[str, HealthCheck]) -> web.Application:
+def create_app(
+    carrier: Carrier, checks: Mapping[str, HealthCheck], account: TwilioAccount
+) -> web.Application:
     app = web.Application()
+    add_twilio_routes(app, carrier, account)
     app[CARRIER] = carrier
     app[CHECKS] = checks
     app.router.add_get("/health", health)

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import asyncio
 
+import structlog
+
 from services.worker.app import run_session
 from services.worker.bootstrap import bootstrap
 from services.worker.metrics import WorkerMetrics
+from services.worker.telephony.base import ProviderConfigError
+from services.worker.telephony.providers import check_provider
 from shared.runtime import run_service, run_sessions, stop_event
 from shared.settings import Settings
 
+log = structlog.get_logger()
+
 
 async def serve(settings: Settings) -> None:
+    try:
+        check_provider(settings)
+    except ProviderConfigError as exc:
+        log.error("cannot start: the telephony provider is not configured", error=str(exc))
+        raise SystemExit(2) from exc
     metrics = WorkerMetrics.create()
 
     async def session(stop: asyncio.Event) -> None:

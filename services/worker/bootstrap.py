@@ -6,7 +6,7 @@ import asyncio
 import os
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,8 +18,8 @@ from services.worker.dial_rules import DialRulesCache
 from services.worker.held_attempts import HeldAttempts
 from services.worker.metrics import WorkerMetrics
 from services.worker.subscriptions import CampaignSubscriptions
-from services.worker.telephony.amqp_carrier import AmqpCarrier
-from services.worker.telephony.base import TelephonyProvider
+from services.worker.telephony.base import ProviderContext, TelephonyProvider
+from services.worker.telephony.providers import connect_provider
 from services.worker.telephony.resilience import Dialer
 from shared.amqp import Publisher
 from shared.batching import Batcher
@@ -74,57 +74,49 @@ async def bootstrap(
     ends and the caller starts a new one. The broker has then given the held jobs back, and
     whoever receives them adopts their attempts.
     """
-    own_pool = pool is None
-    pool = pool or await create_pool(settings)
     worker_id = settings.worker_id or default_worker_id()
-    try:
+    async with AsyncExitStack() as scope:
+        if pool is None:
+            pool = await create_pool(settings)
+            scope.push_async_callback(pool.close)
         connection = await aio_pika.connect(settings.amqp_url)
-        try:
-            channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-            if provider is None:
-                carrier_channel = await connection.channel(
-                    publisher_confirms=True, on_return_raises=True
-                )
-                carrier = AmqpCarrier(carrier_channel, settings.dial_timeout_ms, worker_id)
-                await carrier.start()
-                provider = carrier
-            now = clock or utcnow
-
-            async def write_results(
-                reports: Sequence[ProviderReport],
-            ) -> Sequence[EndEffect | None]:
-                async with pool.acquire() as conn:
-                    return await apply_provider_reports(conn, reports, now())
-
-            async def write_accepted(accepted: Sequence[tuple[AttemptRef, str]]) -> list[None]:
-                async with pool.acquire() as conn:
-                    await record_dials_accepted(conn, accepted)
-                return [None] * len(accepted)
-
-            yield Deps(
-                settings=settings,
-                worker_id=worker_id,
-                pool=pool,
-                connection=connection,
-                publisher=Publisher(channel),
-                hints=Publisher(await connection.channel(publisher_confirms=False)),
-                dialer=Dialer(
-                    provider,
-                    max_tries=settings.dial_max_tries,
-                    fail_max=settings.breaker_fail_max,
-                    reset_timeout_ms=settings.breaker_reset_timeout_ms,
-                ),
-                held=HeldAttempts(),
-                subscriptions=CampaignSubscriptions(connection, pool),
-                dial_rules=DialRulesCache(pool),
-                results=Batcher(write_results, max_concurrent=1),
-                accepted_dials=Batcher(write_accepted, max_concurrent=1),
-                clock=now,
-                draining=asyncio.Event(),
-                metrics=metrics or WorkerMetrics.create(),
+        scope.push_async_callback(connection.close)
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        if provider is None:
+            provider = await scope.enter_async_context(
+                connect_provider(ProviderContext(settings, connection, worker_id))
             )
-        finally:
-            await connection.close()
-    finally:
-        if own_pool:
-            await pool.close()
+        now = clock or utcnow
+        db = pool
+
+        async def write_results(reports: Sequence[ProviderReport]) -> Sequence[EndEffect | None]:
+            async with db.acquire() as conn:
+                return await apply_provider_reports(conn, reports, now())
+
+        async def write_accepted(accepted: Sequence[tuple[AttemptRef, str]]) -> list[None]:
+            async with db.acquire() as conn:
+                await record_dials_accepted(conn, accepted)
+            return [None] * len(accepted)
+
+        yield Deps(
+            settings=settings,
+            worker_id=worker_id,
+            pool=pool,
+            connection=connection,
+            publisher=Publisher(channel),
+            hints=Publisher(await connection.channel(publisher_confirms=False)),
+            dialer=Dialer(
+                provider,
+                max_tries=settings.dial_max_tries,
+                fail_max=settings.breaker_fail_max,
+                reset_timeout_ms=settings.breaker_reset_timeout_ms,
+            ),
+            held=HeldAttempts(),
+            subscriptions=CampaignSubscriptions(connection, pool),
+            dial_rules=DialRulesCache(pool),
+            results=Batcher(write_results, max_concurrent=1),
+            accepted_dials=Batcher(write_accepted, max_concurrent=1),
+            clock=now,
+            draining=asyncio.Event(),
+            metrics=metrics or WorkerMetrics.create(),
+        )

@@ -18,7 +18,7 @@ CALL_COLUMNS = """
 
 ATTEMPT_COLUMNS = """
     call_id, attempt_no, started_at, ended_at, external_call_id, provider_status, outcome,
-    reason, duration_seconds, timed_out_at
+    reason, duration_seconds, timed_out_at, answered_by, sip_response_code
 """
 
 

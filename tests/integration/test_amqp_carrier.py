@@ -9,8 +9,8 @@ from uuid import uuid4
 import aio_pika
 import pytest
 
-from services.worker.telephony.amqp_carrier import AmqpCarrier
 from services.worker.telephony.base import DialRequest
+from services.worker.telephony.providers.mock import AmqpCarrier
 from shared.errors import ProviderOutcomeUnknown, ProviderRejected, ProviderUnavailable
 from shared.messages import DialAccepted, DialCall, DialRefused, parse_message
 from shared.topology import DIAL_REQUESTS_QUEUE, declare_topology

@@ -25,6 +25,22 @@ def test_random_outcomes_follow_the_configured_rates() -> None:
     assert failures / 20_000 == pytest.approx(0.2, abs=0.015)
 
 
+def test_rate_limits_duplicates_and_disorder_follow_their_rates() -> None:
+    config = MockConfig(
+        failureRate=0,
+        noCallbackRate=0,
+        syncErrorRate=0,
+        rateLimitedRate=0.1,
+        duplicateCallbackRate=0.3,
+        outOfOrderCallbackRate=0.2,
+    )
+    behaviour = Behaviour(config, random.Random(3))
+    decisions = [behaviour.decide(0, "+1") for _ in range(20_000)]
+    assert sum(d.step == "rate_limited" for d in decisions) / 20_000 == pytest.approx(0.1, abs=0.01)
+    assert sum(d.duplicate_callback for d in decisions) / 20_000 == pytest.approx(0.3, abs=0.015)
+    assert sum(d.out_of_order for d in decisions) / 20_000 == pytest.approx(0.2, abs=0.015)
+
+
 def test_delays_stay_within_bounds() -> None:
     behaviour = Behaviour(MockConfig(delayMinMs=10, delayMaxMs=20), random.Random(1))
     assert all(10 <= behaviour.decide(0, "+1").delay_ms <= 20 for _ in range(1000))
@@ -35,6 +51,8 @@ def test_delays_stay_within_bounds() -> None:
     [
         {"delayMinMs": 5, "delayMaxMs": 1},
         {"failureRate": 0.7, "noCallbackRate": 0.4},
+        {"syncErrorRate": 0.5, "rateLimitedRate": 0.6},
+        {"duplicateCallbackRate": 1.5},
         {"scenarios": {"+1": []}},
         {"scenarios": {"+1": ["explode"]}},
         {"surprise": True},

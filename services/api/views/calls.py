@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.api import call_ops, idempotency
+from services.api import call_ops, idempotency, twilio_callback
 from services.api.context import METRICS, POOL, PUBLISHER, SETTINGS
 from services.api.events import ensure_job_queue, publish_event
 from services.api.http_io import json_body, path_id
@@ -46,6 +46,21 @@ async def provider_callback(request: web.Request) -> web.Response:
     body = CallbackIn.model_validate_json(raw)
     app = request.app
     result = await call_ops.apply_callback(app[POOL], app[PUBLISHER], body, app[METRICS])
+    return json_body(result)
+
+
+@routes.post("/api/v1/calls/callback/twilio")
+async def twilio_status_callback(request: web.Request) -> web.Response:
+    """Twilio's status callback, form-encoded and signed with X-Twilio-Signature."""
+    settings = request.app[SETTINGS]
+    form = await request.post()
+    params = [(name, value) for name, value in form.items() if isinstance(value, str)]
+    twilio_callback.check_signature(request, settings, params)
+    callback = twilio_callback.TwilioStatusCallback.model_validate(dict(params))
+    target = twilio_callback.CallbackTarget.model_validate(dict(request.query))
+    app = request.app
+    report = twilio_callback.provider_report(callback, target)
+    result = await call_ops.apply_report(app[POOL], app[PUBLISHER], report, app[METRICS])
     return json_body(result)
 
 

@@ -6,6 +6,10 @@ from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
+from aio_pika.abc import AbstractConnection
+
+from shared.settings import Settings
+
 
 @dataclass(frozen=True)
 class DialRequest:
@@ -31,3 +35,17 @@ class TelephonyProvider(Protocol):
     name: str
 
     async def place_call(self, request: DialRequest) -> str: ...
+
+
+@dataclass(frozen=True)
+class ProviderContext:
+    """What a provider may use to connect: the settings, the worker's broker connection (for
+    a carrier that speaks messages) and the worker's id (where its results are routed)."""
+
+    settings: Settings
+    connection: AbstractConnection
+    worker_id: str
+
+
+class ProviderConfigError(Exception):
+    """The settings do not describe a usable provider: the worker refuses to start."""

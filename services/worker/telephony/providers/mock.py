@@ -4,11 +4,13 @@ direct reply-to; results arrive later as CallResultReported on the results queue
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from uuid import uuid4
 
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
-from services.worker.telephony.base import DialRequest
+from services.worker.telephony.base import DialRequest, ProviderContext
 from shared.amqp import Publisher, Unroutable
 from shared.errors import (
     ProviderOutcomeUnknown,
@@ -17,6 +19,7 @@ from shared.errors import (
     TransientError,
 )
 from shared.messages import DialAccepted, DialCall, DialRefused, InvalidMessage, parse_message
+from shared.settings import Settings
 from shared.topology import DIAL_ROUTING_KEY, DIRECT_REPLY_TO, TELEPHONY
 
 
@@ -94,3 +97,19 @@ class AmqpCarrier:
         if reply.transient:
             raise ProviderUnavailable(f"carrier error {reply.status_code}: {reply.reason}")
         raise ProviderRejected(reply.reason, status_code=reply.status_code)
+
+
+def check(settings: Settings) -> None:
+    """The mock needs nothing but the broker."""
+
+
+@asynccontextmanager
+async def connect(context: ProviderContext) -> AsyncIterator[AmqpCarrier]:
+    channel = await context.connection.channel(publisher_confirms=True, on_return_raises=True)
+    try:
+        carrier = AmqpCarrier(channel, context.settings.dial_timeout_ms, context.worker_id)
+        await carrier.start()
+        yield carrier
+    finally:
+        if not channel.is_closed:
+            await channel.close()
