@@ -9,8 +9,11 @@ export VCS_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/voicecampaign
 export VCS_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672/
 # Development only: the secret the mock carrier and the api share to sign callbacks.
 export VCS_CALLBACK_SECRET ?= dev-callback-secret
+# Development only: the mock carrier's Twilio account (its Twilio API is on with one).
+export VCS_TWILIO_ACCOUNT_SID ?= AC00000000000000000000000000000dev
+export VCS_TWILIO_AUTH_TOKEN ?= dev-twilio-auth-token
 
-.PHONY: run test install db topology rabbitmq-management lint format bench clean
+.PHONY: run run-twilio test install db topology rabbitmq-management lint format bench clean
 
 run: install rabbitmq-management db topology
 	@echo ""
@@ -21,6 +24,15 @@ run: install rabbitmq-management db topology
 	@echo "  Ctrl-C stops all four services."
 	@echo ""
 	$(BIN)/honcho start -f Procfile
+
+# The same stack, the worker dialling through the Twilio REST adapter against the mock's
+# Twilio API, results coming back as signed status callbacks to the api.
+run-twilio: export VCS_TELEPHONY_PROVIDER = twilio
+run-twilio: export VCS_TWILIO_BASE_URL ?= http://127.0.0.1:$(or $(VCS_MOCK_HTTP_PORT),8090)
+run-twilio: export VCS_TWILIO_FROM ?= +15005550006
+run-twilio: export VCS_TWILIO_TWIML_URL ?= http://127.0.0.1:$(or $(VCS_MOCK_HTTP_PORT),8090)/mock/twiml
+run-twilio: export VCS_PUBLIC_BASE_URL ?= http://127.0.0.1:$(or $(VCS_API_PORT),8081)
+run-twilio: run
 
 test: install rabbitmq-management
 	$(BIN)/ruff check .

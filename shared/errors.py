@@ -56,6 +56,11 @@ class Unauthorized(PermanentError):
     http_status = 401
 
 
+class UnsupportedMediaType(PermanentError):
+    code = "unsupported-media-type"
+    http_status = 415
+
+
 class Forbidden(PermanentError):
     """Credentials that do not grant the request: a carrier callback's wrong signature."""
 

@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     #: What the answered call hears: a TwiML document's URL, or the TwiML itself.
     twilio_twiml_url: str | None = None
     twilio_twiml: str | None = None
+    #: Ask the carrier whether a person or a machine answered (reported as answeredBy).
+    twilio_machine_detection: Literal["Enable", "DetectMessageEnd"] | None = None
     #: Seconds the carrier lets a call ring before it reports no-answer.
     twilio_ring_timeout_s: int = Field(30, ge=5, le=600)
     #: Where the carrier reaches the api (behind any proxy): status callbacks go to

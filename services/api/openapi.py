@@ -70,6 +70,7 @@ _ERROR_TEXT = {
     404: "No such resource",
     409: "The resource's state does not allow it",
     413: "The body is larger than the configured limit",
+    415: "The body is not of the media type this endpoint takes",
     422: "Invalid input; `errors` names each failing field",
     429: "Rate limit reached; see Retry-After",
     503: "A dependency is unavailable, or a concurrent change got in the way; try again",
@@ -347,7 +348,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                 "The call's campaign (informative)",
             ),
         ),
-        errors=(403, 404, 409, 413, 422),
+        errors=(400, 403, 404, 409, 413, 415, 422),
         description="The StatusCallback URL the twilio provider gives the carrier, query"
         " included. Progress (queued, initiated, ringing, in-progress) updates the attempt;"
         " completed, busy, no-answer, failed and canceled end it. Duplicates and late"

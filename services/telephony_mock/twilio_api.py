@@ -8,13 +8,14 @@ signed status callbacks.
 
 from __future__ import annotations
 
+import hmac
 import re
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from aiohttp import BasicAuth, web
+from aiohttp import encode_basic_auth, web
 
 from services.telephony_mock.carrier import Accepted, Carrier
 
@@ -51,12 +52,8 @@ def twilio_error(status: int, code: int, message: str, **headers: str) -> web.Re
 
 
 def _authorised(request: web.Request, account: TwilioAccount) -> bool:
-    header = request.headers.get("Authorization", "")
-    try:
-        auth = BasicAuth.decode(header)
-    except ValueError:
-        return False
-    return bool(auth.login == account.account_sid and auth.password == account.auth_token)
+    expected = encode_basic_auth(account.account_sid or "", account.auth_token or "")
+    return hmac.compare_digest(request.headers.get("Authorization", ""), expected)
 
 
 def _events(values: list[str]) -> frozenset[str]:

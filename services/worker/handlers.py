@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -42,10 +43,16 @@ async def place_call(job: PlaceCall, deps: Deps) -> None:
     for _ in range(deps.settings.line_lease_calls):
         if deps.draining.is_set() or time.monotonic() > lease_ends:
             return
-        await deps.dialer.wait_until_available()
-        try:
-            started = await _start(job, deps, lease_version)
-        except JobAlreadyStarted:
+        async with deps.dialer.admission():
+            try:
+                started = await _start(job, deps, lease_version)
+            except JobAlreadyStarted:
+                started = None
+            if isinstance(started, StartedAttempt):
+                deps.held.hold(started.ref)
+                with _bound(started):
+                    await _dial(started, deps)
+        if started is None:
             async with deps.pool.acquire() as conn:
                 adopted = await adopt_job_attempt(conn, job.message_id, deps.worker_id)
             if adopted is not None:
@@ -58,14 +65,16 @@ async def place_call(job: PlaceCall, deps: Deps) -> None:
             return
         deps.metrics.claims.labels("dialled").inc()
         lease_version = started.settings_version
-        with structlog.contextvars.bound_contextvars(
-            call_id=str(started.ref.call_id), attempt_no=started.ref.attempt_no
-        ):
-            deps.held.hold(started.ref)
-            await _dial(started, deps)
+        with _bound(started):
             await deps.held.wait(started.ref)
         if job.one_call:
             return
+
+
+def _bound(started: StartedAttempt) -> contextlib.AbstractContextManager[Any]:
+    return structlog.contextvars.bound_contextvars(
+        call_id=str(started.ref.call_id), attempt_no=started.ref.attempt_no
+    )
 
 
 async def _start(job: PlaceCall, deps: Deps, lease_version: int | None) -> StartedAttempt | NoDial:

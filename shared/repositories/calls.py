@@ -68,7 +68,8 @@ async def fetch_call_with_attempts(
                 'attempt_no', a.attempt_no, 'started_at', a.started_at, 'ended_at', a.ended_at,
                 'external_call_id', a.external_call_id, 'provider_status', a.provider_status,
                 'outcome', a.outcome, 'reason', a.reason, 'duration_seconds', a.duration_seconds,
-                'timed_out_at', a.timed_out_at) ORDER BY a.attempt_no)
+                'timed_out_at', a.timed_out_at, 'answered_by', a.answered_by,
+                'sip_response_code', a.sip_response_code) ORDER BY a.attempt_no)
             FROM call_attempts a WHERE a.call_id = c.id), '[]'::jsonb) AS attempts
         FROM calls c JOIN campaigns k ON k.id = c.campaign_id
         WHERE c.id = $1

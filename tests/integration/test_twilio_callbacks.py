@@ -195,7 +195,9 @@ async def test_signed_nonsense_is_422(client: Client) -> None:
 async def test_without_a_token_every_callback_is_refused(
     aiohttp_client: MakeClient, settings: Settings
 ) -> None:
-    client = await aiohttp_client(create_app(settings))
+    client = await aiohttp_client(
+        create_app(settings.model_copy(update={"twilio_auth_token": None}))
+    )
     form = {"CallSid": "CA1", "CallStatus": "completed"}
     signature = RequestValidator(TOKEN).compute_signature(str(client.make_url(PATH)), form)
     response = await client.post(PATH, data=form, headers={"X-Twilio-Signature": signature})
@@ -213,3 +215,8 @@ async def test_without_a_public_url_the_request_url_is_signed(
     signature = RequestValidator(TOKEN).compute_signature(str(client.make_url(PATH)), form)
     response = await client.post(PATH, data=form, headers={"X-Twilio-Signature": signature})
     assert response.status == 404  # signed correctly; names no attempt
+
+
+async def test_anything_but_a_form_is_415(client: Client) -> None:
+    response = await client.post(PATH, json={"CallSid": "CA1", "CallStatus": "completed"})
+    assert response.status == 415

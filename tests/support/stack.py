@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,15 +154,18 @@ async def full_stack(
     request: pytest.FixtureRequest,
     prefix: str,
     settings: dict[str, str],
+    late_settings: Callable[[Stack], dict[str, str]] | None = None,
 ) -> AsyncIterator[Stack]:
     """The five processes on a database and vhost of their own; their logs are printed when
-    a test of the session failed."""
+    a test of the session failed. `late_settings` adds settings that name the mock's or the
+    api's address (known once they run) to the dispatcher and workers."""
     own = await create_infra(prefix)
     log_dir: Path = tmp_path_factory.mktemp(f"{prefix}-logs")
     running = Stack(own, log_dir, dict(settings))
     try:
         await running.start("telephony_mock")
         await running.start("api")
+        running.settings.update(late_settings(running) if late_settings else {})
         await running.start("dispatcher")
         await running.start("worker", "worker-1")
         await running.start("worker", "worker-2")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from uuid import uuid4
 
 import pytest
 
 from services.worker.telephony.base import DialRequest
-from services.worker.telephony.resilience import Dialer
+from services.worker.telephony.resilience import CircuitOpen, Dialer
 from shared.domain.retry_policy import RetryConfig
 from shared.errors import ProviderOutcomeUnknown, ProviderRejected, ProviderUnavailable
 
@@ -92,3 +93,36 @@ async def test_breaker_opens_and_then_refuses_without_calling_the_provider() -> 
     with pytest.raises(ProviderUnavailable):
         await guarded.place_call(request(), RETRY)
     assert len(provider.requests) == calls_before
+
+
+async def test_the_call_that_opens_the_breaker_is_not_retried() -> None:
+    provider = ScriptedProvider(ProviderUnavailable("503"))
+    breaking = Dialer(provider, max_tries=4, fail_max=2, reset_timeout_ms=60_000)
+    with pytest.raises(CircuitOpen):
+        await breaking.place_call(request(), RETRY)
+    # Two tries trip the breaker; the third is refused by it without reaching the provider.
+    assert len(provider.requests) == 2
+
+
+async def test_admission_waits_while_open_then_lets_one_trial_in_at_a_time() -> None:
+    provider = ScriptedProvider(ProviderUnavailable("503"), "call-1")
+    gated = Dialer(provider, max_tries=1, fail_max=1, reset_timeout_ms=200)
+    with pytest.raises(CircuitOpen):
+        await gated.place_call(request(), RETRY)
+    inside = 0
+    most_inside = 0
+    entered: list[float] = []
+
+    async def dial() -> None:
+        nonlocal inside, most_inside
+        async with gated.admission():
+            entered.append(time.monotonic())
+            inside += 1
+            most_inside = max(most_inside, inside)
+            await asyncio.sleep(0.02)
+            inside -= 1
+
+    opened = time.monotonic()
+    await asyncio.gather(*(dial() for _ in range(5)))
+    assert min(entered) - opened >= 0.15  # nobody while the breaker was open
+    assert most_inside == 1  # half-open: one at a time (no call here closes it)

@@ -9,11 +9,13 @@ from services.api.context import METRICS, POOL, PUBLISHER, SETTINGS
 from services.api.events import ensure_job_queue, publish_event
 from services.api.http_io import json_body, path_id
 from services.api.schemas import CallbackIn, SingleCallCreate
-from shared.errors import Unauthorized
+from shared.errors import PermanentError, Unauthorized, UnsupportedMediaType
 from shared.messages import CallsAdded
 from shared.signatures import SIGNATURE_HEADER, is_valid
 
 routes = web.RouteTableDef()
+
+FORM = "application/x-www-form-urlencoded"
 
 
 @routes.post("/api/v1/calls")
@@ -53,7 +55,12 @@ async def provider_callback(request: web.Request) -> web.Response:
 async def twilio_status_callback(request: web.Request) -> web.Response:
     """Twilio's status callback, form-encoded and signed with X-Twilio-Signature."""
     settings = request.app[SETTINGS]
-    form = await request.post()
+    if request.content_type != FORM:
+        raise UnsupportedMediaType(f"a status callback is posted as {FORM}")
+    try:
+        form = await request.post()
+    except ValueError as exc:
+        raise PermanentError("the form could not be read") from exc
     params = [(name, value) for name, value in form.items() if isinstance(value, str)]
     twilio_callback.check_signature(request, settings, params)
     callback = twilio_callback.TwilioStatusCallback.model_validate(dict(params))

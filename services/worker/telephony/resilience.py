@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 import structlog
 from aiobreaker import CircuitBreaker, CircuitBreakerError, CircuitBreakerState
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     retry_if_exception_type,
+    retry_if_not_exception_type,
     stop_after_attempt,
     wait_exponential,
     wait_random,
@@ -22,6 +26,19 @@ from shared.errors import ProviderOutcomeUnknown, ProviderRejected, ProviderUnav
 log = structlog.get_logger()
 
 
+class CircuitOpen(ProviderUnavailable):
+    """The breaker refused the call: not placed, and not worth trying again until it allows."""
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    log.info(
+        "dial not placed; trying again",
+        tries=state.attempt_number,
+        reason=getattr(error, "detail", repr(error)),
+    )
+
+
 class Dialer:
     """Places calls through `provider`.
 
@@ -29,6 +46,9 @@ class Dialer:
     attempt after `syncInitialBackoffMs * syncBackoffMultiplier**n`, with jitter, up to
     `max_tries` tries. A request whose fate is unknown is never retried: the call may be
     ringing. Rejections do not count against the breaker; everything else does.
+
+    Callers take `admission()` before they start an attempt, so that no attempt is started
+    while the breaker is open, and only one (the trial) when it is due to test the provider.
     """
 
     def __init__(
@@ -42,6 +62,7 @@ class Dialer:
             exclude=[ProviderRejected],
             name=f"telephony-{provider.name}",
         )
+        self._trial = asyncio.Lock()
 
     @property
     def breaker_state(self) -> str:
@@ -59,12 +80,33 @@ class Dialer:
         remaining: float = (reopens - datetime.utcnow()).total_seconds()
         return max(remaining, 0.0)
 
-    async def wait_until_available(self) -> None:
-        """Hold on while the breaker is open, so that no attempt is spent on a dead provider."""
-        pause = self.seconds_until_retry()
-        if pause > 0:
-            # After the pause the breaker lets trial calls through (half-open).
-            await asyncio.sleep(pause)
+    @asynccontextmanager
+    async def admission(self) -> AsyncIterator[None]:
+        """Wait while the breaker is open; once it is due to test the provider, let one caller
+        in at a time (aiobreaker itself lets every concurrent caller through half-open)."""
+        while True:
+            pause = self.seconds_until_retry()
+            if pause > 0:
+                await asyncio.sleep(pause)
+                continue
+            if self.breaker.current_state == CircuitBreakerState.CLOSED:
+                trial = False
+                break
+            await self._trial.acquire()
+            if (
+                self.breaker.current_state == CircuitBreakerState.CLOSED
+                or self.seconds_until_retry() > 0
+            ):
+                # The trial before ours settled it: go round again.
+                self._trial.release()
+                continue
+            trial = True
+            break
+        try:
+            yield
+        finally:
+            if trial:
+                self._trial.release()
 
     async def place_call(self, request: DialRequest, retry: RetryConfig) -> str:
         initial_s = retry.sync_initial_backoff_ms / 1000
@@ -72,7 +114,9 @@ class Dialer:
             stop=stop_after_attempt(self._max_tries),
             wait=wait_exponential(multiplier=initial_s, exp_base=retry.sync_backoff_multiplier)
             + wait_random(0, initial_s * 0.1),
-            retry=retry_if_exception_type(ProviderUnavailable),
+            retry=retry_if_exception_type(ProviderUnavailable)
+            & retry_if_not_exception_type(CircuitOpen),
+            before_sleep=_log_retry,
             reraise=True,
         )
         async for attempt in retrying:
@@ -89,4 +133,4 @@ class Dialer:
             if isinstance(exc.__cause__, ProviderOutcomeUnknown):
                 raise exc.__cause__ from None
             log.warning("provider circuit open", provider=self.provider.name)
-            raise ProviderUnavailable("the provider's circuit breaker is open") from exc
+            raise CircuitOpen("the provider's circuit breaker is open") from exc

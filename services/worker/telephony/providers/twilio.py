@@ -36,6 +36,7 @@ class TwilioConfig:
     twiml_url: str | None
     twiml: str | None
     ring_timeout_s: int
+    machine_detection: str | None
     public_base_url: str
     request_timeout_s: float
 
@@ -65,6 +66,7 @@ class TwilioConfig:
             twiml_url=settings.twilio_twiml_url,
             twiml=settings.twilio_twiml,
             ring_timeout_s=settings.twilio_ring_timeout_s,
+            machine_detection=settings.twilio_machine_detection,
             public_base_url=settings.public_base_url.rstrip("/"),
             request_timeout_s=settings.dial_timeout_ms / 1000,
         )
@@ -94,6 +96,8 @@ class TwilioConfig:
             ("Timeout", str(self.ring_timeout_s)),
         ]
         form += [("StatusCallbackEvent", event) for event in STATUS_CALLBACK_EVENTS]
+        if self.machine_detection:
+            form.append(("MachineDetection", self.machine_detection))
         form.append(("Url", self.twiml_url) if self.twiml_url else ("Twiml", self.twiml or ""))
         return form
 
@@ -138,7 +142,9 @@ class TwilioProvider:
     def __init__(self, session: aiohttp.ClientSession, config: TwilioConfig) -> None:
         self._session = session
         self._config = config
-        self._auth = aiohttp.BasicAuth(config.account_sid, config.auth_token)
+        self._headers = {
+            "Authorization": aiohttp.encode_basic_auth(config.account_sid, config.auth_token)
+        }
 
     async def place_call(self, request: DialRequest) -> str:
         timeout = aiohttp.ClientTimeout(
@@ -149,7 +155,7 @@ class TwilioProvider:
             async with self._session.post(
                 self._config.calls_url,
                 data=self._config.call_form(request),
-                auth=self._auth,
+                headers=self._headers,
                 timeout=timeout,
             ) as response:
                 body = await response.read()
