@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = Field(100.0, gt=0)
     rate_limit_burst: int = Field(200, ge=1)
     max_request_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    #: The built web console served at `/` (default: services/ui/dist of this checkout).
+    ui_dir: str | None = None
     #: Processes that validate large number lists in parallel (0: one per CPU).
     validation_processes: int = Field(0, ge=0, le=64)
 

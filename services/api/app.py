@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aio_pika
 from aiohttp import web
 
 from services.api.access import KEYS, KeyChecker
+from services.api.console import DEFAULT_UI_DIR, console_routes
 from services.api.context import BROKER, METRICS, POOL, PUBLISHER, SETTINGS, VALIDATION
 from services.api.edge import edge_middleware
 from services.api.metrics import ApiMetrics
@@ -65,4 +67,5 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend([_database, _broker, _access, _validation])
     app.add_routes(ROUTES)
     app.add_routes([metrics_route(metrics.registry)])
+    app.add_routes(console_routes(Path(settings.ui_dir) if settings.ui_dir else DEFAULT_UI_DIR))
     return app

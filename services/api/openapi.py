@@ -104,6 +104,7 @@ class Endpoint:
     ok_status: int = 200
     ok_model: type[BaseModel] | None = None
     ok_list: bool = False
+    ok_csv: bool = False
     body: type[BaseModel] | None = None
     #: A body posted as application/x-www-form-urlencoded, as carriers post callbacks.
     form_body: type[BaseModel] | None = None
@@ -226,6 +227,19 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         params=(CAMPAIGN_ID, *PAGING, _status_param([s.value for s in CallStatus])),
         errors=(404, 422),
         ok_headers=LIST_HEADERS,
+    ),
+    Endpoint(
+        "get",
+        "/api/v1/campaigns/{id}/calls/export",
+        "Export a campaign's calls as CSV",
+        "Campaigns",
+        ok_csv=True,
+        params=(CAMPAIGN_ID, _status_param([s.value for s in CallStatus])),
+        errors=(404, 422),
+        description="One line per call, in the order the numbers were added, streamed:"
+        " id, phoneNumber, status, retryCount, attempts, lastOutcome, lastAttemptedAt,"
+        " nextRetryAt, externalCallId, failureReason, callDurationSeconds, createdAt,"
+        " updatedAt, attributes (JSON).",
     ),
     Endpoint(
         "post",
@@ -405,6 +419,8 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         if endpoint.ok_list:
             schema = {"type": "array", "items": schema}
         ok["content"] = {"application/json": {"schema": schema}}
+    if endpoint.ok_csv:
+        ok["content"] = {"text/csv": {"schema": {"type": "string"}}}
     responses = {str(endpoint.ok_status): ok}
     codes = set(endpoint.errors) | {429, 503}
     if not endpoint.public:

@@ -9,7 +9,7 @@ from uuid import UUID
 import asyncpg
 from aiohttp import web
 
-from services.api import call_ops, campaign_ops, idempotency
+from services.api import call_ops, campaign_ops, export, idempotency
 from services.api.context import POOL, PUBLISHER, SETTINGS, VALIDATION
 from services.api.events import publish_event
 from services.api.http_io import json_body, json_list, path_id
@@ -123,6 +123,26 @@ async def list_campaign_calls(request: web.Request) -> web.Response:
     response = json_list(calls, CallOut)
     position = {"s": last_seq} if last_seq is not None else None
     response.headers.update(page_headers(request, total, page.size, position))
+    return response
+
+
+@routes.get("/api/v1/campaigns/{id}/calls/export")
+async def export_campaign_calls(request: web.Request) -> web.StreamResponse:
+    """Every call of the campaign as CSV (filterable by status), streamed."""
+    campaign_id = path_id(request)
+    status = status_filter(request, CallStatus)
+    pool = request.app[POOL]
+    await export.check_campaign(pool, campaign_id)
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="campaign-{campaign_id}-calls.csv"',
+        }
+    )
+    await response.prepare(request)
+    async for chunk in export.export_chunks(pool, campaign_id, status):
+        await response.write(chunk)
+    await response.write_eof()
     return response
 
 

@@ -1,0 +1,31 @@
+"""The web console: the built single-page app (services/ui/dist) at `/`. Its files are public;
+every API call it makes carries the key the operator signs in with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+#: Where `npm run build` (make ui) writes the console, relative to this file.
+DEFAULT_UI_DIR = Path(__file__).resolve().parents[1] / "ui" / "dist"
+
+NOT_BUILT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Voice Campaigns</title></head><body><h1>The web console is not built</h1>
+<p>Run <code>make ui</code> (or <code>make run</code>, which builds it when missing), then
+reload. The API itself is at <a href="/api/docs">/api/docs</a>.</p></body></html>"""
+
+
+def console_routes(ui_dir: Path) -> list[web.AbstractRouteDef]:
+    index = ui_dir / "index.html"
+
+    async def page(_: web.Request) -> web.StreamResponse:
+        if not index.is_file():
+            return web.Response(text=NOT_BUILT, content_type="text/html", status=503)
+        # The page names its hashed assets: never cache it, so a new build shows at once.
+        return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+    routes: list[web.AbstractRouteDef] = [web.get("/", page)]
+    if (ui_dir / "assets").is_dir():
+        routes.append(web.static("/assets", ui_dir / "assets"))
+    return routes

@@ -1,0 +1,102 @@
+import { useState } from "react";
+
+import { get } from "../api";
+import { ProgressBar } from "../components/ProgressBar";
+import { StatusBadge } from "../components/StatusBadge";
+import { percent, progressOf } from "../format";
+import { href } from "../router";
+import type { Campaign, CampaignStats } from "../types";
+import { CAMPAIGN_STATUSES } from "../types";
+import { usePolling } from "../usePolling";
+
+const LIVE = new Set(["IN_PROGRESS", "PAUSED", "PENDING"]);
+
+interface Row {
+  campaign: Campaign;
+  stats: CampaignStats | null;
+}
+
+async function loadRows(status: string): Promise<Row[]> {
+  const query = status ? `&status=${status}` : "";
+  const campaigns = await get<Campaign[]>(`/api/v1/campaigns?page=0&size=100${query}`);
+  // Answer rate and calling hours come from each live campaign's stats.
+  const stats = await Promise.all(
+    campaigns.map((c) =>
+      LIVE.has(c.status) || c.metrics.totalCalls
+        ? get<CampaignStats>(`/api/v1/campaigns/${c.id}/stats?minutes=5`).catch(() => null)
+        : Promise.resolve(null),
+    ),
+  );
+  return campaigns.map((campaign, i) => ({ campaign, stats: stats[i] }));
+}
+
+export function CampaignList() {
+  const [status, setStatus] = useState("");
+  const { data, error } = usePolling(() => loadRows(status), 2000, [status]);
+
+  return (
+    <section aria-labelledby="campaigns-title">
+      <div className="page-head">
+        <h1 id="campaigns-title">Campaigns</h1>
+        <a className="button primary" href={href({ page: "new" })}>
+          New campaign
+        </a>
+      </div>
+      <label className="inline">
+        Status{" "}
+        <select value={status} onChange={(e) => setStatus(e.target.value)} aria-label="Filter by status">
+          <option value="">all</option>
+          {CAMPAIGN_STATUSES.map((s) => (
+            <option key={s} value={s}>
+              {s.replaceAll("_", " ").toLowerCase()}
+            </option>
+          ))}
+        </select>
+      </label>
+      {error && <p className="error" role="alert">{error.detail}</p>}
+      {data && !data.length && <p className="muted">No campaigns{status ? " with this status" : ""} yet.</p>}
+      {data && data.length > 0 && (
+        <div className="table-wrap">
+          <table className="campaigns">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Status</th>
+                <th scope="col">Progress</th>
+                <th scope="col">In progress / limit</th>
+                <th scope="col">Answer rate</th>
+                <th scope="col">Calling hours</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.map(({ campaign, stats }) => (
+                <tr key={campaign.id}>
+                  <td data-label="Name">
+                    <a href={href({ page: "campaign", id: campaign.id })}>{campaign.name}</a>
+                  </td>
+                  <td data-label="Status">
+                    <StatusBadge status={campaign.status} />
+                  </td>
+                  <td data-label="Progress">
+                    <ProgressBar value={progressOf(campaign.metrics)} label={`Progress of ${campaign.name}`} />
+                    <span className="muted small">
+                      {campaign.metrics.completedCalls + campaign.metrics.permanentlyFailedCalls} /{" "}
+                      {campaign.metrics.totalCalls}
+                    </span>
+                  </td>
+                  <td data-label="In progress / limit">
+                    {campaign.metrics.inProgressCalls} / {campaign.concurrencyLimit}
+                  </td>
+                  <td data-label="Answer rate">{percent(stats?.answerRate)}</td>
+                  <td data-label="Calling hours">
+                    {stats ? (stats.insideBusinessHours ? "inside" : "outside") : "—"}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}

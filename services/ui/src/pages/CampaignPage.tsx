@@ -1,0 +1,208 @@
+import { Fragment, useState } from "react";
+
+import { ApiError, download, get, post, request } from "../api";
+import { ConfirmButton } from "../components/ConfirmButton";
+import { DialsChart } from "../components/DialsChart";
+import { ProgressBar } from "../components/ProgressBar";
+import { StatusBadge } from "../components/StatusBadge";
+import { humanStatus, percent, seconds, when } from "../format";
+import type { Call, Campaign, CampaignStats } from "../types";
+import { CALL_STATUSES } from "../types";
+import { usePolling } from "../usePolling";
+
+const PAGE_SIZE = 25;
+
+export function CampaignPage({ id }: { id: string }) {
+  const campaign = usePolling(() => get<Campaign>(`/api/v1/campaigns/${id}`), 2000, [id]);
+  const stats = usePolling(() => get<CampaignStats>(`/api/v1/campaigns/${id}/stats?minutes=30`), 2000, [id]);
+  const [actionError, setActionError] = useState<string>();
+
+  async function act(verb: "start" | "pause" | "resume" | "cancel") {
+    setActionError(undefined);
+    try {
+      await post(`/api/v1/campaigns/${id}/${verb}`);
+    } catch (exc) {
+      setActionError(exc instanceof ApiError ? exc.detail : String(exc));
+    }
+    await Promise.all([campaign.reload(), stats.reload()]);
+  }
+
+  if (campaign.error && !campaign.data) {
+    return <p className="error" role="alert">{campaign.error.detail}</p>;
+  }
+  const c = campaign.data;
+  if (!c) return <p className="muted">Loading…</p>;
+  const s = stats.data;
+  const final = ["COMPLETED", "FAILED", "CANCELLED"].includes(c.status);
+
+  return (
+    <section aria-labelledby="campaign-title">
+      <div className="page-head">
+        <h1 id="campaign-title">{c.name}</h1>
+        <StatusBadge status={c.status} />
+      </div>
+      {c.description && <p className="muted">{c.description}</p>}
+      <div className="actions" role="toolbar" aria-label="Campaign actions">
+        {c.status === "PENDING" && (
+          <button type="button" className="primary" onClick={() => act("start")}>Start</button>
+        )}
+        {c.status === "IN_PROGRESS" && (
+          <button type="button" onClick={() => act("pause")}>Pause</button>
+        )}
+        {c.status === "PAUSED" && (
+          <button type="button" className="primary" onClick={() => act("resume")}>Resume</button>
+        )}
+        {!final && (
+          <ConfirmButton label="Cancel" question="Cancel this campaign for good?" onConfirm={() => act("cancel")} />
+        )}
+        <button
+          type="button"
+          onClick={() =>
+            download(`/api/v1/campaigns/${id}/calls/export`, `${c.name.replace(/[^\w-]+/g, "_")}-calls.csv`).catch(
+              (exc) => setActionError(exc instanceof ApiError ? exc.detail : String(exc)),
+            )
+          }
+        >
+          Export CSV
+        </button>
+      </div>
+      {actionError && <p className="error" role="alert">{actionError}</p>}
+
+      <div className="card">
+        <ProgressBar value={(s?.progressPercent ?? 0) / 100} label="Campaign progress" />
+        <dl className="stats" aria-label="Live statistics">
+          <div><dt>Numbers</dt><dd data-testid="total">{c.metrics.totalCalls}</dd></div>
+          <div><dt>Completed</dt><dd data-testid="completed">{c.metrics.completedCalls}</dd></div>
+          <div><dt>Failed for good</dt><dd>{c.metrics.permanentlyFailedCalls}</dd></div>
+          <div><dt>Waiting for retry</dt><dd>{c.metrics.failedCalls}</dd></div>
+          <div>
+            <dt>In progress / lines / limit</dt>
+            <dd>{c.metrics.inProgressCalls} / {s?.allowedLines ?? "—"} / {c.concurrencyLimit}</dd>
+          </div>
+          <div><dt>Answer rate</dt><dd>{percent(s?.answerRate)}</dd></div>
+          <div><dt>Average talk</dt><dd>{seconds(s?.averageTalkSeconds)}</dd></div>
+          <div><dt>Retries</dt><dd>{c.metrics.totalRetries}</dd></div>
+          <div><dt>Calling hours</dt><dd>{s ? (s.insideBusinessHours ? "inside" : `outside (opens ${when(s.nextWindowOpensAt)})`) : "—"}</dd></div>
+          <div><dt>Expected to finish</dt><dd>{when(s?.estimatedFinishAt)}</dd></div>
+        </dl>
+      </div>
+
+      <div className="card">
+        <h2>Dials and results a minute</h2>
+        <DialsChart minutes={s?.dialsPerMinute ?? []} />
+      </div>
+
+      <CallsTable campaignId={id} />
+    </section>
+  );
+}
+
+function CallsTable({ campaignId }: { campaignId: string }) {
+  const [status, setStatus] = useState("");
+  const [page, setPage] = useState(0);
+  const [open, setOpen] = useState<string | null>(null);
+  const calls = usePolling(
+    async () => {
+      const query = `page=${page}&size=${PAGE_SIZE}${status ? `&status=${status}` : ""}`;
+      const answer = await request<Call[]>("GET", `/api/v1/campaigns/${campaignId}/calls?${query}`);
+      return { rows: answer.body, total: Number(answer.headers.get("X-Total-Count") ?? answer.body.length) };
+    },
+    3000,
+    [campaignId, status, page],
+  );
+  const total = calls.data?.total ?? 0;
+  const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+
+  return (
+    <div className="card">
+      <div className="page-head">
+        <h2>Calls</h2>
+        <label className="inline">
+          Status{" "}
+          <select
+            value={status}
+            aria-label="Filter calls by status"
+            onChange={(e) => {
+              setStatus(e.target.value);
+              setPage(0);
+            }}
+          >
+            <option value="">all</option>
+            {CALL_STATUSES.map((s) => (
+              <option key={s} value={s}>{humanStatus(s)}</option>
+            ))}
+          </select>
+        </label>
+      </div>
+      {calls.error && <p className="error" role="alert">{calls.error.detail}</p>}
+      <div className="table-wrap">
+        <table className="calls">
+          <thead>
+            <tr>
+              <th scope="col">Number</th>
+              <th scope="col">Status</th>
+              <th scope="col">Attempts</th>
+              <th scope="col">Duration</th>
+              <th scope="col">Failure reason</th>
+              <th scope="col">Last attempt</th>
+            </tr>
+          </thead>
+          <tbody>
+            {calls.data?.rows.map((call) => (
+              <Fragment key={call.id}>
+                <tr>
+                  <td data-label="Number">
+                    <button
+                      type="button"
+                      className="link"
+                      aria-expanded={open === call.id}
+                      onClick={() => setOpen(open === call.id ? null : call.id)}
+                    >
+                      {call.phoneNumber}
+                    </button>
+                  </td>
+                  <td data-label="Status"><StatusBadge status={call.status} /></td>
+                  <td data-label="Attempts">{call.attempts.length}</td>
+                  <td data-label="Duration">{seconds(call.callDurationSeconds)}</td>
+                  <td data-label="Failure reason">{call.failureReason ?? "—"}</td>
+                  <td data-label="Last attempt">{when(call.lastAttemptedAt)}</td>
+                </tr>
+                {open === call.id && (
+                  <tr className="attempts-row">
+                    <td colSpan={6}>
+                      <AttemptList call={call} />
+                    </td>
+                  </tr>
+                )}
+              </Fragment>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <nav className="pager" aria-label="Pages of calls">
+        <button type="button" disabled={page === 0} onClick={() => setPage(page - 1)}>Previous</button>
+        <span>
+          Page {page + 1} of {pages} ({total} calls)
+        </span>
+        <button type="button" disabled={page + 1 >= pages} onClick={() => setPage(page + 1)}>Next</button>
+      </nav>
+    </div>
+  );
+}
+
+export function AttemptList({ call }: { call: Call }) {
+  if (!call.attempts.length) return <p className="muted">Not dialled yet.</p>;
+  return (
+    <ol className="attempts">
+      {call.attempts.map((a) => (
+        <li key={a.attemptNumber}>
+          <strong>#{a.attemptNumber}</strong> {when(a.startedAt)}: {a.outcome ? humanStatus(a.outcome) : humanStatus(a.providerStatus ?? "dialling")}
+          {a.durationSeconds !== null && `, ${seconds(a.durationSeconds)}`}
+          {a.reason && ` — ${a.reason}`}
+          {a.answeredBy && ` (answered by ${a.answeredBy})`}
+          {a.externalCallId && <span className="muted small"> {a.externalCallId}</span>}
+        </li>
+      ))}
+    </ol>
+  );
+}
