@@ -13,10 +13,15 @@ export VCS_CALLBACK_SECRET ?= dev-callback-secret
 export VCS_TWILIO_ACCOUNT_SID ?= AC00000000000000000000000000000dev
 export VCS_TWILIO_AUTH_TOKEN ?= dev-twilio-auth-token
 
-.PHONY: run run-twilio test install db topology rabbitmq-management lint format bench clean
+UI := services/ui
+UI_DEPS := $(UI)/node_modules/.package-lock.json
+UI_SOURCES := $(shell find $(UI)/src $(UI)/index.html $(UI)/vite.config.ts $(UI)/tsconfig.json -type f 2>/dev/null)
+
+.PHONY: run run-twilio test ui browser install db topology rabbitmq-management lint format bench clean
 
 run: install rabbitmq-management db topology
 	@echo ""
+	@echo "  Web console:         http://127.0.0.1:$${VCS_API_PORT:-8081}/"
 	@echo "  API:                 http://127.0.0.1:$${VCS_API_PORT:-8081}/api/v1/campaigns"
 	@echo "  API key:             $$($(BIN)/python -m services.api keys ensure-dev)  (kept in .dev-api-key)"
 	@echo "  RabbitMQ management: http://127.0.0.1:15672 (guest/guest)"
@@ -34,13 +39,30 @@ run-twilio: export VCS_TWILIO_TWIML_URL ?= http://127.0.0.1:$(or $(VCS_MOCK_HTTP
 run-twilio: export VCS_PUBLIC_BASE_URL ?= http://127.0.0.1:$(or $(VCS_API_PORT),8081)
 run-twilio: run
 
-test: install rabbitmq-management
+test: install rabbitmq-management browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy shared services
+	cd $(UI) && npx tsc --noEmit && npx vitest run
 	$(BIN)/pytest
 
-install: $(STAMP)
+install: $(STAMP) ui
+
+# The web console: its npm packages when the lock file changes, a build when a source does.
+ui: $(UI)/dist/index.html
+
+$(UI_DEPS): $(UI)/package.json $(UI)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "the web console needs Node.js 20.19+ and npm"; exit 1; }
+	cd $(UI) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(UI)/dist/index.html: $(UI_DEPS) $(UI_SOURCES)
+	cd $(UI) && npm run build --silent
+
+# Debian's Chromium for the console's browser tests; without it they are skipped, saying so.
+browser:
+	@command -v chromium >/dev/null 2>&1 || apt-get install -y -q chromium >/dev/null 2>&1 \
+		|| echo "note: Chromium could not be installed; the console's browser tests will be skipped"
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -88,11 +88,21 @@ def test_start_order_and_health(compose: dict[str, Any]) -> None:
     assert "management" in services["rabbitmq"]["image"]
 
 
-def test_the_image_builds_from_files_that_exist(compose: dict[str, Any]) -> None:
-    build = compose["services"]["api"]["build"]
+@pytest.mark.parametrize("service", ["api", "ui"])
+def test_the_images_build_from_files_that_exist(compose: dict[str, Any], service: str) -> None:
+    build = compose["services"][service]["build"]
     dockerfile = ROOT / build["context"] / build["dockerfile"]
     text = dockerfile.read_text()
     for line in text.splitlines():
-        if line.startswith("COPY "):
+        if line.startswith("COPY ") and "--from=" not in line:
             for source in line.split()[1:-1]:
                 assert (ROOT / source).exists(), source
+
+
+def test_the_console_container_serves_3000_and_reaches_the_api(compose: dict[str, Any]) -> None:
+    ui = compose["services"]["ui"]
+    assert "3000:3000" in ui["ports"]
+    assert ui["depends_on"] == {"api": {"condition": "service_healthy"}}
+    nginx = (ROOT / "deploy" / "ui-nginx.conf").read_text()
+    assert "listen 3000;" in nginx
+    assert f"proxy_pass http://api:{default('api_port')};" in nginx

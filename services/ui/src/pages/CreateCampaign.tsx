@@ -84,7 +84,8 @@ function pastedNumbers(text: string): string[] {
 
 interface Imported {
   campaign: Campaign;
-  results: ImportResult[];
+  /** null while the numbers are being added. */
+  results: ImportResult[] | null;
 }
 
 export function CreateCampaign() {
@@ -124,7 +125,8 @@ export function CreateCampaign() {
     setError(null);
     try {
       const campaign = await post<Campaign>("/api/v1/campaigns", campaignBody(form));
-      setImported({ campaign, results: [] });
+      // The campaign exists from here on: an import that fails is shown on its page.
+      setImported({ campaign, results: null });
       setImported({ campaign, results: await addNumbers(campaign) });
     } catch (exc) {
       setError(exc instanceof ApiError ? exc : new ApiError(0, String(exc)));
@@ -283,7 +285,8 @@ export function CreateCampaign() {
 }
 
 function Preview({ imported, error }: { imported: Imported; error: ApiError | null }) {
-  const { campaign, results } = imported;
+  const { campaign } = imported;
+  const results = imported.results ?? [];
   const [starting, setStarting] = useState(false);
   const [startError, setStartError] = useState<string>();
   const sum = (key: "totalReceived" | "totalImported" | "duplicatesSkipped" | "invalidSkipped") =>
@@ -306,12 +309,15 @@ function Preview({ imported, error }: { imported: Imported; error: ApiError | nu
       <h1 id="preview-title">{campaign.name}: numbers checked</h1>
       <div className="card">
         {error && <p className="error" role="alert">{error.detail}</p>}
+        {imported.results === null && !error && <p aria-live="polite">Checking the numbers…</p>}
+        {imported.results !== null && (
         <dl className="stats" aria-label="Import summary">
           <div><dt>Received</dt><dd data-testid="received">{sum("totalReceived")}</dd></div>
           <div><dt>Accepted</dt><dd data-testid="accepted">{sum("totalImported")}</dd></div>
           <div><dt>Duplicates</dt><dd data-testid="duplicates">{sum("duplicatesSkipped")}</dd></div>
           <div><dt>Invalid</dt><dd data-testid="invalid">{sum("invalidSkipped")}</dd></div>
         </dl>
+        )}
         {invalid.length > 0 && (
           <details>
             <summary>Invalid lines ({invalid.length})</summary>
