@@ -162,6 +162,7 @@ describe("CreateCampaign", () => {
         endTime: "17:00",
         timezone: "Europe/Paris",
         allowedDays: ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY"],
+        crossesMidnight: false,
       },
     });
   });

@@ -21,6 +21,7 @@ interface Form {
   endTime: string;
   timezone: string;
   allowedDays: string[];
+  crossesMidnight: boolean;
   numbers: string;
 }
 
@@ -43,6 +44,7 @@ export const DEFAULTS: Form = {
   endTime: "17:00",
   timezone: browserZone(),
   allowedDays: ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY"],
+  crossesMidnight: false,
   numbers: "",
 };
 
@@ -71,6 +73,7 @@ export function campaignBody(form: Form): Record<string, unknown> {
       endTime: form.endTime,
       timezone: form.timezone,
       allowedDays: form.allowedDays,
+      crossesMidnight: form.crossesMidnight,
     },
   };
 }
@@ -233,6 +236,17 @@ export function CreateCampaign() {
               </select>
             )}
           </Field>
+          <label className="day">
+            <input
+              type="checkbox"
+              checked={form.crossesMidnight}
+              onChange={(e) => setForm((f) => ({ ...f, crossesMidnight: e.target.checked }))}
+            />
+            The window runs past midnight (e.g. 22:00 to 02:00)
+          </label>
+          {fieldError("businessHours.crossesMidnight") && (
+            <p className="field-error" role="alert">{fieldError("businessHours.crossesMidnight")}</p>
+          )}
           <div className={`field${fieldError("businessHours.allowedDays") ? " field-invalid" : ""}`}>
             <span className="label">Days</span>
             <div className="days" role="group" aria-label="Days">
