@@ -9,9 +9,9 @@ from email.utils import format_datetime
 
 import aiohttp
 import structlog
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from services.telephony_mock.carrier import DialRecord, Result
+from services.telephony_mock.delivery import post_until_taken
 from shared.twilio_signature import SIGNATURE_HEADER, twilio_signature
 
 log = structlog.get_logger()
@@ -29,10 +29,6 @@ _SIP_CODE = {"completed": 200, "busy": 486, "no-answer": 480, "failed": 500, "ca
 #: The StatusCallbackEvent that asks for each progress status.
 _EVENT_OF_STATUS = {"initiated": "initiated", "ringing": "ringing", "in-progress": "answered"}
 _RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-
-
-class CallbackNotTaken(Exception):
-    pass
 
 
 class TwilioCallbacks:
@@ -76,16 +72,9 @@ class TwilioCallbacks:
         headers = {SIGNATURE_HEADER: twilio_signature(self._auth_token, url, form)}
         record.callbacks_sent.append(status)
         try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(6),
-                wait=wait_exponential(multiplier=0.2, max=5),
-                retry=retry_if_exception_type(
-                    (CallbackNotTaken, aiohttp.ClientError, TimeoutError)
-                ),
-                reraise=True,
-            ):
-                with attempt:
-                    await self._post(url, form, headers)
+            await post_until_taken(
+                self._session, url, data=form, headers=headers, retried_statuses=_RETRIED_STATUSES
+            )
         except Exception as exc:
             log.error("status callback not delivered", url=url, status=status, error=repr(exc))
 
@@ -114,11 +103,3 @@ class TwilioCallbacks:
                 if record.machine_detection:
                     form.append(("AnsweredBy", "human"))
         return form
-
-    async def _post(self, url: str, form: list[tuple[str, str]], headers: dict[str, str]) -> None:
-        timeout = aiohttp.ClientTimeout(total=10)
-        async with self._session.post(url, data=form, headers=headers, timeout=timeout) as response:
-            if response.status in _RETRIED_STATUSES:
-                raise CallbackNotTaken(f"{url} answered {response.status}")
-            if response.status >= 400:
-                log.error("status callback refused", url=url, status=response.status)

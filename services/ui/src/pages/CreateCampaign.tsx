@@ -25,6 +25,16 @@ interface Form {
   numbers: string;
 }
 
+type NumberKey =
+  | "concurrencyLimit"
+  | "priority"
+  | "callsPerSecond"
+  | "maxRetries"
+  | "syncInitialBackoffMs"
+  | "syncBackoffMultiplier"
+  | "callbackRetryDelayMs"
+  | "callbackTimeoutMs";
+
 function browserZone(): string {
   return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 }
@@ -100,6 +110,17 @@ export function CreateCampaign() {
 
   const set = (key: keyof Form) => (value: string) => setForm((f) => ({ ...f, [key]: value }));
   const fieldError = (path: string) => error?.forField(path);
+  const numberField = (
+    label: string,
+    key: NumberKey,
+    path: string,
+    hint: string | undefined,
+    mode: "numeric" | "decimal",
+  ) => (
+    <Field label={label} error={fieldError(path)} hint={hint}>
+      {(p) => <input {...p} name={key} inputMode={mode} value={form[key]} onChange={(e) => set(key)(e.target.value)} />}
+    </Field>
+  );
 
   async function addNumbers(campaign: Campaign): Promise<ImportResult[]> {
     const results: ImportResult[] = [];
@@ -167,57 +188,17 @@ export function CreateCampaign() {
               <textarea {...p} rows={2} value={form.description} onChange={(e) => set("description")(e.target.value)} />
             )}
           </Field>
-          <Field label="Concurrent calls" error={fieldError("concurrencyLimit")} hint="1 to 1000">
-            {(p) => (
-              <input {...p} name="concurrencyLimit" inputMode="numeric" value={form.concurrencyLimit}
-                onChange={(e) => set("concurrencyLimit")(e.target.value)} />
-            )}
-          </Field>
-          <Field label="Priority" error={fieldError("priority")} hint="1 (low) to 10 (high)">
-            {(p) => (
-              <input {...p} name="priority" inputMode="numeric" value={form.priority}
-                onChange={(e) => set("priority")(e.target.value)} />
-            )}
-          </Field>
-          <Field label="Calls a second" error={fieldError("callsPerSecond")} hint="empty: as fast as lines allow">
-            {(p) => (
-              <input {...p} name="callsPerSecond" inputMode="decimal" value={form.callsPerSecond}
-                onChange={(e) => set("callsPerSecond")(e.target.value)} />
-            )}
-          </Field>
+          {numberField("Concurrent calls", "concurrencyLimit", "concurrencyLimit", "1 to 1000", "numeric")}
+          {numberField("Priority", "priority", "priority", "1 (low) to 10 (high)", "numeric")}
+          {numberField("Calls a second", "callsPerSecond", "callsPerSecond", "empty: as fast as lines allow", "decimal")}
         </fieldset>
         <fieldset>
           <legend>Retries</legend>
-          <Field label="Retries after the first call" error={fieldError("retryConfig.maxRetries")}>
-            {(p) => (
-              <input {...p} name="maxRetries" inputMode="numeric" value={form.maxRetries}
-                onChange={(e) => set("maxRetries")(e.target.value)} />
-            )}
-          </Field>
-          <Field label="Wait before a retry (ms)" error={fieldError("retryConfig.callbackRetryDelayMs")}>
-            {(p) => (
-              <input {...p} inputMode="numeric" value={form.callbackRetryDelayMs}
-                onChange={(e) => set("callbackRetryDelayMs")(e.target.value)} />
-            )}
-          </Field>
-          <Field label="Result timeout (ms)" error={fieldError("retryConfig.callbackTimeoutMs")}>
-            {(p) => (
-              <input {...p} inputMode="numeric" value={form.callbackTimeoutMs}
-                onChange={(e) => set("callbackTimeoutMs")(e.target.value)} />
-            )}
-          </Field>
-          <Field label="Carrier error backoff (ms)" error={fieldError("retryConfig.syncInitialBackoffMs")}>
-            {(p) => (
-              <input {...p} inputMode="numeric" value={form.syncInitialBackoffMs}
-                onChange={(e) => set("syncInitialBackoffMs")(e.target.value)} />
-            )}
-          </Field>
-          <Field label="Backoff multiplier" error={fieldError("retryConfig.syncBackoffMultiplier")}>
-            {(p) => (
-              <input {...p} inputMode="decimal" value={form.syncBackoffMultiplier}
-                onChange={(e) => set("syncBackoffMultiplier")(e.target.value)} />
-            )}
-          </Field>
+          {numberField("Retries after the first call", "maxRetries", "retryConfig.maxRetries", undefined, "numeric")}
+          {numberField("Wait before a retry (ms)", "callbackRetryDelayMs", "retryConfig.callbackRetryDelayMs", undefined, "numeric")}
+          {numberField("Result timeout (ms)", "callbackTimeoutMs", "retryConfig.callbackTimeoutMs", undefined, "numeric")}
+          {numberField("Carrier error backoff (ms)", "syncInitialBackoffMs", "retryConfig.syncInitialBackoffMs", undefined, "numeric")}
+          {numberField("Backoff multiplier", "syncBackoffMultiplier", "retryConfig.syncBackoffMultiplier", undefined, "decimal")}
         </fieldset>
         <fieldset>
           <legend>Calling hours</legend>
