@@ -22,8 +22,10 @@ PUBLIC_PREFIXES = (
     "/api/v1/openapi.json",
     "/api/v1/calls/callback",
 )
-#: Not counted against any rate limit: orchestrators poll these.
-UNLIMITED = ("/health", "/actuator/health", "/metrics")
+#: Not counted against any rate limit: orchestrators poll the first three, and a carrier's
+#: signed callbacks (a few per call, from a handful of addresses) must never be refused for
+#: pace: a carrier that gives up on one loses a result, which costs the number a retry.
+UNLIMITED = ("/health", "/actuator/health", "/metrics", "/api/v1/calls/callback")
 
 CLIENT: web.RequestKey[str] = web.RequestKey("client", str)
 

@@ -120,6 +120,26 @@ async def test_rate_limit_refuses_then_recovers(
     assert (await client.get("/health")).status == 200
 
 
+async def test_carrier_callbacks_are_not_rate_limited(
+    aiohttp_client: MakeClient, settings: Settings
+) -> None:
+    client = await app_client(
+        aiohttp_client, settings, rate_limit_per_second=1.0, rate_limit_burst=2
+    )
+    body = json.dumps({"externalCallId": "nobody", "status": "COMPLETED"}).encode()
+    headers = {"Content-Type": "application/json", "X-Signature": sign(TEST_CALLBACK_SECRET, body)}
+    statuses = [
+        (await client.post("/api/v1/calls/callback", data=body, headers=headers)).status
+        for _ in range(6)
+    ]
+    assert statuses == [404] * 6  # each read and answered; none refused for pace
+    twilio = [
+        (await client.post("/api/v1/calls/callback/twilio", data={"CallSid": "CA1"})).status
+        for _ in range(4)
+    ]
+    assert 429 not in twilio
+
+
 async def test_callbacks_must_be_signed(aiohttp_client: MakeClient, settings: Settings) -> None:
     client = await app_client(aiohttp_client, settings)
     body = json.dumps({"externalCallId": "nobody", "status": "COMPLETED"}).encode()
