@@ -35,6 +35,8 @@ async def test_the_console_is_served_at_the_root_without_a_key(
     assert page.status == 200
     assert "console" in await page.text()
     assert page.headers["Cache-Control"] == "no-cache"
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
     asset = await client.get("/assets/app-1.js")
     assert asset.status == 200
     # The API behind it still wants a key.
