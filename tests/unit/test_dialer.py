@@ -126,3 +126,10 @@ async def test_admission_waits_while_open_then_lets_one_trial_in_at_a_time() -> 
     await asyncio.gather(*(dial() for _ in range(5)))
     assert min(entered) - opened >= 0.15  # nobody while the breaker was open
     assert most_inside == 1  # half-open: one at a time (no call here closes it)
+
+
+async def test_a_carriers_retry_after_is_waited_when_longer_than_the_backoff() -> None:
+    provider = ScriptedProvider(ProviderUnavailable("429", retry_after_s=0.25), "call-1")
+    assert await dialer(provider).place_call(request(), RETRY) == "call-1"
+    first, second = (t for t, _ in provider.requests)
+    assert second - first >= 0.25  # the backoff alone would be 20 ms

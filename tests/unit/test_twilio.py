@@ -141,6 +141,14 @@ class TestCarrierAnswers:
         with pytest.raises(ProviderUnavailable):
             call_sid_from(status, b'{"code": 20503, "message": "Service Unavailable"}')
 
+    def test_retry_after_is_passed_on(self) -> None:
+        with pytest.raises(ProviderUnavailable) as caught:
+            call_sid_from(429, b'{"code": 20429, "message": "Too Many Requests"}', "2")
+        assert caught.value.extra["retry_after_s"] == 2.0
+        with pytest.raises(ProviderUnavailable) as caught:
+            call_sid_from(503, b"{}", "soon")
+        assert caught.value.extra["retry_after_s"] is None
+
     @pytest.mark.parametrize("status", [401, 403, 404])
     def test_account_errors_blame_no_number(self, status: int) -> None:
         with pytest.raises(ProviderUnavailable, match="account"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
@@ -18,6 +18,7 @@ from tenacity import (
     wait_exponential,
     wait_random,
 )
+from tenacity.wait import wait_base
 
 from services.worker.telephony.base import DialRequest, TelephonyProvider
 from shared.domain.retry_policy import RetryConfig
@@ -28,6 +29,25 @@ log = structlog.get_logger()
 
 class CircuitOpen(ProviderUnavailable):
     """The breaker refused the call: not placed, and not worth trying again until it allows."""
+
+
+#: The longest a carrier's Retry-After holds one attempt's next try; past it the breaker is
+#: the better judge.
+MAX_RETRY_AFTER_S = 30.0
+
+
+def _at_least_retry_after(backoff: wait_base) -> Callable[[RetryCallState], float]:
+    """The backoff, or the carrier's Retry-After (capped) when it asks for longer."""
+
+    def wait(state: RetryCallState) -> float:
+        pause = float(backoff(state))
+        error = state.outcome.exception() if state.outcome else None
+        asked = getattr(error, "extra", {}).get("retry_after_s")
+        if isinstance(asked, int | float) and asked > pause:
+            return min(float(asked), MAX_RETRY_AFTER_S)
+        return pause
+
+    return wait
 
 
 def _log_retry(state: RetryCallState) -> None:
@@ -112,8 +132,10 @@ class Dialer:
         initial_s = retry.sync_initial_backoff_ms / 1000
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._max_tries),
-            wait=wait_exponential(multiplier=initial_s, exp_base=retry.sync_backoff_multiplier)
-            + wait_random(0, initial_s * 0.1),
+            wait=_at_least_retry_after(
+                wait_exponential(multiplier=initial_s, exp_base=retry.sync_backoff_multiplier)
+                + wait_random(0, initial_s * 0.1)
+            ),
             retry=retry_if_exception_type(ProviderUnavailable)
             & retry_if_not_exception_type(CircuitOpen),
             before_sleep=_log_retry,

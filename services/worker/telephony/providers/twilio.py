@@ -115,7 +115,15 @@ def carrier_message(body: bytes) -> str:
     return f"{code}: {message}" if code else message
 
 
-def call_sid_from(status: int, body: bytes) -> str:
+def seconds_to_wait(retry_after: str | None) -> float | None:
+    """A Retry-After header in seconds (the only form Twilio sends); None if absent or not."""
+    try:
+        return max(float(retry_after), 0.0) if retry_after else None
+    except ValueError:
+        return None
+
+
+def call_sid_from(status: int, body: bytes, retry_after: str | None = None) -> str:
     """The call's sid from the carrier's answer, or the error that answer means."""
     if status in (200, 201):
         try:
@@ -128,7 +136,9 @@ def call_sid_from(status: int, body: bytes) -> str:
         return sid
     message = carrier_message(body)
     if status == 429 or status >= 500:
-        raise ProviderUnavailable(f"carrier answered {status}: {message}")
+        raise ProviderUnavailable(
+            f"carrier answered {status}: {message}", retry_after_s=seconds_to_wait(retry_after)
+        )
     if status in ACCOUNT_ERRORS:
         raise ProviderUnavailable(f"carrier refused our account ({status}): {message}")
     if 400 <= status < 500:
@@ -159,6 +169,7 @@ class TwilioProvider:
                 timeout=timeout,
             ) as response:
                 body = await response.read()
+                retry_after = response.headers.get("Retry-After")
         except aiohttp.ClientConnectorError as exc:
             # No connection was made, so no request left: safe to try again.
             raise ProviderUnavailable(f"carrier unreachable: {exc}") from exc
@@ -167,7 +178,7 @@ class TwilioProvider:
         except (aiohttp.ClientError, TimeoutError) as exc:
             # The request may have reached the carrier: the call may be ringing.
             raise ProviderOutcomeUnknown(f"no answer to the dial request: {exc!r}") from exc
-        return call_sid_from(response.status, body)
+        return call_sid_from(response.status, body, retry_after)
 
 
 def check(settings: Settings) -> None:
