@@ -205,9 +205,9 @@ async def test_a_503_storm_opens_the_breaker_and_burns_no_attempt(
 
     await wait_until(storm_lasted, timeout=10, interval=0.1, message="3 s of storm")
     during_storm = (await mock.stats())["requests"] - requests_before
-    # At most a trial per worker per reset timeout (1 s); without the breakers, the seven
-    # lines would have asked hundreds of times.
-    assert during_storm <= 2 * 4, during_storm
+    # About a trial per worker per reset timeout (1 s), so 6-8 in 3 s, with room for a
+    # late one; without the breakers the seven lines would have asked hundreds of times.
+    assert during_storm <= 2 * 5, during_storm
     stalled = await api.campaign(campaign["id"])
     assert stalled["status"] == "IN_PROGRESS"
 
