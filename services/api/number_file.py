@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 #: Header names that mark the column holding the phone number (compared without case,
 #: spaces, dashes or underscores).
@@ -16,8 +16,9 @@ _DIGITS = re.compile(r"\d")
 _LETTERS = re.compile(r"[A-Za-z]")
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
+    """A tuple, not a dataclass: 100,000 are made per large upload, on the event loop."""
+
     #: 1-based line of the file where the record starts.
     line: int
     number: str
@@ -64,14 +65,20 @@ class NumberFileParser:
         record: list[str] = []
         quotes = 0
         for line in lines:
-            record.append(line)
-            quotes += line.count('"')
-            if quotes % 2:  # inside a quoted field: the record goes on
-                continue
-            first_line = self._next_line
-            self._next_line += len(record)
-            text = "\n".join(record).rstrip("\r")
-            record, quotes = [], 0
+            if not record and '"' not in line:
+                # The common case, a record on one line without quotes.
+                first_line = self._next_line
+                self._next_line += 1
+                text = line.rstrip("\r")
+            else:
+                record.append(line)
+                quotes += line.count('"')
+                if quotes % 2:  # inside a quoted field: the record goes on
+                    continue
+                first_line = self._next_line
+                self._next_line += len(record)
+                text = "\n".join(record).rstrip("\r")
+                record, quotes = [], 0
             if text.strip():
                 row = self._row(first_line, text)
                 if row is not None:
@@ -94,15 +101,18 @@ class NumberFileParser:
                 return None
         fields = self._fields(text)
         number = fields[self._phone_column].strip() if self._phone_column < len(fields) else ""
-        attributes = {
-            self._column_name(i): value.strip()
-            for i, value in enumerate(fields)
-            if i != self._phone_column and value.strip()
-        }
+        if len(fields) == 1 and self._phone_column == 0:
+            return Row(line, number, None)
+        attributes = {}
+        for i, value in enumerate(fields):
+            if i != self._phone_column and (value := value.strip()):
+                attributes[self._column_name(i)] = value
         return Row(line, number, attributes or None)
 
     def _fields(self, text: str) -> list[str]:
         assert self._delimiter is not None
+        if '"' not in text:  # nothing to unquote: a plain split says the same, ten times faster
+            return text.split(self._delimiter)
         return next(csv.reader([text], delimiter=self._delimiter), [])
 
     def _column_name(self, index: int) -> str:
