@@ -9,8 +9,16 @@ import asyncpg
 from shared.settings import Settings
 
 
+class RawJson(bytes):
+    """JSON already encoded, written to a jsonb column as it is: bulk loads encode their own
+    values more cheaply than json.dumps can."""
+
+
 def _jsonb_out(value: object) -> bytes:
-    return b"\x01" + json.dumps(value).encode()  # jsonb's binary format: a version byte
+    # jsonb's binary format: a version byte, then the text.
+    if isinstance(value, RawJson):
+        return b"\x01" + value
+    return b"\x01" + json.dumps(value).encode()
 
 
 def _jsonb_in(data: bytes) -> object:
