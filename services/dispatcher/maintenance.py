@@ -9,6 +9,7 @@ tunes it for these tables). Where an operator turned it off, the active dispatch
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import asyncpg
 import structlog
@@ -23,7 +24,15 @@ DEAD_ROW_SHARE = 0.1
 MIN_DEAD_ROWS = 5000
 
 
-async def tables_needing_vacuum(conn: asyncpg.Connection) -> list[str]:
+@dataclass(frozen=True)
+class VacuumNeed:
+    table: str
+    #: Dead rows slow every claim: vacuum at once. Rows only inserted (a number import) can
+    #: wait: that vacuum runs throttled, as autovacuum would, so as not to slow the next import.
+    urgent: bool
+
+
+async def tables_needing_vacuum(conn: asyncpg.Connection) -> list[VacuumNeed]:
     """The hot tables with enough dead rows, or none if autovacuum looks after them."""
     if await conn.fetchval("SELECT current_setting('autovacuum')::boolean"):
         return []
@@ -34,12 +43,14 @@ async def tables_needing_vacuum(conn: asyncpg.Connection) -> list[str]:
     )
     # Dead rows slow every index scan; rows inserted since the last vacuum are not yet in the
     # visibility map, which makes the counts behind the lists read the table, not the index.
-    return [
-        r["relname"]
-        for r in rows
-        if r["n_dead_tup"] > max(MIN_DEAD_ROWS, DEAD_ROW_SHARE * r["n_live_tup"])
-        or r["n_ins_since_vacuum"] > max(MIN_DEAD_ROWS, DEAD_ROW_SHARE * r["n_live_tup"])
-    ]
+    needs = []
+    for r in rows:
+        threshold = max(MIN_DEAD_ROWS, DEAD_ROW_SHARE * r["n_live_tup"])
+        if r["n_dead_tup"] > threshold:
+            needs.append(VacuumNeed(r["relname"], urgent=True))
+        elif r["n_ins_since_vacuum"] > threshold:
+            needs.append(VacuumNeed(r["relname"], urgent=False))
+    return needs
 
 
 async def keep_database_tidy(pool: asyncpg.Pool, interval_s: float) -> None:
@@ -52,10 +63,14 @@ async def keep_database_tidy(pool: asyncpg.Pool, interval_s: float) -> None:
             async with pool.acquire() as conn:
                 if forgotten := await forget_old_keys(conn):
                     log.info("idempotency keys expired", keys=forgotten)
-                for table in await tables_needing_vacuum(conn):
+                for need in await tables_needing_vacuum(conn):
                     if not warned:
                         log.warning("autovacuum is off on this server; vacuuming hot tables")
                         warned = True
-                    await conn.execute(f"VACUUM (ANALYZE) {table}")  # names from HOT_TABLES
+                    # autovacuum's own pace (2 ms every 200 cost units) for the one that can wait.
+                    delay = "0" if need.urgent else "2ms"
+                    await conn.execute(f"SET vacuum_cost_delay = '{delay}'")
+                    await conn.execute(f"VACUUM (ANALYZE) {need.table}")  # from HOT_TABLES
+                    await conn.execute("RESET vacuum_cost_delay")
         except (asyncpg.PostgresError, OSError) as exc:
             log.warning("could not vacuum", error=repr(exc))

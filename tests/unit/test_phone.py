@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import random
+
+import phonenumbers
 import pytest
 
-from shared.domain.phone import InvalidPhoneNumber, normalize
+from shared.domain.phone import InvalidPhoneNumber, is_valid_number, normalize
 
 
 @pytest.mark.parametrize(
@@ -33,3 +36,22 @@ def test_invalid_numbers_are_refused_with_a_reason(raw: str) -> None:
     with pytest.raises(InvalidPhoneNumber) as caught:
         normalize(raw)
     assert str(caught.value)
+
+
+def test_the_shortcut_agrees_with_libphonenumber_everywhere() -> None:
+    """is_valid_number saves libphonenumber's second look; it must answer exactly as it does,
+    for every country code, on random and on known-valid numbers."""
+    rng = random.Random(11)
+    checked = 0
+    for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items():
+        samples = [
+            phonenumbers.PhoneNumber(
+                country_code=code, national_number=rng.randrange(10 ** rng.randint(4, 11))
+            )
+            for _ in range(60)
+        ]
+        samples += [n for r in regions if (n := phonenumbers.example_number(r)) is not None]
+        for number in samples:
+            assert is_valid_number(number) == phonenumbers.is_valid_number(number), number
+            checked += 1
+    assert checked > 10_000
