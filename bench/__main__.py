@@ -26,6 +26,7 @@ from tests.support.api_client import TEST_API_KEY, ApiClient, MockClient
 from tests.support.infra import create_infra, destroy_infra
 from tests.support.numbers import fresh_numbers
 from tests.support.stack import Stack
+from tests.support.waiting import wait_until
 
 BENCH_SETTINGS = {
     "VCS_API_KEYS": TEST_API_KEY,
@@ -43,18 +44,16 @@ BENCH_SETTINGS = {
 
 async def wait_all_finished(db: asyncpg.Pool, ids: list[str], deadline_s: float) -> None:
     """Ask the database directly, with a query too small to disturb what is measured."""
-    deadline = time.monotonic() + deadline_s
     wanted = [UUID(i) for i in ids]
-    while True:
+
+    async def all_completed() -> bool:
         done = await db.fetchval(
             "SELECT count(*) FROM campaigns WHERE id = ANY($1::uuid[]) AND status = 'COMPLETED'",
             wanted,
         )
-        if done == len(ids):
-            return
-        if time.monotonic() > deadline:
-            raise RuntimeError("the campaigns did not finish in time")
-        await asyncio.sleep(0.1)
+        return bool(done == len(ids))
+
+    await wait_until(all_completed, timeout=deadline_s, interval=0.1, message="every campaign")
 
 
 async def throughput(

@@ -19,6 +19,7 @@ import asyncpg
 from tests.support.api_client import ApiClient
 from tests.support.numbers import fresh_numbers
 from tests.support.stack import Stack, free_port
+from tests.support.waiting import wait_until
 
 
 async def ingestion(api: ApiClient, runs: int) -> dict[str, list[float]]:
@@ -75,13 +76,15 @@ async def call_reads(
     )
     try:
         async with aiohttp.ClientSession() as http:
-            for _ in range(100):
+
+            async def baseline_answers() -> bool:
                 try:
                     async with http.get(f"http://127.0.0.1:{port}/calls/{call['id']}") as r:
-                        if r.status == 200:
-                            break
+                        return r.status == 200
                 except aiohttp.ClientError:
-                    await asyncio.sleep(0.1)
+                    return False
+
+            await wait_until(baseline_answers, timeout=10, interval=0.1, message="the baseline")
         results: dict[str, list[tuple[float, float]]] = {"api": [], "baseline": []}
         for _ in range(runs):
             results["baseline"].append(

@@ -24,6 +24,7 @@ from services.api.schemas import (
 from services.api.stats_schemas import CampaignStatsOut, GlobalMetricsOut
 from services.api.twilio_callback import TwilioStatusCallback
 from shared.domain.statuses import CallStatus, CampaignStatus
+from shared.twilio_protocol import CALLBACK_PATH as TWILIO_CALLBACK_PATH
 
 PROBLEM = {
     "type": "object",
@@ -333,7 +334,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "post",
-        "/api/v1/calls/callback/twilio",
+        TWILIO_CALLBACK_PATH,
         "Twilio (or a compatible carrier) reports a call's progress or result",
         "Provider callbacks",
         ok_model=CallbackOut,

@@ -14,7 +14,7 @@ from shared.messages.telephony import ProviderStatus
 from shared.repositories.attempts import AttemptRef
 from shared.results import ProviderReport
 from shared.settings import Settings
-from shared.twilio_signature import SIGNATURE_HEADER, is_valid_twilio_signature
+from shared.twilio_protocol import SIGNATURE_HEADER, is_valid_twilio_signature
 
 TwilioCallStatus = Literal[
     "queued",

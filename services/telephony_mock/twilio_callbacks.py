@@ -12,7 +12,7 @@ import structlog
 
 from services.telephony_mock.carrier import DialRecord, Result
 from services.telephony_mock.delivery import post_until_taken
-from shared.twilio_signature import SIGNATURE_HEADER, twilio_signature
+from shared.twilio_protocol import SIGNATURE_HEADER, twilio_signature
 
 log = structlog.get_logger()
 

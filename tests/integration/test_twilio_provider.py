@@ -104,7 +104,7 @@ async def test_a_carrier_that_hangs_may_have_placed_the_call(
     aiohttp_server: MakeServer, http: aiohttp.ClientSession
 ) -> None:
     async def hang(_: web.Request) -> web.Response:
-        await asyncio.sleep(5)
+        await asyncio.Event().wait()  # never answers
         return web.json_response({"sid": "CA-late"}, status=201)
 
     provider = TwilioProvider(http, config(await carrier(aiohttp_server, hang), timeout_s=0.3))

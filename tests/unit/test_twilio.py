@@ -16,7 +16,7 @@ from services.worker.telephony.providers import available_providers, check_provi
 from services.worker.telephony.providers.twilio import TwilioConfig, call_sid_from
 from shared.errors import ProviderOutcomeUnknown, ProviderRejected, ProviderUnavailable
 from shared.settings import Settings
-from shared.twilio_signature import is_valid_twilio_signature, twilio_signature
+from shared.twilio_protocol import is_valid_twilio_signature, twilio_signature
 
 TOKEN = "12345abcdef"
 URL = "https://voice.example.com/api/v1/calls/callback/twilio?callId=abc&attemptNo=2"

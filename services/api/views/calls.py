@@ -12,6 +12,7 @@ from services.api.schemas import CallbackIn, SingleCallCreate
 from shared.errors import PermanentError, Unauthorized, UnsupportedMediaType
 from shared.messages import CallsAdded
 from shared.signatures import SIGNATURE_HEADER, is_valid
+from shared.twilio_protocol import CALLBACK_PATH
 
 routes = web.RouteTableDef()
 
@@ -51,7 +52,7 @@ async def provider_callback(request: web.Request) -> web.Response:
     return json_body(result)
 
 
-@routes.post("/api/v1/calls/callback/twilio")
+@routes.post(CALLBACK_PATH)
 async def twilio_status_callback(request: web.Request) -> web.Response:
     """Twilio's status callback, form-encoded and signed with X-Twilio-Signature."""
     settings = request.app[SETTINGS]

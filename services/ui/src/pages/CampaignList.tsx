@@ -1,8 +1,9 @@
-import { useState } from "react";
+import { useRef, useState } from "react";
 
 import { get } from "../api";
 import { ProgressBar } from "../components/ProgressBar";
 import { StatusBadge } from "../components/StatusBadge";
+import { StatusFilter } from "../components/StatusFilter";
 import { percent, progressOf } from "../format";
 import { href } from "../router";
 import type { Campaign, CampaignStats } from "../types";
@@ -16,23 +17,28 @@ interface Row {
   stats: CampaignStats | null;
 }
 
-async function loadRows(status: string): Promise<Row[]> {
+/** Answer rate and calling hours come from each campaign's stats: read on every refresh while
+ * the campaign can change, once after it has ended (`ended` keeps those). */
+async function loadRows(status: string, ended: Map<string, CampaignStats>): Promise<Row[]> {
   const query = status ? `&status=${status}` : "";
   const campaigns = await get<Campaign[]>(`/api/v1/campaigns?page=0&size=100${query}`);
-  // Answer rate and calling hours come from each live campaign's stats.
   const stats = await Promise.all(
-    campaigns.map((c) =>
-      LIVE.has(c.status) || c.metrics.totalCalls
-        ? get<CampaignStats>(`/api/v1/campaigns/${c.id}/stats?minutes=5`).catch(() => null)
-        : Promise.resolve(null),
-    ),
+    campaigns.map(async (c) => {
+      const kept = ended.get(c.id);
+      if (kept) return kept;
+      if (!LIVE.has(c.status) && !c.metrics.totalCalls) return null;
+      const read = await get<CampaignStats>(`/api/v1/campaigns/${c.id}/stats?minutes=5`).catch(() => null);
+      if (read && !LIVE.has(read.status)) ended.set(c.id, read);
+      return read;
+    }),
   );
   return campaigns.map((campaign, i) => ({ campaign, stats: stats[i] }));
 }
 
 export function CampaignList() {
   const [status, setStatus] = useState("");
-  const { data, error } = usePolling(() => loadRows(status), 2000, [status]);
+  const ended = useRef(new Map<string, CampaignStats>());
+  const { data, error } = usePolling(() => loadRows(status, ended.current), 2000, [status]);
 
   return (
     <section aria-labelledby="campaigns-title">
@@ -42,17 +48,7 @@ export function CampaignList() {
           New campaign
         </a>
       </div>
-      <label className="inline">
-        Status{" "}
-        <select value={status} onChange={(e) => setStatus(e.target.value)} aria-label="Filter by status">
-          <option value="">all</option>
-          {CAMPAIGN_STATUSES.map((s) => (
-            <option key={s} value={s}>
-              {s.replaceAll("_", " ").toLowerCase()}
-            </option>
-          ))}
-        </select>
-      </label>
+      <StatusFilter statuses={CAMPAIGN_STATUSES} value={status} onChange={setStatus} label="Filter by status" />
       {error && <p className="error" role="alert">{error.detail}</p>}
       {data && !data.length && <p className="muted">No campaigns{status ? " with this status" : ""} yet.</p>}
       {data && data.length > 0 && (

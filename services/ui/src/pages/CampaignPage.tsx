@@ -1,10 +1,11 @@
-import { Fragment, useState } from "react";
+import { Fragment, useEffect, useState } from "react";
 
 import { ApiError, download, get, post, request } from "../api";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { DialsChart } from "../components/DialsChart";
 import { ProgressBar } from "../components/ProgressBar";
 import { StatusBadge } from "../components/StatusBadge";
+import { StatusFilter } from "../components/StatusFilter";
 import { humanStatus, percent, seconds, when } from "../format";
 import type { Call, Campaign, CampaignStats } from "../types";
 import { CALL_STATUSES } from "../types";
@@ -12,9 +13,18 @@ import { usePolling } from "../usePolling";
 
 const PAGE_SIZE = 25;
 
+const FINAL = new Set(["COMPLETED", "FAILED", "CANCELLED"]);
+/** Refresh every 2 s while the campaign can change; once it has ended, rarely. */
+const LIVE_PACE_MS = 2000;
+const ENDED_PACE_MS = 30_000;
+
 export function CampaignPage({ id }: { id: string }) {
-  const campaign = usePolling(() => get<Campaign>(`/api/v1/campaigns/${id}`), 2000, [id]);
-  const stats = usePolling(() => get<CampaignStats>(`/api/v1/campaigns/${id}/stats?minutes=30`), 2000, [id]);
+  const [ended, setEnded] = useState(false);
+  const pace = ended ? ENDED_PACE_MS : LIVE_PACE_MS;
+  const campaign = usePolling(() => get<Campaign>(`/api/v1/campaigns/${id}`), pace, [id]);
+  const stats = usePolling(() => get<CampaignStats>(`/api/v1/campaigns/${id}/stats?minutes=30`), pace, [id]);
+  const status = campaign.data?.status;
+  useEffect(() => setEnded(status !== undefined && FINAL.has(status)), [status]);
   const [actionError, setActionError] = useState<string>();
 
   async function act(verb: "start" | "pause" | "resume" | "cancel") {
@@ -33,7 +43,7 @@ export function CampaignPage({ id }: { id: string }) {
   const c = campaign.data;
   if (!c) return <p className="muted">Loading…</p>;
   const s = stats.data;
-  const final = ["COMPLETED", "FAILED", "CANCELLED"].includes(c.status);
+  const final = FINAL.has(c.status);
 
   return (
     <section aria-labelledby="campaign-title">
@@ -92,12 +102,12 @@ export function CampaignPage({ id }: { id: string }) {
         <DialsChart minutes={s?.dialsPerMinute ?? []} />
       </div>
 
-      <CallsTable campaignId={id} />
+      <CallsTable campaignId={id} pace={pace + 1000} />
     </section>
   );
 }
 
-function CallsTable({ campaignId }: { campaignId: string }) {
+function CallsTable({ campaignId, pace }: { campaignId: string; pace: number }) {
   const [status, setStatus] = useState("");
   const [page, setPage] = useState(0);
   const [open, setOpen] = useState<string | null>(null);
@@ -107,7 +117,7 @@ function CallsTable({ campaignId }: { campaignId: string }) {
       const answer = await request<Call[]>("GET", `/api/v1/campaigns/${campaignId}/calls?${query}`);
       return { rows: answer.body, total: Number(answer.headers.get("X-Total-Count") ?? answer.body.length) };
     },
-    3000,
+    pace,
     [campaignId, status, page],
   );
   const total = calls.data?.total ?? 0;
@@ -117,22 +127,15 @@ function CallsTable({ campaignId }: { campaignId: string }) {
     <div className="card">
       <div className="page-head">
         <h2>Calls</h2>
-        <label className="inline">
-          Status{" "}
-          <select
-            value={status}
-            aria-label="Filter calls by status"
-            onChange={(e) => {
-              setStatus(e.target.value);
-              setPage(0);
-            }}
-          >
-            <option value="">all</option>
-            {CALL_STATUSES.map((s) => (
-              <option key={s} value={s}>{humanStatus(s)}</option>
-            ))}
-          </select>
-        </label>
+        <StatusFilter
+          statuses={CALL_STATUSES}
+          value={status}
+          label="Filter calls by status"
+          onChange={(next) => {
+            setStatus(next);
+            setPage(0);
+          }}
+        />
       </div>
       {calls.error && <p className="error" role="alert">{calls.error.detail}</p>}
       <div className="table-wrap">

@@ -19,9 +19,9 @@ import aiohttp
 from services.worker.telephony.base import DialRequest, ProviderConfigError, ProviderContext
 from shared.errors import ProviderOutcomeUnknown, ProviderRejected, ProviderUnavailable
 from shared.settings import Settings
+from shared.twilio_protocol import CALLBACK_PATH
 
 API_VERSION = "2010-04-01"
-CALLBACK_PATH = "/api/v1/calls/callback/twilio"
 STATUS_CALLBACK_EVENTS = ("initiated", "ringing", "answered", "completed")
 #: Answers that blame our account or endpoint, not the number: not placed, and worth a pause.
 ACCOUNT_ERRORS = frozenset({401, 403, 404})

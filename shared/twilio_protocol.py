@@ -1,8 +1,10 @@
-"""Twilio's request signature: HMAC-SHA1 over the full URL followed by the POST parameters
-sorted by name (each name then its value), keyed by the account's auth token, in base64.
+"""What the api, the worker's twilio provider and the mock share of Twilio's protocol: where
+status callbacks go, and how they are signed.
 
-The api checks it on status callbacks and the mock carrier signs its callbacks with it; the
-tests hold both to the official `twilio` package's RequestValidator.
+The signature is HMAC-SHA1 over the full URL followed by the POST parameters sorted by name
+(each name then its value), keyed by the account's auth token, in base64. The api checks it
+on status callbacks and the mock carrier signs its callbacks with it; the tests hold both to
+the official `twilio` package's RequestValidator.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
+#: The api's endpoint for Twilio's status callbacks, which the twilio provider hands the
+#: carrier (behind VCS_PUBLIC_BASE_URL).
+CALLBACK_PATH = "/api/v1/calls/callback/twilio"
 
 
 def twilio_signature(auth_token: str, url: str, params: Iterable[tuple[str, str]]) -> str:
