@@ -12,7 +12,7 @@ from services.telephony_mock.behaviour import Behaviour, MockConfig
 from services.telephony_mock.carrier import Carrier, Result
 from services.telephony_mock.http_api import create_app
 from services.telephony_mock.http_callbacks import HttpCallbacks
-from services.telephony_mock.twilio_api import TwilioAccount
+from services.telephony_mock.twilio_api import TwilioAccount, add_twilio_routes
 from services.telephony_mock.twilio_callbacks import TwilioCallbacks
 from shared.runtime import run_service, stop_event
 from shared.settings import Settings
@@ -72,7 +72,8 @@ async def serve(settings: Settings) -> None:
                 if connection.is_closed:
                     raise ConnectionError("broker connection closed")
 
-            app = create_app(carrier, {"broker": broker}, account)
+            app = create_app(carrier, {"broker": broker})
+            add_twilio_routes(app, account)
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             await web.TCPSite(runner, settings.host, settings.mock_http_port).start()

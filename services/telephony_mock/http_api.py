@@ -11,7 +11,6 @@ from pydantic import ValidationError
 from services.telephony_mock.behaviour import MockConfig
 from services.telephony_mock.carrier import Carrier
 from services.telephony_mock.metrics import carrier_registry
-from services.telephony_mock.twilio_api import TwilioAccount, add_twilio_routes
 from shared.health import HealthCheck, health_response, run_checks
 from shared.prometheus import metrics_route
 
@@ -55,11 +54,8 @@ async def reset(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def create_app(
-    carrier: Carrier, checks: Mapping[str, HealthCheck], account: TwilioAccount
-) -> web.Application:
+def create_app(carrier: Carrier, checks: Mapping[str, HealthCheck]) -> web.Application:
     app = web.Application()
-    add_twilio_routes(app, carrier, account)
     app[CARRIER] = carrier
     app[CHECKS] = checks
     app.router.add_get("/health", health)

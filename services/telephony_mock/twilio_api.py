@@ -17,7 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import encode_basic_auth, web
 
-from services.telephony_mock.carrier import Accepted, Carrier
+from services.telephony_mock.carrier import Accepted
+from services.telephony_mock.http_api import CARRIER
 
 API_VERSION = "2010-04-01"
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -35,7 +36,6 @@ class TwilioAccount:
 
 
 TWILIO_ACCOUNT: web.AppKey[TwilioAccount] = web.AppKey("twilio_account", TwilioAccount)
-TWILIO_CARRIER: web.AppKey[Carrier] = web.AppKey("twilio_carrier", Carrier)
 
 
 def twilio_error(status: int, code: int, message: str, **headers: str) -> web.Response:
@@ -110,7 +110,7 @@ async def create_call(request: web.Request) -> web.Response:
     status_callback = str(form["StatusCallback"]) if form.get("StatusCallback") else None
     ids = _our_ids(status_callback)
     attempt_no = ids["attempt_no"]
-    carrier = request.app[TWILIO_CARRIER]
+    carrier = request.app[CARRIER]
     outcome = carrier.dial(
         phone_number=to,
         idempotency_key=None,
@@ -159,8 +159,8 @@ async def twiml(_: web.Request) -> web.Response:
     return web.Response(text=body, content_type="application/xml")
 
 
-def add_twilio_routes(app: web.Application, carrier: Carrier, account: TwilioAccount) -> None:
+def add_twilio_routes(app: web.Application, account: TwilioAccount) -> None:
+    """Serve Twilio's Calls API for `account` beside the mock's own (create_app's) API."""
     app[TWILIO_ACCOUNT] = account
-    app[TWILIO_CARRIER] = carrier
     app.router.add_post(f"/{API_VERSION}/Accounts/{{account_sid}}/Calls.json", create_call)
     app.router.add_route("*", "/mock/twiml", twiml)

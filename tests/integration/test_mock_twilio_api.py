@@ -17,7 +17,7 @@ from twilio.request_validator import RequestValidator
 from services.telephony_mock.behaviour import Behaviour, MockConfig
 from services.telephony_mock.carrier import Carrier, Result
 from services.telephony_mock.http_api import create_app
-from services.telephony_mock.twilio_api import TwilioAccount
+from services.telephony_mock.twilio_api import TwilioAccount, add_twilio_routes
 from services.telephony_mock.twilio_callbacks import TwilioCallbacks
 from tests.support.waiting import wait_until
 
@@ -63,7 +63,9 @@ async def carrier_and_receiver(
 
         config = MockConfig(delayMinMs=10, delayMaxMs=30, failureRate=0, noCallbackRate=0)
         carrier = Carrier(Behaviour(config, random.Random(5)), report, callbacks.announce)
-        server = await aiohttp_server(create_app(carrier, {}, TwilioAccount(SID, TOKEN)))
+        app = create_app(carrier, {})
+        add_twilio_routes(app, TwilioAccount(SID, TOKEN))
+        server = await aiohttp_server(app)
         yield str(server.make_url(f"/2010-04-01/Accounts/{SID}/Calls.json")), carrier, receiver
         await carrier.close()
 
