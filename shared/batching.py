@@ -25,6 +25,11 @@ class Batcher(Generic[T, R]):
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
+    @property
+    def idle(self) -> bool:
+        """Nothing waits and no flush runs."""
+        return not self._pending and not self._tasks
+
     async def submit(self, item: T) -> R:
         """The flush's result for `item`, or the exception the flush raised."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
@@ -58,4 +63,45 @@ class Batcher(Generic[T, R]):
                     future.set_result(result)
         finally:
             self._slots += 1
+            # Now, not in the done callback (which runs after the waiters), so `idle` is true
+            # as soon as the last waiter looks.
+            self._tasks.discard(asyncio.current_task())
             self._start_flushes()
+
+
+K = TypeVar("K")
+
+
+class KeyedBatcher(Generic[K, T, R]):
+    """A Batcher per key, so that only items of one key go together: made on first use,
+    dropped when it has nothing left to do."""
+
+    def __init__(
+        self,
+        flush: Callable[[K, Sequence[T]], Awaitable[Sequence[R]]],
+        *,
+        max_size: int = 100,
+        max_concurrent: int = 1,
+    ) -> None:
+        self._flush = flush
+        self._max_size = max_size
+        self._max_concurrent = max_concurrent
+        self._batchers: dict[K, Batcher[T, R]] = {}
+
+    def keys(self) -> set[K]:
+        """The keys with items waiting or being flushed."""
+        return set(self._batchers)
+
+    async def submit(self, key: K, item: T) -> R:
+        batcher = self._batchers.get(key)
+        if batcher is None:
+            batcher = self._batchers[key] = Batcher(
+                lambda items: self._flush(key, items),
+                max_size=self._max_size,
+                max_concurrent=self._max_concurrent,
+            )
+        try:
+            return await batcher.submit(item)
+        finally:
+            if batcher.idle and self._batchers.get(key) is batcher:
+                del self._batchers[key]

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from uuid import UUID
 
 import aio_pika
 import asyncpg
@@ -22,9 +23,16 @@ from services.worker.telephony.base import ProviderContext, TelephonyProvider
 from services.worker.telephony.providers import connect_provider
 from services.worker.telephony.resilience import Dialer
 from shared.amqp import Publisher
-from shared.batching import Batcher
+from shared.batching import Batcher, KeyedBatcher
 from shared.db.pool import create_pool
-from shared.repositories.attempts import AttemptRef, record_dials_accepted
+from shared.repositories.attempts import (
+    AttemptRef,
+    DialRules,
+    NoDial,
+    StartedAttempt,
+    record_dials_accepted,
+    start_attempts,
+)
 from shared.results import EndEffect, ProviderReport, apply_provider_reports
 from shared.settings import Settings
 
@@ -46,7 +54,9 @@ class Deps:
     held: HeldAttempts
     subscriptions: CampaignSubscriptions
     dial_rules: DialRulesCache
-    #: Results and dial acceptances, each written in batches under load.
+    #: Claims of a line (by a job, under one campaign's settings version), results and dial
+    #: acceptances, each written in batches under load.
+    claims: KeyedBatcher[tuple[UUID, int], tuple[DialRules, UUID], StartedAttempt | NoDial]
     results: Batcher[ProviderReport, EndEffect | None]
     accepted_dials: Batcher[tuple[AttemptRef, str], None]
     clock: Callable[[], datetime]
@@ -89,6 +99,20 @@ async def bootstrap(
         now = clock or utcnow
         db = pool
 
+        async def claim_lines(
+            key: tuple[UUID, int], claims: Sequence[tuple[DialRules, UUID]]
+        ) -> list[StartedAttempt | NoDial]:
+            rules = claims[0][0]
+            async with db.acquire() as conn:
+                return await start_attempts(
+                    conn,
+                    rules,
+                    [job_id for _, job_id in claims],
+                    worker_id,
+                    now(),
+                    settings.max_concurrent_calls,
+                )
+
         async def write_results(reports: Sequence[ProviderReport]) -> Sequence[EndEffect | None]:
             async with db.acquire() as conn:
                 return await apply_provider_reports(conn, reports, now())
@@ -114,6 +138,7 @@ async def bootstrap(
             held=HeldAttempts(),
             subscriptions=CampaignSubscriptions(connection, pool),
             dial_rules=DialRulesCache(pool),
+            claims=KeyedBatcher(claim_lines, max_concurrent=1),
             results=Batcher(write_results, max_concurrent=1),
             accepted_dials=Batcher(write_accepted, max_concurrent=1),
             clock=now,

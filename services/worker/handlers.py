@@ -16,11 +16,9 @@ from shared.errors import ProviderOutcomeUnknown, ProviderRejected, ProviderUnav
 from shared.messages import AttemptEnded, CallResultReported, CampaignEvent, PlaceCall
 from shared.repositories.attempts import (
     AttemptRef,
-    JobAlreadyStarted,
     NoDial,
     StartedAttempt,
     adopt_job_attempt,
-    start_attempt,
 )
 from shared.results import EndEffect, Ending, ProviderReport, end_attempt
 
@@ -44,15 +42,12 @@ async def place_call(job: PlaceCall, deps: Deps) -> None:
         if deps.draining.is_set() or time.monotonic() > lease_ends:
             return
         async with deps.dialer.admission():
-            try:
-                started = await _start(job, deps, lease_version)
-            except JobAlreadyStarted:
-                started = None
+            started = await _start(job, deps, lease_version)
             if isinstance(started, StartedAttempt):
                 deps.held.hold(started.ref)
                 with _bound(started):
                     await _dial(started, deps)
-        if started is None:
+        if started is NoDial.JOB_STARTED:
             async with deps.pool.acquire() as conn:
                 adopted = await adopt_job_attempt(conn, job.message_id, deps.worker_id)
             if adopted is not None:
@@ -87,15 +82,9 @@ async def _start(job: PlaceCall, deps: Deps, lease_version: int | None) -> Start
             # A lease ends when the settings change: the next job follows the new ones (a
             # new pace, say, which decides whether jobs hold their line for several calls).
             return NoDial.RULES_CHANGED
-        async with deps.pool.acquire() as conn:
-            started = await start_attempt(
-                conn,
-                rules,
-                job.message_id,
-                deps.worker_id,
-                deps.clock(),
-                deps.settings.max_concurrent_calls,
-            )
+        started = await deps.claims.submit(
+            (rules.campaign_id, rules.version), (rules, job.message_id)
+        )
         if started is not NoDial.RULES_CHANGED or fresh:
             return started
         fresh = True

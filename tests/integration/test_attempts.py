@@ -18,7 +18,6 @@ from shared.repositories import calls as call_repo
 from shared.repositories import campaigns as campaign_repo
 from shared.repositories.attempts import (
     AttemptRef,
-    JobAlreadyStarted,
     NoDial,
     StartedAttempt,
     adopt_job_attempt,
@@ -27,6 +26,7 @@ from shared.repositories.attempts import (
     overdue_attempts,
     record_dials_accepted,
     start_attempt,
+    start_attempts,
 )
 from shared.results import TIMEOUT_REASON, Ending, end_attempt, end_attempts
 from tests.support.infra import create_infra, destroy_infra
@@ -363,8 +363,7 @@ async def test_a_job_holds_its_line_for_one_call_at_a_time(db: asyncpg.Pool) -> 
     started = await claim(db, campaign_id, job_id=job_id)
     assert isinstance(started, StartedAttempt)
     # A redelivered job, its attempt still open: it may not dial again, only adopt.
-    with pytest.raises(JobAlreadyStarted):
-        await claim(db, campaign_id, job_id=job_id)
+    assert await claim(db, campaign_id, job_id=job_id) is NoDial.JOB_STARTED
     async with db.acquire() as conn:
         adopted = await adopt_job_attempt(conn, job_id, "w2")
         assert adopted == started.ref
@@ -437,3 +436,155 @@ async def test_dial_acceptance_shows_the_call_in_progress(db: asyncpg.Pool) -> N
     # An acceptance that comes after the result changes nothing.
     late = await call_row(db, answered.ref.call_id)
     assert late["status"] == "COMPLETED" and late["external_call_id"] == "x-2"
+
+
+# Several jobs of one campaign claimed in one statement (how the worker claims under load).
+
+
+async def claim_many(
+    db: asyncpg.Pool,
+    campaign_id: UUID,
+    jobs: int | list[UUID],
+    *,
+    at: datetime | None = None,
+    capacity: int = AMPLE_LINES,
+) -> list[StartedAttempt | NoDial]:
+    job_ids = [uuid4() for _ in range(jobs)] if isinstance(jobs, int) else jobs
+    async with db.acquire() as conn:
+        rules = await fetch_dial_rules(conn, campaign_id)
+        assert rules is not None
+        return await start_attempts(conn, rules, job_ids, "w1", at or now(), capacity)
+
+
+def started_of(answers: list[StartedAttempt | NoDial]) -> list[StartedAttempt]:
+    return [a for a in answers if isinstance(a, StartedAttempt)]
+
+
+async def slots_agree_with_open_attempts(db: asyncpg.Pool) -> None:
+    """Every slot counts exactly the open attempts that took their line from it."""
+    mismatched = await db.fetch(
+        """
+        SELECT s.slot, s.in_flight, count(a.call_id) AS open_attempts
+        FROM line_slots s LEFT JOIN call_attempts a
+          ON a.line_slot = s.slot AND a.outcome IS NULL AND a.timed_out_at IS NULL
+        GROUP BY s.slot, s.in_flight HAVING s.in_flight <> count(a.call_id)
+        """
+    )
+    assert mismatched == []
+
+
+async def test_a_batch_takes_the_campaigns_free_lines_and_no_more(db: asyncpg.Pool) -> None:
+    campaign_id = await running_campaign(db, fresh_numbers(10), limit=3)
+
+    answers = await claim_many(db, campaign_id, 5)
+
+    started = started_of(answers)
+    assert [isinstance(a, StartedAttempt) for a in answers] == [True, True, True, False, False]
+    assert answers[3:] == [NoDial.NO_FREE_LINE, NoDial.NO_FREE_LINE]
+    assert len({s.ref.call_id for s in started}) == 3
+    assert await in_flight(db, campaign_id) == 3
+    job_of = await db.fetch(
+        "SELECT DISTINCT job_id FROM call_attempts WHERE campaign_id = $1", campaign_id
+    )
+    assert len(job_of) == 3  # one attempt per job
+
+
+async def test_a_batch_dials_due_retries_first_and_numbers_in_order(db: asyncpg.Pool) -> None:
+    numbers = fresh_numbers(5)
+    campaign_id = await running_campaign(db, numbers, limit=5)
+    first = await start(db, campaign_id)
+    async with db.acquire() as conn:
+        await end_attempt(conn, first.ref, Ending(AttemptOutcome.BUSY), now())
+
+    answers = await claim_many(db, campaign_id, 3, at=now() + timedelta(seconds=61))
+
+    assert [a.phone_number for a in started_of(answers)] == [numbers[0], numbers[1], numbers[2]]
+
+
+async def test_a_batch_larger_than_the_numbers_left_says_nothing_to_dial(
+    db: asyncpg.Pool,
+) -> None:
+    campaign_id = await running_campaign(db, fresh_numbers(2), limit=5)
+
+    answers = await claim_many(db, campaign_id, 4)
+
+    assert len(started_of(answers)) == 2
+    assert answers[2:] == [NoDial.NOTHING_TO_DIAL, NoDial.NOTHING_TO_DIAL]
+    assert await in_flight(db, campaign_id) == 2
+
+
+async def test_a_redelivered_job_in_a_batch_waits_while_the_others_dial(db: asyncpg.Pool) -> None:
+    campaign_id = await running_campaign(db, fresh_numbers(5), limit=5)
+    redelivered = uuid4()
+    assert isinstance(await claim(db, campaign_id, job_id=redelivered), StartedAttempt)
+
+    answers = await claim_many(db, campaign_id, [uuid4(), redelivered, uuid4()])
+
+    assert answers[1] is NoDial.JOB_STARTED
+    assert len(started_of(answers)) == 2
+    assert await in_flight(db, campaign_id) == 3
+
+
+async def test_a_job_given_twice_in_a_batch_dials_once(db: asyncpg.Pool) -> None:
+    campaign_id = await running_campaign(db, fresh_numbers(5), limit=5)
+    twice = uuid4()
+
+    answers = await claim_many(db, campaign_id, [twice, uuid4(), twice])
+
+    assert isinstance(answers[0], StartedAttempt)
+    assert isinstance(answers[1], StartedAttempt)
+    assert answers[2] is NoDial.JOB_STARTED
+    assert await in_flight(db, campaign_id) == 2
+
+
+async def test_a_batch_of_stale_rules_or_a_paused_campaign_changes_nothing(
+    db: asyncpg.Pool,
+) -> None:
+    campaign_id = await running_campaign(db, fresh_numbers(5), limit=5)
+    async with db.acquire() as conn:
+        rules = await fetch_dial_rules(conn, campaign_id)
+        assert rules is not None
+        await conn.execute(
+            "UPDATE campaigns SET settings_version = settings_version + 1 WHERE id = $1",
+            campaign_id,
+        )
+        stale = await start_attempts(conn, rules, [uuid4(), uuid4()], "w", now(), AMPLE_LINES)
+        assert stale == [NoDial.RULES_CHANGED, NoDial.RULES_CHANGED]
+        await campaign_repo.set_status(
+            conn, campaign_id, CampaignStatus.PAUSED, allowed_from=[CampaignStatus.IN_PROGRESS]
+        )
+    assert await claim_many(db, campaign_id, 2) == [NoDial.NO_FREE_LINE] * 2
+    assert await in_flight(db, campaign_id) == 0
+
+
+async def test_batches_take_lines_across_slots_and_hold_the_capacity(
+    empty_db: asyncpg.Pool,
+) -> None:
+    db = empty_db
+    # 20 lines: slots of one or two lines, so a batch needs several of them.
+    capacity = 20
+    campaigns = [await running_campaign(db, fresh_numbers(30), limit=12) for _ in range(3)]
+
+    one = await claim_many(db, campaigns[0], 10, capacity=capacity)
+    assert len(started_of(one)) == 10
+    await slots_agree_with_open_attempts(db)
+
+    # Concurrent batches of all three campaigns: together they may not pass the capacity.
+    answers = await asyncio.gather(
+        *(claim_many(db, c, 6, capacity=capacity) for c in campaigns for _ in range(2))
+    )
+    started = [s for batch in answers for s in started_of(batch)]
+    assert await lines_in_use(db) == 10 + len(started) <= capacity
+    assert max([await in_flight(db, c) for c in campaigns]) <= 12
+    await slots_agree_with_open_attempts(db)
+    assert len({s.ref.call_id for s in started}) == len(started)
+
+    async with db.acquire() as conn:
+        await end_attempts(
+            conn, [(s.ref, Ending(AttemptOutcome.COMPLETED)) for s in started_of(one)], now()
+        )
+    await slots_agree_with_open_attempts(db)
+    refill = await claim_many(db, campaigns[1], 12, capacity=capacity)
+    assert len(started_of(refill)) > 0
+    assert await lines_in_use(db) <= capacity
+    await slots_agree_with_open_attempts(db)
