@@ -37,7 +37,17 @@ async def test_sigkill_of_the_busy_worker_loses_nothing_and_dials_nothing_twice(
 ) -> None:
     await mock.configure(delayMinMs=100, delayMaxMs=300)
     numbers = fresh_numbers(300)
-    campaign = await api.create_campaign(name="sigkill", phoneNumbers=numbers, concurrencyLimit=5)
+    campaign = await api.create_campaign(
+        name="sigkill",
+        phoneNumbers=numbers,
+        concurrencyLimit=5,
+        # A kill between committing an attempt and sending its dial request leaves an attempt
+        # nobody will ever report on: only the callback timeout ends it, and at the default
+        # two minutes the campaign would outlast the wait below. Longer than the time a dead
+        # worker's results take to be rerouted (WORKER_RESULTS_TTL_MS), so no result that
+        # does come is overtaken by a retry.
+        retryConfig={"callbackTimeoutMs": 15_000, "callbackRetryDelayMs": 1_000},
+    )
     await api.action(campaign["id"], "start")
     await metric_reaches(api, campaign["id"], "completedCalls", 50)
 
