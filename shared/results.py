@@ -95,7 +95,12 @@ _APPLY_ENDINGS = """
                external_call_id, call_status, next_retry_at, dial_count, failure_reason,
                call_duration_seconds, campaign_id, releases_line, seen_outcome,
                seen_timed_out_at, expected_call_status, answered_by, sip_response_code)
-        ORDER BY call_id, attempt_no
+    ), locked AS (
+        -- An UPDATE locks its rows in whatever order its plan visits them; this locks them
+        -- in key order first, the order every writer of attempts keeps, so two statements
+        -- sharing attempts queue up instead of deadlocking.
+        SELECT a.call_id FROM call_attempts a JOIN input u USING (call_id, attempt_no)
+        ORDER BY a.call_id, a.attempt_no FOR UPDATE OF a
     ), attempt AS (
         UPDATE call_attempts a SET
             timed_out_at = coalesce(a.timed_out_at, u.timed_out_at),
@@ -108,6 +113,7 @@ _APPLY_ENDINGS = """
             sip_response_code = coalesce(a.sip_response_code, u.sip_response_code)
         FROM input u
         WHERE a.call_id = u.call_id AND a.attempt_no = u.attempt_no
+          AND (SELECT count(*) FROM locked) >= 0
           AND a.outcome IS NOT DISTINCT FROM u.seen_outcome
           AND a.timed_out_at IS NOT DISTINCT FROM u.seen_timed_out_at
         RETURNING a.call_id, a.attempt_no, a.line_slot

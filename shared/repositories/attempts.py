@@ -322,11 +322,15 @@ async def record_dials_accepted(
         WITH input AS (
             SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[])
                 AS u(call_id, attempt_no, external_call_id)
-            ORDER BY call_id, attempt_no
+        ), locked AS (
+            -- In key order, as every writer of attempts locks them (see shared.results).
+            SELECT a.call_id FROM call_attempts a JOIN input u USING (call_id, attempt_no)
+            ORDER BY a.call_id, a.attempt_no FOR UPDATE OF a
         ), attempt AS (
             UPDATE call_attempts a SET external_call_id = u.external_call_id
             FROM input u
             WHERE a.call_id = u.call_id AND a.attempt_no = u.attempt_no
+              AND (SELECT count(*) FROM locked) >= 0
               AND a.external_call_id IS NULL
             RETURNING a.call_id, a.attempt_no, a.external_call_id
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
@@ -588,3 +589,29 @@ async def test_batches_take_lines_across_slots_and_hold_the_capacity(
     assert len(started_of(refill)) > 0
     assert await lines_in_use(db) <= capacity
     await slots_agree_with_open_attempts(db)
+
+
+async def test_results_and_dial_acceptances_of_the_same_attempts_never_deadlock(
+    db: asyncpg.Pool,
+) -> None:
+    """Both lock attempts in key order, whatever order their input comes in."""
+    for _ in range(5):
+        campaign_id = await running_campaign(db, fresh_numbers(60), limit=60)
+        started = started_of(await claim_many(db, campaign_id, 60))
+        refs = [s.ref for s in started]
+        random.shuffle(refs)
+
+        async def accept(batch: list[AttemptRef]) -> None:
+            async with db.acquire() as conn:
+                await record_dials_accepted(conn, [(ref, f"ext-{ref.call_id}") for ref in batch])
+
+        async def end(batch: list[AttemptRef]) -> None:
+            async with db.acquire() as conn:
+                await end_attempts(
+                    conn, [(ref, Ending(AttemptOutcome.COMPLETED)) for ref in batch], now()
+                )
+
+        await asyncio.gather(
+            accept(refs), end(refs[::-1]), accept(sorted(refs, key=str)), end(refs[10:] + refs[:10])
+        )
+        assert await in_flight(db, campaign_id) == 0
