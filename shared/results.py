@@ -24,7 +24,11 @@ from shared.domain.campaign import retry_config_from_row
 from shared.domain.retry_policy import after_attempt
 from shared.domain.statuses import AttemptOutcome, CallStatus, CampaignStatus
 from shared.messages.telephony import ProviderStatus
-from shared.repositories.attempts import AttemptRef, find_attempt_by_external_id
+from shared.repositories.attempts import (
+    LOCK_INPUT_ATTEMPTS,
+    AttemptRef,
+    find_attempt_by_external_id,
+)
 
 TIMEOUT_REASON = "no result within callbackTimeoutMs"
 
@@ -84,7 +88,7 @@ _READ_ATTEMPTS = """
 # as it was read, and its call and the fences (global and the campaign's) only if that
 # succeeded. Attempt columns are written once (coalesce), as the append-only trigger demands.
 # Locks are taken in the order every statement keeps: attempts, calls, line slots, campaigns.
-_APPLY_ENDINGS = """
+_APPLY_ENDINGS = f"""
     WITH input AS (
         SELECT * FROM unnest(
             $1::uuid[], $2::int[], $3::timestamptz[], $4::text[], $5::text[], $6::int[],
@@ -95,12 +99,7 @@ _APPLY_ENDINGS = """
                external_call_id, call_status, next_retry_at, dial_count, failure_reason,
                call_duration_seconds, campaign_id, releases_line, seen_outcome,
                seen_timed_out_at, expected_call_status, answered_by, sip_response_code)
-    ), locked AS (
-        -- An UPDATE locks its rows in whatever order its plan visits them; this locks them
-        -- in key order first, the order every writer of attempts keeps, so two statements
-        -- sharing attempts queue up instead of deadlocking.
-        SELECT a.call_id FROM call_attempts a JOIN input u USING (call_id, attempt_no)
-        ORDER BY a.call_id, a.attempt_no FOR UPDATE OF a
+    ), locked AS ({LOCK_INPUT_ATTEMPTS}
     ), attempt AS (
         UPDATE call_attempts a SET
             timed_out_at = coalesce(a.timed_out_at, u.timed_out_at),

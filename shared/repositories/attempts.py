@@ -24,6 +24,13 @@ from shared.repositories.live_calls import NOT_IN_LIVE_CALL, OPEN_ATTEMPT
 
 _OPEN = "ended_at IS NULL AND timed_out_at IS NULL"
 
+#: Locks the attempts named in a CTE `input` (call_id, attempt_no) in key order. An UPDATE
+#: locks rows in whatever order its plan visits them; every writer of several attempts locks
+#: them with this first, so two statements sharing attempts queue up instead of deadlocking.
+LOCK_INPUT_ATTEMPTS = """
+    SELECT a.call_id FROM call_attempts a JOIN input u USING (call_id, attempt_no)
+    ORDER BY a.call_id, a.attempt_no FOR UPDATE OF a"""
+
 
 @dataclass(frozen=True)
 class AttemptRef:
@@ -224,9 +231,8 @@ async def start_attempt(
     capacity: int,
 ) -> StartedAttempt | NoDial:
     """start_attempts for one job."""
-    if not rules.hours.is_open(now):
-        return NoDial.OUTSIDE_BUSINESS_HOURS
-    return await _claim_alone(conn, rules, job_id, worker_id, now, capacity)
+    [answer] = await start_attempts(conn, rules, [job_id], worker_id, now, capacity)
+    return answer
 
 
 async def _claim_alone(
@@ -318,14 +324,11 @@ async def record_dials_accepted(
     deadlocks with a call's result arriving at the same moment.
     """
     await conn.execute(
-        """
+        f"""
         WITH input AS (
             SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[])
                 AS u(call_id, attempt_no, external_call_id)
-        ), locked AS (
-            -- In key order, as every writer of attempts locks them (see shared.results).
-            SELECT a.call_id FROM call_attempts a JOIN input u USING (call_id, attempt_no)
-            ORDER BY a.call_id, a.attempt_no FOR UPDATE OF a
+        ), locked AS ({LOCK_INPUT_ATTEMPTS}
         ), attempt AS (
             UPDATE call_attempts a SET external_call_id = u.external_call_id
             FROM input u
