@@ -26,8 +26,11 @@ from shared.topology import DEAD_LETTER_QUEUE, DISPATCHER_EVENTS_QUEUE
 log = structlog.get_logger()
 
 #: While jobs are being consumed fast, or paced campaigns wait for their rate, look again this
-#: soon rather than after a full tick: paced dials go out spread over the second.
+#: soon rather than after a full tick.
 BUSY_PASS_INTERVAL_S = 0.05
+#: A paced campaign's next call is due sooner than that: the pass comes when it is due (so
+#: paced dials go out evenly), but never sooner than this after the last one.
+SHORTEST_PASS_INTERVAL_S = 0.005
 
 
 async def wake_up(event: CampaignEvent, deps: Deps) -> None:
@@ -83,11 +86,14 @@ async def _loop(deps: Deps, until: asyncio.Event) -> None:
     next_housekeeping = 0.0
     while not until.is_set():
         deps.wake.clear()
-        busy = False
+        pause = tick_s
+        next_paced_at: float | None = None
         try:
             started = time.monotonic()
             stocked = await stocker.stock()
-            busy = stocked.published > 0 or stocked.pacing
+            if stocked.published > 0:
+                pause = BUSY_PASS_INTERVAL_S
+            next_paced_at = stocked.next_paced_at
             if time.monotonic() >= next_housekeeping:
                 await time_out_overdue_attempts(deps)
                 await cancel_leftover_calls(deps)
@@ -100,7 +106,9 @@ async def _loop(deps: Deps, until: asyncio.Event) -> None:
             raise
         except Exception as exc:
             log.error("dispatch pass failed; trying again next tick", error=repr(exc))
-        pause = BUSY_PASS_INTERVAL_S if busy else tick_s
+        if next_paced_at is not None:
+            due_in = max(next_paced_at - time.monotonic(), SHORTEST_PASS_INTERVAL_S)
+            pause = min(pause, due_in)
         await _wait_any(deps.wake, until, pause)
 
 

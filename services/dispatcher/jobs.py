@@ -36,8 +36,9 @@ REMAINING_COUNT_CAP = 10_000
 @dataclass(frozen=True)
 class StockingPass:
     published: int
-    #: Some paced campaign could use more jobs than its rate let out: look again soon.
-    pacing: bool
+    #: When some paced campaign could use more jobs than its rate let out: when (on
+    #: time.monotonic) the first of them may have another. None when none waits for its rate.
+    next_paced_at: float | None = None
 
 
 class JobStocker:
@@ -71,7 +72,7 @@ class JobStocker:
         self._turn = (self._turn + 1) % max(len(candidates), 1)
         candidates = candidates[self._turn :] + candidates[: self._turn]
         published = 0
-        pacing = False
+        next_paced_at: float | None = None
         seen: dict[UUID, CampaignLines] = {}
         for candidate in candidates:
             campaign = candidate.campaign
@@ -90,7 +91,9 @@ class JobStocker:
                 count = self._pacer.allow(
                     campaign.id, campaign.calls_per_second, wanted, time.monotonic()
                 )
-                pacing = pacing or count < wanted
+                if count < wanted:
+                    due = self._pacer.next_call_at(campaign.id)
+                    next_paced_at = due if next_paced_at is None else min(due, next_paced_at)
             if count:
                 await self._publish_jobs(campaign.id, count, one_call=paced)
                 published += count
@@ -99,7 +102,7 @@ class JobStocker:
         metrics.last_pass.campaigns = seen
         metrics.lines_in_use.set(snapshot.lines_in_use)
         metrics.jobs_published.inc(published)
-        return StockingPass(published, pacing)
+        return StockingPass(published, next_paced_at)
 
     async def _queued_jobs(self, campaign_id: UUID) -> int:
         """Jobs waiting in the campaign's queue; declares the queue on first sight."""

@@ -9,7 +9,11 @@ from uuid import UUID
 #: How much unused rate a bucket saves up, in seconds of it: small, so that dials are spread
 #: rather than sent in bursts after a quiet spell, yet at least one whole call.
 BURST_SECONDS = 0.2
-_ALMOST_ONE = 0.999
+#: How much of the next call a pass may carry over beyond the burst. A pass that comes a
+#: little late keeps what it earned, so the rate holds; one that comes very late (a stalled
+#: pass) loses the excess rather than sending its next call at once: calls stay at least half
+#: an interval apart.
+CARRY_OVER = 0.5
 
 
 @dataclass
@@ -23,18 +27,23 @@ class TokenBucket:
         return max(1.0, self.rate * BURST_SECONDS)
 
     def available(self, now: float) -> int:
-        """Whole calls allowed now. The part of a call earned beyond the burst is kept, so
-        that passes arriving a little late lose nothing of the rate."""
+        """Whole calls allowed now."""
         if self.updated_at is not None:
             earned = self.tokens + (now - self.updated_at) * self.rate
-            self.tokens = min(self.burst + _ALMOST_ONE, earned)
+            self.tokens = min(self.burst + CARRY_OVER, earned)
         else:
             self.tokens = 1.0
         self.updated_at = now
-        return int(self.tokens + 1e-9)
+        # A timer may fire a hair early: a call due now is allowed now.
+        return int(self.tokens + 1e-6)
 
     def take(self, count: int) -> None:
         self.tokens -= count
+
+    def next_call_at(self) -> float:
+        """When the bucket will hold a whole call, on the clock `available` was given."""
+        assert self.updated_at is not None, "looked at before it was used"
+        return self.updated_at + max(0.0, (1.0 - self.tokens) / self.rate)
 
 
 @dataclass
@@ -69,6 +78,12 @@ class Pacer:
         for bucket in buckets:
             bucket.take(allowed)
         return max(allowed, 0)
+
+    def next_call_at(self, campaign_id: UUID) -> float:
+        """When both the campaign's and the global bucket will let one more of its calls out;
+        call after `allow` for the campaign."""
+        buckets = [b for b in (self._campaigns.get(campaign_id), self._global) if b is not None]
+        return max(b.next_call_at() for b in buckets)
 
     def forget_all_but(self, campaign_ids: set[UUID]) -> None:
         for campaign_id in [c for c in self._campaigns if c not in campaign_ids]:

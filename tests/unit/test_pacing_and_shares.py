@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, datetime
 from uuid import uuid4
@@ -122,3 +123,24 @@ def test_a_changed_rate_takes_effect_at_once() -> None:
     pacer.allow(campaign, 1, 100, 0.0)
     assert pacer.allow(campaign, 100, 100, 1.0) == 1  # a fresh bucket starts with one call
     assert pacer.allow(campaign, 100, 100, 1.1) == 10
+
+
+def test_a_very_late_pass_is_not_followed_at_once_by_another_call() -> None:
+    bucket = TokenBucket(rate=5)  # a call every 200 ms
+    bucket.take(bucket.available(0.0))
+    bucket.take(bucket.available(0.39))  # a pass stalled 190 ms
+    assert bucket.next_call_at() >= 0.39 + 0.1  # half an interval, not at once
+    assert bucket.available(0.40) == 0
+
+
+def test_passes_that_come_when_the_next_call_is_due_send_evenly_at_the_rate() -> None:
+    pacer = Pacer(global_rate=None)
+    campaign = uuid4()
+    now, sent = 0.0, []
+    while now < 10:
+        if pacer.allow(campaign, 5, 100, now):
+            sent.append(now)
+        now = pacer.next_call_at(campaign) + 0.001  # the pass is a millisecond late
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sent)]
+    assert 49 <= len(sent) <= 51
+    assert min(gaps) >= 0.199 and max(gaps) <= 0.201
