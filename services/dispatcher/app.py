@@ -29,8 +29,9 @@ log = structlog.get_logger()
 #: soon rather than after a full tick.
 BUSY_PASS_INTERVAL_S = 0.05
 #: A paced campaign's next call is due sooner than that: the pass comes when it is due (so
-#: paced dials go out evenly), but never sooner than this after the last one.
-SHORTEST_PASS_INTERVAL_S = 0.005
+#: paced dials go out evenly), but never sooner than this after the last one, so that a high
+#: rate costs at most 50 passes a second (a few calls each) rather than a pass per call.
+SHORTEST_PASS_INTERVAL_S = 0.02
 
 
 async def wake_up(event: CampaignEvent, deps: Deps) -> None:
