@@ -222,19 +222,6 @@ async def start_attempts(
     ]
 
 
-async def start_attempt(
-    conn: asyncpg.Connection,
-    rules: DialRules,
-    job_id: UUID,
-    worker_id: str,
-    now: datetime,
-    capacity: int,
-) -> StartedAttempt | NoDial:
-    """start_attempts for one job."""
-    [answer] = await start_attempts(conn, rules, [job_id], worker_id, now, capacity)
-    return answer
-
-
 async def _claim_alone(
     conn: asyncpg.Connection,
     rules: DialRules,

@@ -19,6 +19,7 @@ from shared.repositories import calls as call_repo
 from shared.repositories import campaigns as campaign_repo
 from shared.repositories.attempts import (
     AttemptRef,
+    DialRules,
     NoDial,
     StartedAttempt,
     adopt_job_attempt,
@@ -26,7 +27,6 @@ from shared.repositories.attempts import (
     fetch_dial_rules,
     overdue_attempts,
     record_dials_accepted,
-    start_attempt,
     start_attempts,
 )
 from shared.results import TIMEOUT_REASON, Ending, end_attempt, end_attempts
@@ -94,7 +94,21 @@ async def claim(
     async with db.acquire() as conn:
         rules = await fetch_dial_rules(conn, campaign_id)
         assert rules is not None
-        return await start_attempt(conn, rules, job_id or uuid4(), "w1", at or now(), capacity)
+        [answer] = await start_attempts(
+            conn, rules, [job_id or uuid4()], "w1", at or now(), capacity
+        )
+        return answer
+
+
+async def rules_then_changed(conn: asyncpg.Connection, campaign_id: UUID) -> DialRules:
+    """The campaign's dial rules, read just before its settings change."""
+    rules = await fetch_dial_rules(conn, campaign_id)
+    assert rules is not None
+    await conn.execute(
+        "UPDATE campaigns SET settings_version = settings_version + 1 WHERE id = $1",
+        campaign_id,
+    )
+    return rules
 
 
 async def start(db: asyncpg.Pool, campaign_id: UUID, at: datetime | None = None) -> StartedAttempt:
@@ -312,14 +326,9 @@ async def test_max_retries_then_permanently_failed(db: asyncpg.Pool) -> None:
 async def test_a_claim_with_stale_rules_changes_nothing(db: asyncpg.Pool) -> None:
     campaign_id = await running_campaign(db, fresh_numbers(1))
     async with db.acquire() as conn:
-        rules = await fetch_dial_rules(conn, campaign_id)
-        assert rules is not None
-        await conn.execute(
-            "UPDATE campaigns SET settings_version = settings_version + 1 WHERE id = $1",
-            campaign_id,
-        )
-        started = await start_attempt(conn, rules, uuid4(), "w", now(), AMPLE_LINES)
-        assert started is NoDial.RULES_CHANGED
+        rules = await rules_then_changed(conn, campaign_id)
+        started = await start_attempts(conn, rules, [uuid4()], "w", now(), AMPLE_LINES)
+        assert started == [NoDial.RULES_CHANGED]
     assert await in_flight(db, campaign_id) == 0
 
 
@@ -543,12 +552,7 @@ async def test_a_batch_of_stale_rules_or_a_paused_campaign_changes_nothing(
 ) -> None:
     campaign_id = await running_campaign(db, fresh_numbers(5), limit=5)
     async with db.acquire() as conn:
-        rules = await fetch_dial_rules(conn, campaign_id)
-        assert rules is not None
-        await conn.execute(
-            "UPDATE campaigns SET settings_version = settings_version + 1 WHERE id = $1",
-            campaign_id,
-        )
+        rules = await rules_then_changed(conn, campaign_id)
         stale = await start_attempts(conn, rules, [uuid4(), uuid4()], "w", now(), AMPLE_LINES)
         assert stale == [NoDial.RULES_CHANGED, NoDial.RULES_CHANGED]
         await campaign_repo.set_status(
