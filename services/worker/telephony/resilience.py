@@ -129,8 +129,29 @@ class Dialer:
                 self._trial.release()
 
     async def place_call(self, request: DialRequest, retry: RetryConfig) -> str:
+        # The first try goes without a retrier: tenacity's retrier is a knot of reference
+        # cycles that only the garbage collector frees, and building one for every call made
+        # the collector a fifth of a busy worker's CPU. Almost every dial succeeds first time.
+        try:
+            return await self._through_breaker(request)
+        except CircuitOpen:
+            raise
+        except ProviderUnavailable as exc:
+            if self._max_tries <= 1:
+                raise
+            first_failure = exc
+        retrying = self._retrying(retry)
+        async for attempt in retrying:
+            with attempt:
+                if attempt.retry_state.attempt_number == 1:
+                    # Replayed, so that tenacity counts it and waits the first backoff.
+                    raise first_failure
+                return await self._through_breaker(request)
+        raise AssertionError("tenacity either returns or raises")
+
+    def _retrying(self, retry: RetryConfig) -> AsyncRetrying:
         initial_s = retry.sync_initial_backoff_ms / 1000
-        retrying = AsyncRetrying(
+        return AsyncRetrying(
             stop=stop_after_attempt(self._max_tries),
             wait=_at_least_retry_after(
                 wait_exponential(multiplier=initial_s, exp_base=retry.sync_backoff_multiplier)
@@ -141,10 +162,6 @@ class Dialer:
             before_sleep=_log_retry,
             reraise=True,
         )
-        async for attempt in retrying:
-            with attempt:
-                return await self._through_breaker(request)
-        raise AssertionError("tenacity either returns or raises")
 
     async def _through_breaker(self, request: DialRequest) -> str:
         try:
