@@ -1,8 +1,10 @@
 """Coalesce concurrent requests into one batched call, without adding latency when idle.
 
-An item submitted while no flush is running is flushed at once, alone. Items submitted while
-flushes are running wait for a free slot and then go together. Under load, batches grow by
-themselves to what the flush can absorb; at rest, nothing waits.
+A flush takes its batch when it starts, on the event loop's next turn: the items submitted in
+the same turn (the lines one batch of results freed, say) go together, and an item submitted
+alone at rest goes at once, alone. Items submitted while flushes are running wait for a free
+slot. Under load, batches grow by themselves to what the flush can absorb; at rest, nothing
+waits.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ class Batcher(Generic[T, R]):
         self._slots = max_concurrent
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        #: A flush is scheduled and has not taken its batch yet.
+        self._starting = False
 
     @property
     def idle(self) -> bool:
@@ -38,17 +42,18 @@ class Batcher(Generic[T, R]):
         return await future
 
     def _start_flushes(self) -> None:
-        while self._pending and self._slots > 0:
-            batch, self._pending = (
-                self._pending[: self._max_size],
-                self._pending[self._max_size :],
-            )
+        if self._pending and self._slots > 0 and not self._starting:
             self._slots -= 1
-            task = asyncio.create_task(self._run(batch))
+            self._starting = True
+            task = asyncio.create_task(self._run())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+    async def _run(self) -> None:
+        self._starting = False
+        batch, self._pending = self._pending[: self._max_size], self._pending[self._max_size :]
+        # More than one batch waiting, and a free slot: the next flush starts alongside.
+        self._start_flushes()
         try:
             results = await self._flush([item for item, _ in batch])
         except BaseException as exc:  # every waiter learns of the failure

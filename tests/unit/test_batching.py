@@ -8,24 +8,41 @@ import pytest
 from shared.batching import Batcher, KeyedBatcher
 
 
-async def test_alone_an_item_is_flushed_at_once_and_under_load_items_share_flushes() -> None:
+async def test_alone_an_item_is_flushed_at_once() -> None:
     flushed: list[list[int]] = []
-    gate = asyncio.Event()
-    first_flush_started = asyncio.Event()
 
     async def flush(items: Sequence[int]) -> list[int]:
         flushed.append(list(items))
-        first_flush_started.set()
+        return [i * 10 for i in items]
+
+    batcher: Batcher[int, int] = Batcher(flush)
+    assert await batcher.submit(7) == 70
+    assert await batcher.submit(8) == 80
+    assert flushed == [[7], [8]]
+    assert batcher.idle
+
+
+async def test_items_of_one_turn_share_a_flush_and_later_ones_wait_for_a_slot() -> None:
+    flushed: list[list[int]] = []
+    gate = asyncio.Event()
+    flushing = asyncio.Event()
+
+    async def flush(items: Sequence[int]) -> list[int]:
+        flushed.append(list(items))
+        flushing.set()
         await gate.wait()
         return [i * 10 for i in items]
 
     batcher: Batcher[int, int] = Batcher(flush, max_size=3, max_concurrent=1)
-    waiting = [asyncio.create_task(batcher.submit(i)) for i in range(6)]
-    await first_flush_started.wait()
-    assert flushed == [[0]]  # the first item did not wait for company
+    together = [asyncio.create_task(batcher.submit(i)) for i in range(2)]
+    await flushing.wait()
+    # Submitted in the same turn of the loop: one flush, which did not wait for more.
+    assert flushed == [[0, 1]]
+    later = [asyncio.create_task(batcher.submit(i)) for i in range(2, 6)]
     gate.set()
-    assert await asyncio.gather(*waiting) == [0, 10, 20, 30, 40, 50]
-    assert flushed == [[0], [1, 2, 3], [4, 5]]
+    assert await asyncio.gather(*together, *later) == [0, 10, 20, 30, 40, 50]
+    # Those that came while the only slot was busy went together, at most three at a time.
+    assert flushed == [[0, 1], [2, 3, 4], [5]]
 
 
 async def test_a_failed_flush_fails_every_item_in_it() -> None:
@@ -53,10 +70,10 @@ async def test_items_of_different_keys_never_share_a_flush_and_idle_keys_are_dro
 
     batcher: KeyedBatcher[str, int, str] = KeyedBatcher(flush, max_concurrent=1)
     waiting = [asyncio.create_task(batcher.submit(key, i)) for i in range(3) for key in ("a", "b")]
-    # Each key's first item is flushed alone, at once; the others queue behind it.
     await flushing["a"].wait()
     await flushing["b"].wait()
+    later = asyncio.create_task(batcher.submit("a", 3))
     gate.set()
-    assert await asyncio.gather(*waiting) == ["a0", "b0", "a1", "b1", "a2", "b2"]
-    assert sorted(flushed) == [("a", [0]), ("a", [1, 2]), ("b", [0]), ("b", [1, 2])]
+    assert await asyncio.gather(*waiting, later) == ["a0", "b0", "a1", "b1", "a2", "b2", "a3"]
+    assert sorted(flushed) == [("a", [0, 1, 2]), ("a", [3]), ("b", [0, 1, 2])]
     assert batcher.keys() == set()
