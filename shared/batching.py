@@ -10,6 +10,7 @@ waits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -20,9 +21,19 @@ Flush = Callable[[Sequence[T]], Awaitable[Sequence[R]]]
 
 
 class Batcher(Generic[T, R]):
-    def __init__(self, flush: Flush[T, R], *, max_size: int = 100, max_concurrent: int = 2) -> None:
+    def __init__(
+        self,
+        flush: Flush[T, R],
+        *,
+        max_size: int = 100,
+        max_concurrent: int = 2,
+        shared_slots: asyncio.Semaphore | None = None,
+    ) -> None:
+        """`shared_slots`, if given, also bounds the flushes running at once across every
+        batcher that shares it: a flush takes its batch once it has one of those slots."""
         self._flush = flush
         self._max_size = max_size
+        self._shared_slots = shared_slots or contextlib.nullcontext()
         self._slots = max_concurrent
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -50,6 +61,10 @@ class Batcher(Generic[T, R]):
             task.add_done_callback(self._tasks.discard)
 
     async def _run(self) -> None:
+        async with self._shared_slots:
+            await self._run_batch()
+
+    async def _run_batch(self) -> None:
         self._starting = False
         batch, self._pending = self._pending[: self._max_size], self._pending[self._max_size :]
         # More than one batch waiting, and a free slot: the next flush starts alongside.
@@ -79,7 +94,9 @@ K = TypeVar("K")
 
 class KeyedBatcher(Generic[K, T, R]):
     """A Batcher per key, so that only items of one key go together: made on first use,
-    dropped when it has nothing left to do."""
+    dropped when it has nothing left to do. At most `max_concurrent` flushes of one key run
+    at once, and at most `max_concurrent_total` of all keys: under load, a key's items wait
+    for a slot and then go together, rather than each key flushing its first item alone."""
 
     def __init__(
         self,
@@ -87,10 +104,14 @@ class KeyedBatcher(Generic[K, T, R]):
         *,
         max_size: int = 100,
         max_concurrent: int = 1,
+        max_concurrent_total: int | None = None,
     ) -> None:
         self._flush = flush
         self._max_size = max_size
         self._max_concurrent = max_concurrent
+        self._shared_slots = (
+            asyncio.Semaphore(max_concurrent_total) if max_concurrent_total is not None else None
+        )
         self._batchers: dict[K, Batcher[T, R]] = {}
 
     def keys(self) -> set[K]:
@@ -104,6 +125,7 @@ class KeyedBatcher(Generic[K, T, R]):
                 lambda items: self._flush(key, items),
                 max_size=self._max_size,
                 max_concurrent=self._max_concurrent,
+                shared_slots=self._shared_slots,
             )
         try:
             return await batcher.submit(item)

@@ -36,6 +36,11 @@ from shared.repositories.attempts import (
 from shared.results import EndEffect, ProviderReport, apply_provider_reports
 from shared.settings import Settings
 
+#: Claim statements one worker runs at once, whatever their campaigns. Each campaign's claims
+#: go in one statement of their own; with a slot per campaign, the lines that one batch of
+#: results freed across ten campaigns became ten statements of about one claim each.
+CLAIMS_AT_ONCE = 2
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -138,7 +143,7 @@ async def bootstrap(
             held=HeldAttempts(),
             subscriptions=CampaignSubscriptions(connection, pool),
             dial_rules=DialRulesCache(pool),
-            claims=KeyedBatcher(claim_lines, max_concurrent=1),
+            claims=KeyedBatcher(claim_lines, max_concurrent=1, max_concurrent_total=CLAIMS_AT_ONCE),
             results=Batcher(write_results, max_concurrent=1),
             accepted_dials=Batcher(write_accepted, max_concurrent=1),
             clock=now,

@@ -77,3 +77,34 @@ async def test_items_of_different_keys_never_share_a_flush_and_idle_keys_are_dro
     assert await asyncio.gather(*waiting, later) == ["a0", "b0", "a1", "b1", "a2", "b2", "a3"]
     assert sorted(flushed) == [("a", [0, 1, 2]), ("a", [3]), ("b", [0, 1, 2])]
     assert batcher.keys() == set()
+
+
+async def test_keys_share_a_limit_on_flushes_and_a_keys_items_wait_for_it_together() -> None:
+    flushed: list[tuple[str, list[int]]] = []
+    running = 0
+    most_running = 0
+    gate = asyncio.Event()
+    first_flushing = asyncio.Event()
+
+    async def flush(key: str, items: Sequence[int]) -> list[str]:
+        nonlocal running, most_running
+        running += 1
+        most_running = max(most_running, running)
+        flushed.append((key, list(items)))
+        first_flushing.set()
+        await gate.wait()
+        running -= 1
+        return [f"{key}{i}" for i in items]
+
+    batcher: KeyedBatcher[str, int, str] = KeyedBatcher(
+        flush, max_concurrent=1, max_concurrent_total=1
+    )
+    first = asyncio.create_task(batcher.submit("a", 0))
+    await first_flushing.wait()
+    # Submitted while the only slot is busy, one key's items at different moments.
+    waiting = [asyncio.create_task(batcher.submit(key, i)) for key, i in (("b", 1), ("c", 1))]
+    waiting += [asyncio.create_task(batcher.submit(key, i)) for key, i in (("b", 2), ("c", 2))]
+    gate.set()
+    assert await asyncio.gather(first, *waiting) == ["a0", "b1", "c1", "b2", "c2"]
+    assert most_running == 1
+    assert flushed == [("a", [0]), ("b", [1, 2]), ("c", [1, 2])]
