@@ -59,11 +59,13 @@ async def test_unavailable_provider_is_retried_with_growing_pauses() -> None:
     assert len({r.idempotency_key for _, r in provider.requests}) == 1
 
 
-async def test_gives_up_after_max_tries() -> None:
+@pytest.mark.parametrize("max_tries", [1, 4])
+async def test_gives_up_after_max_tries(max_tries: int) -> None:
     provider = ScriptedProvider(ProviderUnavailable("503"))
+    giving_up = Dialer(provider, max_tries=max_tries, fail_max=10, reset_timeout_ms=60_000)
     with pytest.raises(ProviderUnavailable):
-        await dialer(provider).place_call(request(), RETRY)
-    assert len(provider.requests) == 4
+        await giving_up.place_call(request(), RETRY)
+    assert len(provider.requests) == max_tries
 
 
 async def test_a_dial_of_unknown_fate_is_never_retried() -> None:

@@ -137,8 +137,6 @@ class Dialer:
         except CircuitOpen:
             raise
         except ProviderUnavailable as exc:
-            if self._max_tries <= 1:
-                raise
             first_failure = exc
         retrying = self._retrying(retry)
         async for attempt in retrying:
