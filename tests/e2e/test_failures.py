@@ -139,3 +139,39 @@ async def test_a_campaign_can_complete_through_signed_http_callbacks(
     assert done["status"] == "COMPLETED" and done["metrics"]["completedCalls"] == 10
     calls = await api.calls(campaign["id"])
     assert all(c["externalCallId"].startswith("mock-") for c in calls)
+
+
+async def test_sigkill_of_the_carrier_loses_no_number(
+    api: ApiClient, stack: Stack, stack_db: asyncpg.Pool, http: aiohttp.ClientSession
+) -> None:
+    # The carrier takes dial requests without acknowledgements: those it held, and the calls
+    # live in it, die with it, and only the callback timeout ends their attempts.
+    slow = {"delayMinMs": 300, "delayMaxMs": 600}
+    await MockClient(http, stack.url("telephony_mock")).configure(**slow)
+    numbers = fresh_numbers(120)
+    campaign = await api.create_campaign(
+        name="carrier sigkill",
+        phoneNumbers=numbers,
+        concurrencyLimit=10,
+        retryConfig={"maxRetries": 3, "callbackTimeoutMs": 3_000, "callbackRetryDelayMs": 500},
+    )
+    await api.action(campaign["id"], "start")
+    await metric_reaches(api, campaign["id"], "completedCalls", 20)
+
+    stack.kill("telephony_mock")
+    await stack.start("telephony_mock")
+    await MockClient(http, stack.url("telephony_mock")).configure(**slow)
+
+    done = await finished(api, campaign["id"], timeout=120)
+    assert done["status"] == "COMPLETED"
+    assert done["metrics"]["completedCalls"] == len(numbers)
+    campaign_id = campaign["id"]
+    timed_out = await stack_db.fetchval(
+        "SELECT count(*) FROM call_attempts WHERE campaign_id = $1 AND timed_out_at IS NOT NULL",
+        campaign_id,
+    )
+    assert timed_out > 0, "the kill should have caught calls in progress"
+    most_dials = await stack_db.fetchval(
+        "SELECT max(dial_count) FROM calls WHERE campaign_id = $1", campaign_id
+    )
+    assert most_dials <= 3 + 1
