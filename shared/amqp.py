@@ -22,6 +22,22 @@ D = TypeVar("D")
 Handler = Callable[[Any, D], Awaitable[None]]
 
 
+#: Seconds between a robust connection's attempts to reach the broker again (aio-pika's
+#: default is 5): work should resume within a few seconds of an outage's end.
+RECONNECT_INTERVAL_S = 1.0
+
+#: What aio-pika raises when the broker is away or the channel is gone: a closed or
+#: reconnecting channel raises ChannelInvalidStateError, a RuntimeError, not an AMQPError.
+BROKER_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    TimeoutError,
+    DeliveryError,
+    AMQPError,
+    aiormq.exceptions.AMQPError,
+    ChannelInvalidStateError,
+    ConnectionError,
+)
+
+
 class Unroutable(TransientError):
     """The broker had no queue for a mandatory message."""
 
@@ -38,6 +54,12 @@ class Publisher:
     @property
     def channel(self) -> AbstractChannel:
         return self._channel
+
+    @property
+    def ready(self) -> bool:
+        """False while the channel is closed: the broker is away, or the connection is being
+        made again."""
+        return not self._channel.is_closed
 
     async def _exchange(self, name: str) -> AbstractExchange:
         if name == "":
@@ -90,7 +112,7 @@ class Publisher:
             raise TransientError(f"no confirm from the broker within {timeout_s} s") from exc
         except PublishError as exc:
             raise Unroutable(f"no queue for {exchange!r}/{routing_key!r}") from exc
-        except (DeliveryError, AMQPError, aiormq.exceptions.AMQPError, ConnectionError) as exc:
+        except BROKER_UNAVAILABLE as exc:
             raise TransientError(f"publish to {exchange!r} failed: {exc!r}") from exc
 
 
@@ -122,12 +144,12 @@ class Consumer(Generic[D]):
             message = parse_message(incoming.body)
         except InvalidMessage as exc:
             log.error("invalid message dead-lettered", error=str(exc)[:500], type=incoming.type)
-            await _settle(incoming.reject(requeue=False))
+            await settle(incoming.reject(requeue=False))
             return
         handler = self._handlers.get(getattr(message, "type", ""))
         if handler is None:
             log.error("no handler for message type, dead-lettered", type=incoming.type)
-            await _settle(incoming.reject(requeue=False))
+            await settle(incoming.reject(requeue=False))
             return
         context = {"message_id": str(message.message_id), "message_type": incoming.type}
         for key in ("campaign_id", "call_id"):
@@ -143,7 +165,7 @@ class Consumer(Generic[D]):
             await handler(message, self._deps)
         except PermanentError as exc:
             log.error("message dead-lettered", reason=exc.detail, error_code=exc.code)
-            await _settle(incoming.reject(requeue=False))
+            await settle(incoming.reject(requeue=False))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -153,7 +175,7 @@ class Consumer(Generic[D]):
                 log.error(
                     "message failed too often, dead-lettered", failures=failures, exc_info=exc
                 )
-                await _settle(incoming.reject(requeue=False))
+                await settle(incoming.reject(requeue=False))
                 return
             self._failures[key] = failures
             while len(self._failures) > 10_000:
@@ -161,20 +183,15 @@ class Consumer(Generic[D]):
             level = log.warning if isinstance(exc, TransientError) else log.exception
             level("message handling failed, will retry", failures=failures, error=repr(exc))
             await asyncio.sleep(min(self._retry_pause_s * 2 ** (failures - 1), 5.0))
-            await _settle(incoming.nack(requeue=True))
+            await settle(incoming.nack(requeue=True))
         else:
             self._failures.pop(str(message.message_id), None)
-            await _settle(incoming.ack())
+            await settle(incoming.ack())
 
 
-async def _settle(operation: Awaitable[None]) -> None:
+async def settle(operation: Awaitable[None]) -> None:
     """Ack or reject; a closed channel means the broker requeues the message by itself."""
     try:
         await operation
-    except (
-        ChannelInvalidStateError,
-        AMQPError,
-        aiormq.exceptions.AMQPError,
-        ConnectionError,
-    ) as exc:
+    except BROKER_UNAVAILABLE as exc:
         log.warning("could not settle message; the broker will redeliver it", error=repr(exc))

@@ -6,6 +6,24 @@ import logging
 import sys
 
 import structlog
+from aiohttp.http_exceptions import HttpProcessingError
+
+
+class ClientErrorsAsWarnings(logging.Filter):
+    """aiohttp's server logs a request it cannot parse (an oversized request line or header, a
+    malformed one) as an error with a traceback. That is the client's fault, answered 400 or
+    431: keep it as one warning line saying what was wrong."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and 400 <= (exc.code or 0) < 500:
+            record.msg = "bad request refused: %s (%s)"
+            record.args = (exc.message.splitlines()[0] if exc.message else "", exc.code)
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno = logging.WARNING
+            record.levelname = "WARNING"
+        return True
 
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "auto") -> None:
@@ -51,6 +69,9 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "auto") -> N
             foreign_pre_chain=[*shared_processors, structlog.stdlib.add_logger_name],
         )
     )
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, ClientErrorsAsWarnings) for f in server.filters):
+        server.addFilter(ClientErrorsAsWarnings())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING if level.upper() != "DEBUG" else logging.DEBUG)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import random
 import signal
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
@@ -11,10 +12,17 @@ from contextlib import suppress
 import structlog
 import uvloop
 
+from shared.amqp import BROKER_UNAVAILABLE
+from shared.db.pool import DATABASE_UNAVAILABLE
 from shared.logging import configure_logging
 from shared.settings import Settings
 
 log = structlog.get_logger()
+
+#: The longest pause before a failed session starts again. A broker or database outage ends
+#: sessions; once it is over, dialling should resume within a few seconds, so the pause grows
+#: only to this (with jitter, so that many workers do not reconnect in step).
+LONGEST_RESTART_PAUSE_S = 2.0
 
 #: Tracked allocations (net of deallocations) between young-generation collections; Python's
 #: default is 700. A message or a batch of rows briefly holds a few hundred objects, so at 700
@@ -44,22 +52,29 @@ def stop_event() -> asyncio.Event:
 async def run_sessions(
     name: str, session: Callable[[asyncio.Event], Awaitable[None]], stop: asyncio.Event
 ) -> None:
-    """Run `session` until `stop` is set, starting it again (with a growing pause, at most 10 s)
-    whenever it ends or fails: a lost broker or database connection ends a session."""
-    pause = 0.5
+    """Run `session` until `stop` is set, starting it again (after a pause that grows to
+    LONGEST_RESTART_PAUSE_S) whenever it ends or fails: a lost broker or database connection
+    ends a session."""
+    pause = 0.25
     while not stop.is_set():
         started = asyncio.get_running_loop().time()
         try:
             await session(stop)
         except Exception as exc:
-            log.error(f"{name} session failed; starting over", error=repr(exc), exc_info=exc)
+            # An outage is expected and says enough in one line; anything else is a bug.
+            expected = isinstance(exc, (*BROKER_UNAVAILABLE, *DATABASE_UNAVAILABLE))
+            log.error(
+                f"{name} session failed; starting over",
+                error=repr(exc),
+                exc_info=None if expected else exc,
+            )
         if stop.is_set():
             break
         if asyncio.get_running_loop().time() - started > 60:
-            pause = 0.5
+            pause = 0.25
         with suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), pause)
-        pause = min(pause * 2, 10.0)
+            await asyncio.wait_for(stop.wait(), pause * random.uniform(0.8, 1.2))
+        pause = min(pause * 2, LONGEST_RESTART_PAUSE_S)
     log.info(f"{name} stopped")
 
 

@@ -126,6 +126,13 @@ async def declare_campaign_queue(channel: AbstractChannel, campaign_id: UUID) ->
     return queue
 
 
+async def delete_campaign_queue(channel: AbstractChannel, campaign_id: UUID) -> None:
+    """Delete the campaign's job queue, with whatever it holds; nothing if it does not exist.
+    Consumers of it are cancelled by the broker."""
+    underlay = await channel.get_underlay_channel()
+    await underlay.queue_delete(campaign_queue(campaign_id))
+
+
 @dataclass(frozen=True)
 class WorkerQueues:
     events: AbstractQueue

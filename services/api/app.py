@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,13 +11,21 @@ from aiohttp import web
 
 from services.api.access import KEYS, KeyChecker
 from services.api.console import DEFAULT_UI_DIR, console_routes
-from services.api.context import BROKER, METRICS, POOL, PUBLISHER, SETTINGS, VALIDATION
+from services.api.context import (
+    BROKER,
+    BULK_LOADS,
+    METRICS,
+    POOL,
+    PUBLISHER,
+    SETTINGS,
+    VALIDATION,
+)
 from services.api.edge import edge_middleware
 from services.api.metrics import ApiMetrics
 from services.api.rate_limit import RateLimiter
 from services.api.validation_pool import ValidationPool
 from services.api.views import ROUTES
-from shared.amqp import Publisher
+from shared.amqp import RECONNECT_INTERVAL_S, Publisher
 from shared.db.pool import create_pool
 from shared.prometheus import metrics_route
 from shared.settings import Settings
@@ -32,7 +41,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 async def _broker(app: web.Application) -> AsyncIterator[None]:
     # Robust: the api only publishes, and a publish during a reconnect fails fast (events
     # are hints; the dispatcher's tick catches up).
-    connection = await aio_pika.connect_robust(app[SETTINGS].amqp_url)
+    connection = await aio_pika.connect_robust(
+        app[SETTINGS].amqp_url, reconnect_interval=RECONNECT_INTERVAL_S
+    )
     app[BROKER] = connection
     channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
     app[PUBLISHER] = Publisher(channel)
@@ -64,6 +75,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[METRICS] = metrics
+    app[BULK_LOADS] = asyncio.Semaphore(max(1, settings.db_pool_max_size // 2))
     app.cleanup_ctx.extend([_database, _broker, _access, _validation])
     app.add_routes(ROUTES)
     app.add_routes([metrics_route(metrics.registry)])

@@ -16,7 +16,7 @@ from services.api.campaign_settings import (
     pick,
     retry_config_from,
 )
-from services.api.events import ensure_job_queue, publish_event
+from services.api.events import ensure_job_queue, publish_event, require_broker
 from services.api.ingestion import Ingestion, listed_rows
 from services.api.schemas import CampaignCreate, CampaignPatch
 from shared.amqp import Publisher
@@ -139,6 +139,7 @@ async def cancel_campaign(pool: asyncpg.Pool, publisher: Publisher, campaign_id:
 async def _transition(
     pool: asyncpg.Pool, publisher: Publisher, campaign_id: UUID, transition: _Transition
 ) -> Campaign:
+    require_broker(publisher)
     async with pool.acquire() as conn, conn.transaction():
         campaign = await campaign_repo.fetch_campaign(conn, campaign_id)
         if campaign is None or campaign.is_single_calls:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import asyncpg
 from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
@@ -17,3 +21,13 @@ BROKER: web.AppKey[AbstractRobustConnection] = web.AppKey("broker", AbstractRobu
 PUBLISHER: web.AppKey[Publisher] = web.AppKey("publisher", Publisher)
 VALIDATION: web.AppKey[ValidationPool] = web.AppKey("validation", ValidationPool)
 METRICS: web.AppKey[ApiMetrics] = web.AppKey("metrics", ApiMetrics)
+#: Loads of numbers (imports, campaigns created with numbers) running at once: each holds a
+#: pool connection for its whole load, so they may take at most half the pool.
+BULK_LOADS: web.AppKey[asyncio.Semaphore] = web.AppKey("bulk_loads", asyncio.Semaphore)
+
+
+@asynccontextmanager
+async def bulk_load(request: web.Request) -> AsyncIterator[None]:
+    """Wait for one of the app's bulk-load slots, so that loads never take the whole pool."""
+    async with request.app[BULK_LOADS]:
+        yield

@@ -5,16 +5,35 @@ from __future__ import annotations
 import asyncio
 from uuid import UUID
 
-import aiormq
+import asyncpg
 import structlog
-from aio_pika.exceptions import AMQPError
 
-from shared.amqp import Publisher
+from shared.amqp import BROKER_UNAVAILABLE, Publisher
+from shared.db.pool import DATABASE_UNAVAILABLE
 from shared.errors import TransientError
 from shared.messages import CampaignEvent
-from shared.topology import CAMPAIGN_EVENTS, declare_campaign_queue, event_routing_key
+from shared.repositories.campaigns import forget_queue_removal
+from shared.topology import (
+    CAMPAIGN_EVENTS,
+    declare_campaign_queue,
+    delete_campaign_queue,
+    event_routing_key,
+)
 
 log = structlog.get_logger()
+
+
+class BrokerUnavailable(TransientError):
+    code = "broker-unavailable"
+
+
+def require_broker(publisher: Publisher) -> None:
+    """Refuse (503, nothing written) a change that the rest of the system learns of through
+    the broker while the broker is away. Nothing is dialled during an outage anyway (workers
+    take lines only from job queues), and the client's retry lands once it is back; a change
+    already committed when the broker fails still answers 2xx (its event is a hint)."""
+    if not publisher.ready:
+        raise BrokerUnavailable("the message broker is unavailable; nothing was changed")
 
 
 async def ensure_job_queue(publisher: Publisher, campaign_id: UUID) -> None:
@@ -23,7 +42,7 @@ async def ensure_job_queue(publisher: Publisher, campaign_id: UUID) -> None:
     try:
         async with asyncio.timeout(5):
             await declare_campaign_queue(publisher.channel, campaign_id)
-    except (TimeoutError, AMQPError, aiormq.exceptions.AMQPError, ConnectionError) as exc:
+    except BROKER_UNAVAILABLE as exc:
         log.warning("could not declare the campaign queue", error=repr(exc))
 
 
@@ -36,3 +55,15 @@ async def publish_event(publisher: Publisher, event: CampaignEvent) -> None:
         log.warning(
             "event not published; the tick will catch up", event=event.type, error=exc.detail
         )
+
+
+async def remove_job_queue(publisher: Publisher, pool: asyncpg.Pool, campaign_id: UUID) -> None:
+    """Delete a deleted campaign's job queue now, and forget that it is due. If the broker (or
+    the database) is away, the removal stays due and the active dispatcher does it later."""
+    try:
+        async with asyncio.timeout(5):
+            await delete_campaign_queue(publisher.channel, campaign_id)
+        async with pool.acquire() as conn:
+            await forget_queue_removal(conn, campaign_id)
+    except (*BROKER_UNAVAILABLE, *DATABASE_UNAVAILABLE) as exc:
+        log.warning("job queue not removed yet; the dispatcher will", error=repr(exc))

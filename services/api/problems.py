@@ -10,8 +10,10 @@ from typing import Any
 import asyncpg
 import structlog
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import ValidationError
 
+from shared.db.pool import DATABASE_UNAVAILABLE
 from shared.errors import ServiceError, TransientError
 
 log = structlog.get_logger()
@@ -76,6 +78,16 @@ def _path(loc: tuple[int | str, ...]) -> str:
 
 _HTTP_CODES = {404: "not-found", 405: "method-not-allowed", 413: "request-too-large"}
 
+#: Seconds a client is asked to wait before trying again after a 503.
+RETRY_AFTER_S = 2
+
+
+def unavailable(detail: str) -> web.Response:
+    """503 with Retry-After: a dependency is away, or a concurrent change got in the way."""
+    return problem(
+        503, "temporarily-unavailable", detail, headers={"Retry-After": str(RETRY_AFTER_S)}
+    )
+
 
 async def answer(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -91,24 +103,29 @@ async def answer(
             detail = f"no endpoint at {request.method} {request.path}"
         headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
         return problem(exc.status, code, detail, headers=headers)
+    except HttpProcessingError as exc:
+        # The body could not be read as what it claims to be (a broken multipart message, a
+        # truncated chunk): the client's fault, answered like any other bad request.
+        status = exc.code if 400 <= exc.code < 500 else 400
+        return problem(
+            status, "malformed-body", f"the request body could not be read: {exc.message}"
+        )
     except ValidationError as exc:
         return validation_problem(exc)
     except ServiceError as exc:
         if isinstance(exc, TransientError):
             log.warning("dependency unavailable", error=exc.detail)
+            response = problem(exc.http_status, exc.code, exc.detail, **exc.extra)
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+            return response
         return problem(exc.http_status, exc.code, exc.detail, **exc.extra)
     except asyncpg.TransactionRollbackError as exc:
         # A deadlock or serialization failure: the transaction changed nothing.
         log.warning("transaction rolled back by the database", error=repr(exc))
-        return problem(
-            503,
-            "temporarily-unavailable",
-            "a concurrent change got in the way; try again",
-            headers={"Retry-After": "1"},
-        )
-    except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError) as exc:
+        return unavailable("a concurrent change got in the way; try again")
+    except DATABASE_UNAVAILABLE as exc:
         log.warning("database unavailable", error=repr(exc))
-        return problem(503, "temporarily-unavailable", "the database is unavailable; try again")
+        return unavailable("the database is unavailable; try again")
     except Exception:
         log.exception("unhandled error")
         return problem(500, "internal-error", "an internal error occurred; it has been logged")

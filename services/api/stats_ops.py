@@ -11,7 +11,6 @@ from uuid import UUID
 import aiormq
 import asyncpg
 from aio_pika.abc import AbstractConnection
-from aio_pika.exceptions import AMQPError
 
 from services.api.campaign_ops import get_visible_campaign
 from services.api.stats_schemas import (
@@ -23,6 +22,7 @@ from services.api.stats_schemas import (
     QueueOut,
     WorkerOut,
 )
+from shared.amqp import BROKER_UNAVAILABLE
 from shared.domain.campaign import Campaign
 from shared.domain.statuses import CallStatus, CampaignStatus
 from shared.repositories import campaigns as campaign_repo
@@ -203,7 +203,7 @@ async def queue_depths(
                     channel = None  # the broker closed it
                     continue
                 depths[campaign_id] = int(declared.message_count or 0)
-    except (TimeoutError, AMQPError, aiormq.exceptions.AMQPError, ConnectionError):
+    except BROKER_UNAVAILABLE:
         pass  # depths the broker could not tell stay None
     finally:
         if channel is not None and not channel.is_closed:

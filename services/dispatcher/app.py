@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 from contextlib import suppress
-from typing import Any
 
 import structlog
 
 from services.dispatcher.bootstrap import Deps
-from services.dispatcher.dead_letters import handle_dead_letter
+from services.dispatcher.dead_letters import DeadLetterKeeper
 from services.dispatcher.housekeeping import (
     cancel_leftover_calls,
     finish_campaigns,
@@ -61,11 +60,7 @@ async def run_leader(deps: Deps, until: asyncio.Event) -> None:
     dead_channel = await deps.connection.channel(publisher_confirms=False)
     await dead_channel.set_qos(prefetch_count=10)
     dead = await dead_channel.get_queue(DEAD_LETTER_QUEUE, ensure=False)
-
-    async def on_dead_letter(incoming: Any) -> None:
-        await handle_dead_letter(incoming, deps)
-
-    dead_tag = await dead.consume(on_dead_letter)
+    dead_tag = await dead.consume(DeadLetterKeeper(deps.pool, deps.clock))
     vacuum = asyncio.create_task(
         keep_database_tidy(deps.pool, deps.settings.vacuum_check_interval_ms / 1000)
     )

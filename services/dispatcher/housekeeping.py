@@ -13,10 +13,12 @@ from shared.repositories.campaigns import (
     cancel_stragglers,
     finish_campaign,
     finishable_campaign_ids,
+    forget_queue_removal,
     mark_queue_removed,
+    queue_removals_due,
 )
 from shared.results import TIMEOUT_REASON, Ending, end_attempts
-from shared.topology import CAMPAIGN_EVENTS, campaign_queue, event_routing_key
+from shared.topology import CAMPAIGN_EVENTS, delete_campaign_queue, event_routing_key
 
 log = structlog.get_logger()
 
@@ -71,13 +73,18 @@ async def finish_campaigns(deps: Deps) -> int:
 
 
 async def remove_finished_queues(deps: Deps) -> int:
-    """Delete the job queue of every final campaign that no call holds a line of any more."""
-    channel = await deps.admin_channel.get_underlay_channel()
+    """Delete the job queue of every final campaign that no call holds a line of any more, and
+    of every deleted campaign whose queue the api could not remove."""
     removed = 0
     async with deps.pool.acquire() as conn:
         for campaign_id in await campaigns_with_removable_queue(conn):
-            await channel.queue_delete(campaign_queue(campaign_id))
+            await delete_campaign_queue(deps.admin_channel, campaign_id)
             await mark_queue_removed(conn, campaign_id)
             removed += 1
             log.info("campaign queue removed", campaign_id=str(campaign_id))
+        for campaign_id in await queue_removals_due(conn):
+            await delete_campaign_queue(deps.admin_channel, campaign_id)
+            await forget_queue_removal(conn, campaign_id)
+            removed += 1
+            log.info("queue of a deleted campaign removed", campaign_id=str(campaign_id))
     return removed

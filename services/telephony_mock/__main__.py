@@ -14,6 +14,7 @@ from services.telephony_mock.http_api import create_app
 from services.telephony_mock.http_callbacks import HttpCallbacks
 from services.telephony_mock.twilio_api import TwilioAccount, add_twilio_routes
 from services.telephony_mock.twilio_callbacks import TwilioCallbacks
+from shared.amqp import RECONNECT_INTERVAL_S
 from shared.runtime import run_service, stop_event
 from shared.settings import Settings
 from shared.topology import declare_topology
@@ -38,7 +39,9 @@ def config_from(settings: Settings) -> MockConfig:
 async def serve(settings: Settings) -> None:
     stop = stop_event()
     # A robust connection: the mock only consumes its own durable queue and publishes.
-    connection = await aio_pika.connect_robust(settings.amqp_url)
+    connection = await aio_pika.connect_robust(
+        settings.amqp_url, reconnect_interval=RECONNECT_INTERVAL_S
+    )
     async with connection, aiohttp.ClientSession() as http:
         endpoint = AmqpEndpoint(connection)
         callbacks = HttpCallbacks(http, settings.callback_secret)

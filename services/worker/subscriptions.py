@@ -48,6 +48,8 @@ class CampaignSubscriptions:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._cancelled_by_broker: set[UUID] = set()
+        #: Channels being closed outside any await of ours (from broker callbacks).
+        self._closing: set[asyncio.Task[None]] = set()
 
     def refresh_soon(self) -> None:
         self._wake.set()
@@ -101,6 +103,8 @@ class CampaignSubscriptions:
             for subscription in self._subscriptions.values():
                 await self._retire(subscription)
             self._subscriptions.clear()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
 
     async def _subscribe(self, campaign: ActiveCampaign) -> _Subscription | None:
         """Consume the campaign's queue; None if it does not exist (yet, or any more).
@@ -136,6 +140,9 @@ class CampaignSubscriptions:
         underlay.on_consumer_cancel_callbacks.add(
             lambda frame: self._on_cancelled_by_broker(subscription, frame)
         )
+        channel.close_callbacks.add(
+            lambda _channel, exc: self._on_channel_closed(subscription, exc)
+        )
         log.info(
             "consuming campaign queue",
             campaign_id=str(campaign.id),
@@ -161,10 +168,31 @@ class CampaignSubscriptions:
         log.warning(
             "the broker cancelled a campaign consumer", campaign_id=str(subscription.campaign_id)
         )
+        self._drop(subscription)
+
+    def _on_channel_closed(self, subscription: _Subscription, exc: BaseException | None) -> None:
+        if subscription.retired or not isinstance(exc, aiormq.exceptions.ChannelClosed):
+            return  # we closed it, or the whole connection went (the session ends)
+        # RabbitMQ before 4 closes the channel of a consumer that held a message longer than
+        # its consumer_timeout; the jobs it held are back in the queue.
+        log.error(
+            "the broker closed a campaign channel",
+            campaign_id=str(subscription.campaign_id),
+            error=repr(exc),
+        )
+        self._drop(subscription)
+
+    def _drop(self, subscription: _Subscription) -> None:
+        """Forget a subscription the broker ended; its channel closes once it holds no job
+        (now, if it holds none: nothing else would ever close it)."""
         self._cancelled_by_broker.add(subscription.campaign_id)
         if self._subscriptions.get(subscription.campaign_id) is subscription:
             del self._subscriptions[subscription.campaign_id]
         subscription.retired = True
+        if subscription.busy == 0:
+            task = asyncio.get_running_loop().create_task(_close(subscription.channel))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
         self.refresh_soon()
 
 

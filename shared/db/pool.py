@@ -8,6 +8,20 @@ import asyncpg
 
 from shared.settings import Settings
 
+#: Errors that mean the database cannot be used right now, not that a statement is wrong: no
+#: connection (refused, reset, "the database system is starting up" or shutting down), too
+#: many connections, a standby that cannot take writes (after a failover), a pool or
+#: statement timeout. Callers answer "try again later" (HTTP 503) or retry.
+DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.ReadOnlySQLTransactionError,
+    asyncpg.InterfaceError,
+    OSError,
+    TimeoutError,
+)
+
 
 class RawJson(bytes):
     """JSON already encoded, written to a jsonb column as it is: bulk loads encode their own

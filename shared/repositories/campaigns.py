@@ -231,16 +231,34 @@ async def update_campaign(
 
 
 async def delete_campaign(conn: asyncpg.Connection, campaign_id: UUID) -> bool:
-    """Delete a campaign that is not running and holds no line, with its calls and history."""
+    """Delete a campaign that is not running and holds no line, with its calls and history,
+    and ask for its job queue to be removed (see queue_removals)."""
     deleted = await conn.fetchval(
         """
-        DELETE FROM campaigns
-        WHERE id = $1 AND kind = 'CAMPAIGN' AND status <> 'IN_PROGRESS' AND in_flight = 0
+        WITH gone AS (
+            DELETE FROM campaigns
+            WHERE id = $1 AND kind = 'CAMPAIGN' AND status <> 'IN_PROGRESS' AND in_flight = 0
+            RETURNING id
+        )
+        INSERT INTO queue_removals (campaign_id) SELECT id FROM gone
         RETURNING true
         """,
         campaign_id,
     )
     return bool(deleted)
+
+
+async def queue_removals_due(conn: asyncpg.Connection, limit: int = 100) -> list[UUID]:
+    """Deleted campaigns whose job queue may still exist, oldest first."""
+    rows = await conn.fetch(
+        "SELECT campaign_id FROM queue_removals ORDER BY requested_at LIMIT $1", limit
+    )
+    return [r["campaign_id"] for r in rows]
+
+
+async def forget_queue_removal(conn: asyncpg.Connection, campaign_id: UUID) -> None:
+    """The queue of this deleted campaign is gone from the broker."""
+    await conn.execute("DELETE FROM queue_removals WHERE campaign_id = $1", campaign_id)
 
 
 async def has_calls(conn: asyncpg.Connection, campaign_id: UUID) -> bool:

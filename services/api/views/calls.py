@@ -6,7 +6,7 @@ from aiohttp import web
 
 from services.api import call_ops, idempotency, twilio_callback
 from services.api.context import METRICS, POOL, PUBLISHER, SETTINGS
-from services.api.events import ensure_job_queue, publish_event
+from services.api.events import ensure_job_queue, publish_event, require_broker
 from services.api.http_io import json_body, path_id
 from services.api.schemas import CallbackIn, SingleCallCreate
 from shared.errors import PermanentError, Unauthorized, UnsupportedMediaType
@@ -23,6 +23,7 @@ FORM = "application/x-www-form-urlencoded"
 async def create_call(request: web.Request) -> web.Response:
     raw = await request.read()
     body = SingleCallCreate.model_validate_json(raw)
+    require_broker(request.app[PUBLISHER])
     async with request.app[POOL].acquire() as conn, conn.transaction():
         claim = await idempotency.begin(conn, request, raw)
         if isinstance(claim, idempotency.Replay):

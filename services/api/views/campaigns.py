@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from datetime import datetime
 from uuid import UUID
 
@@ -10,8 +11,8 @@ import asyncpg
 from aiohttp import web
 
 from services.api import call_ops, campaign_ops, export, idempotency
-from services.api.context import POOL, PUBLISHER, SETTINGS, VALIDATION
-from services.api.events import publish_event
+from services.api.context import POOL, PUBLISHER, SETTINGS, VALIDATION, bulk_load
+from services.api.events import publish_event, remove_job_queue, require_broker
 from services.api.http_io import json_body, json_list, path_id
 from services.api.pagination import page_headers, page_request
 from services.api.presenters import campaign_out
@@ -23,7 +24,6 @@ from shared.domain.statuses import CallStatus, CampaignStatus
 from shared.errors import InvalidInput
 from shared.messages import CampaignUpdated
 from shared.repositories import campaigns as campaign_repo
-from shared.topology import campaign_queue
 
 routes = web.RouteTableDef()
 
@@ -35,7 +35,8 @@ async def create_campaign(request: web.Request) -> web.Response:
     raw = await request.read()
     body = CampaignCreate.model_validate_json(raw)
     settings = request.app[SETTINGS]
-    async with request.app[POOL].acquire() as conn, conn.transaction():
+    loading = bulk_load(request) if body.phone_numbers else nullcontext()
+    async with loading, request.app[POOL].acquire() as conn, conn.transaction():
         claim = await idempotency.begin(conn, request, raw)
         if isinstance(claim, idempotency.Replay):
             return claim.response()
@@ -85,6 +86,7 @@ async def get_campaign(request: web.Request) -> web.Response:
 async def update_campaign(request: web.Request) -> web.Response:
     body = CampaignPatch.model_validate_json(await request.read())
     campaign_id = path_id(request)
+    require_broker(request.app[PUBLISHER])
     await campaign_ops.update_campaign(request.app[POOL], campaign_id, body, request.app[SETTINGS])
     await publish_event(request.app[PUBLISHER], CampaignUpdated(campaign_id=campaign_id))
     async with request.app[POOL].acquire() as conn:
@@ -95,8 +97,7 @@ async def update_campaign(request: web.Request) -> web.Response:
 async def delete_campaign(request: web.Request) -> web.Response:
     campaign_id = path_id(request)
     await campaign_ops.delete_campaign(request.app[POOL], campaign_id)
-    channel = await request.app[PUBLISHER].channel.get_underlay_channel()
-    await channel.queue_delete(campaign_queue(campaign_id))
+    await remove_job_queue(request.app[PUBLISHER], request.app[POOL], campaign_id)
     return web.Response(status=204)
 
 

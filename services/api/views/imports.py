@@ -2,40 +2,32 @@
 
 from __future__ import annotations
 
-import codecs
 from collections.abc import AsyncIterator
 from typing import Literal
 
 import asyncpg
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
 from services.api import idempotency, import_ops
-from services.api.context import POOL, PUBLISHER, SETTINGS, VALIDATION
-from services.api.events import publish_event
+from services.api.context import POOL, PUBLISHER, SETTINGS, VALIDATION, bulk_load
+from services.api.events import publish_event, require_broker
 from services.api.http_io import json_body, path_id
 from services.api.ingestion import ImportReport, listed_rows
-from services.api.number_file import NumberFileParser, Row
+from services.api.number_file import Row
 from services.api.schemas import ImportBatch, ImportResult, InvalidLineOut
+from services.api.uploads import rows_of, spool_upload
 from shared.domain.statuses import CampaignStatus
-from shared.errors import InvalidInput, ServiceError
 from shared.messages import CallsAdded
 
 routes = web.RouteTableDef()
-
-UPLOAD_FIELD = "file"
-READ_CHUNK = 256 * 1024
-
-
-class RequestTooLarge(ServiceError):
-    code = "request-too-large"
-    http_status = 413
 
 
 @routes.post("/api/v1/campaigns/{id}/import/batch")
 async def import_batch(request: web.Request) -> web.Response:
     raw = await request.read()
     body = ImportBatch.model_validate_json(raw)
-    async with request.app[POOL].acquire() as conn, conn.transaction():
+    require_broker(request.app[PUBLISHER])
+    async with bulk_load(request), request.app[POOL].acquire() as conn, conn.transaction():
         claim = await idempotency.begin(conn, request, raw)
         if isinstance(claim, idempotency.Replay):
             return claim.response()
@@ -48,11 +40,11 @@ async def import_batch(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/campaigns/{id}/import")
 async def import_file(request: web.Request) -> web.Response:
-    if not request.content_type.startswith("multipart/"):
-        message = f"must be multipart/form-data with the list in a field named {UPLOAD_FIELD!r}"
-        raise InvalidInput(f"the body {message}", errors=[{"field": "body", "message": message}])
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        out = await _import(request, conn, _uploaded_rows(request))
+    # Received whole before a connection is taken: a slow client must not hold one.
+    with await spool_upload(request, request.app[SETTINGS].max_request_bytes) as spool:
+        require_broker(request.app[PUBLISHER])
+        async with bulk_load(request), request.app[POOL].acquire() as conn, conn.transaction():
+            out = await _import(request, conn, rows_of(spool))
     await _announce(request, out)
     return json_body(out)
 
@@ -76,32 +68,6 @@ async def _announce(request: web.Request, out: ImportResult) -> None:
             request.app[PUBLISHER],
             CallsAdded(campaign_id=path_id(request), count=out.total_imported),
         )
-
-
-async def _uploaded_rows(request: web.Request) -> AsyncIterator[list[Row]]:
-    """Rows of the `file` field, parsed as the bytes arrive; 413 past the size limit."""
-    limit = request.app[SETTINGS].max_request_bytes
-    reader = await request.multipart()
-    found = False
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader) or part.name != UPLOAD_FIELD:
-            await part.release()
-            continue
-        found = True
-        decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
-        parser = NumberFileParser()
-        received = 0
-        while chunk := await part.read_chunk(READ_CHUNK):
-            received += len(chunk)
-            if received > limit:
-                raise RequestTooLarge(f"the file is larger than {limit} bytes")
-            if rows := parser.feed(decoder.decode(chunk)):
-                yield rows
-        if rows := parser.feed(decoder.decode(b"", final=True)) + parser.finish():
-            yield rows
-    if not found:
-        message = f"no multipart field named {UPLOAD_FIELD!r}"
-        raise InvalidInput(message, errors=[{"field": UPLOAD_FIELD, "message": "missing"}])
 
 
 def _result(report: ImportReport, campaign_status: CampaignStatus) -> ImportResult:
