@@ -126,6 +126,12 @@ _APPLY_ENDINGS = f"""
         WHERE c.id = u.call_id AND c.attempt_count = u.attempt_no AND u.call_status IS NOT NULL
           AND (u.expected_call_status IS NULL OR c.status = u.expected_call_status)
         RETURNING c.id
+    ), recount AS (
+        -- A late real result changed a call after its campaign may have been counted.
+        INSERT INTO recounts_due (campaign_id)
+        SELECT DISTINCT u.campaign_id FROM input u JOIN call c ON c.id = u.call_id
+        WHERE u.expected_call_status IS NOT NULL
+        ON CONFLICT DO NOTHING
     ), released AS (
         SELECT u.campaign_id, t.line_slot
         FROM input u JOIN attempt t ON t.call_id = u.call_id AND t.attempt_no = u.attempt_no

@@ -15,14 +15,17 @@ from services.api.context import (
     BROKER,
     BULK_LOADS,
     METRICS,
+    METRICS_TTL_S,
     POOL,
     PUBLISHER,
+    RECENT_METRICS,
     SETTINGS,
     VALIDATION,
 )
 from services.api.edge import edge_middleware
 from services.api.metrics import ApiMetrics
 from services.api.rate_limit import RateLimiter
+from services.api.recent import Recent
 from services.api.validation_pool import ValidationPool
 from services.api.views import ROUTES
 from shared.amqp import RECONNECT_INTERVAL_S, Publisher
@@ -76,6 +79,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[BULK_LOADS] = asyncio.Semaphore(max(1, settings.db_pool_max_size // 2))
+    app[RECENT_METRICS] = Recent(METRICS_TTL_S)
     app.cleanup_ctx.extend([_database, _broker, _access, _validation])
     app.add_routes(ROUTES)
     app.add_routes([metrics_route(metrics.registry)])

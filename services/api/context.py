@@ -11,6 +11,8 @@ from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 
 from services.api.metrics import ApiMetrics
+from services.api.recent import Recent
+from services.api.stats_schemas import GlobalMetricsOut
 from services.api.validation_pool import ValidationPool
 from shared.amqp import Publisher
 from shared.settings import Settings
@@ -31,3 +33,8 @@ async def bulk_load(request: web.Request) -> AsyncIterator[None]:
     """Wait for one of the app's bulk-load slots, so that loads never take the whole pool."""
     async with request.app[BULK_LOADS]:
         yield
+
+
+#: GET /api/v1/metrics, shared by every poller of this replica for METRICS_TTL_S.
+RECENT_METRICS: web.AppKey[Recent[GlobalMetricsOut]] = web.AppKey("recent_metrics", Recent)
+METRICS_TTL_S = 2.0

@@ -16,7 +16,7 @@ from services.api.schemas import (
 from shared.domain.business_hours import format_clock, format_days
 from shared.domain.campaign import Campaign
 from shared.domain.statuses import CallStatus
-from shared.repositories.campaigns import CallCounts
+from shared.repositories.call_counts import CallCounts
 
 
 def campaign_out(campaign: Campaign, counts: CallCounts) -> CampaignOut:

@@ -27,6 +27,7 @@ from shared.domain.campaign import Campaign
 from shared.domain.statuses import CallStatus, CampaignStatus
 from shared.repositories import campaigns as campaign_repo
 from shared.repositories import statistics as stats_repo
+from shared.repositories.call_counts import call_counts, call_totals
 from shared.repositories.workers import live_workers
 from shared.settings import Settings
 from shared.topology import campaign_queue
@@ -40,7 +41,7 @@ async def campaign_stats(
 ) -> CampaignStatsOut:
     async with pool.acquire() as conn:
         campaign = await get_visible_campaign(conn, campaign_id)
-        counts = (await campaign_repo.call_counts(conn, [campaign_id]))[campaign_id]
+        counts = (await call_counts(conn, [campaign_id]))[campaign_id]
         retries_scheduled = counts[CallStatus.FAILED]
         attempts = await stats_repo.attempt_totals(conn, campaign_id)
         series = await stats_repo.activity_by_minute(conn, now, minutes, campaign_id)
@@ -115,7 +116,7 @@ async def global_metrics(
 ) -> GlobalMetricsOut:
     async with pool.acquire() as conn:
         campaigns = await stats_repo.campaign_totals(conn)
-        calls = await stats_repo.call_totals(conn)
+        calls = await call_totals(conn)
         lines = await stats_repo.lines_in_use(conn)
         dials_last_minute = await stats_repo.dials_since(conn, now - timedelta(minutes=1))
         series = await stats_repo.activity_by_minute(conn, now, 15)

@@ -12,6 +12,7 @@ from services.dispatcher.bootstrap import Deps
 from services.dispatcher.dead_letters import DeadLetterKeeper
 from services.dispatcher.housekeeping import (
     cancel_leftover_calls,
+    count_finished_campaigns,
     finish_campaigns,
     remove_finished_queues,
     time_out_overdue_attempts,
@@ -96,6 +97,7 @@ async def _loop(deps: Deps, until: asyncio.Event) -> None:
                 if await finish_campaigns(deps):
                     deps.wake.set()
                 await remove_finished_queues(deps)
+                await count_finished_campaigns(deps)
                 next_housekeeping = time.monotonic() + tick_s
             deps.metrics.pass_seconds.observe(time.monotonic() - started)
         except asyncio.CancelledError:

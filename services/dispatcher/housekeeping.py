@@ -7,6 +7,7 @@ import structlog
 from services.dispatcher.bootstrap import Deps
 from shared.attempt_signals import signal_attempt_ended
 from shared.messages import CampaignFinished
+from shared.repositories import call_counts
 from shared.repositories.attempts import overdue_attempts
 from shared.repositories.campaigns import (
     campaigns_with_removable_queue,
@@ -70,6 +71,12 @@ async def finish_campaigns(deps: Deps) -> int:
             event = CampaignFinished(campaign_id=campaign_id, status=status.value)
             await deps.publisher.publish(event, CAMPAIGN_EVENTS, event_routing_key(event.type))
     return finished
+
+
+async def count_finished_campaigns(deps: Deps) -> int:
+    """Count the calls of campaigns that have finished, once, for the lists and metrics."""
+    async with deps.pool.acquire() as conn:
+        return await call_counts.count_finished_campaigns(conn)
 
 
 async def remove_finished_queues(deps: Deps) -> int:

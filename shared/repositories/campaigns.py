@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
@@ -12,7 +12,7 @@ import asyncpg
 from shared.domain.business_hours import BusinessHours
 from shared.domain.campaign import CAMPAIGN, Campaign
 from shared.domain.retry_policy import RetryConfig
-from shared.domain.statuses import CallStatus, CampaignStatus
+from shared.domain.statuses import CampaignStatus
 
 COLUMNS = """
     id, kind, name, description, status, concurrency_limit, priority, max_retries,
@@ -120,40 +120,6 @@ async def ensure_single_calls_campaign(conn: asyncpg.Connection, template: NewCa
         if row:
             return Campaign.from_row(row)
         return await insert_campaign(conn, template)
-
-
-@dataclass(frozen=True)
-class CallCounts:
-    by_status: dict[CallStatus, int]
-    total_retries: int
-
-    @property
-    def total(self) -> int:
-        return sum(self.by_status.values())
-
-    def __getitem__(self, status: CallStatus) -> int:
-        return self.by_status.get(status, 0)
-
-
-async def call_counts(
-    conn: asyncpg.Connection, campaign_ids: Sequence[UUID]
-) -> dict[UUID, CallCounts]:
-    """Calls per status and retries made, for each campaign in `campaign_ids`."""
-    rows = await conn.fetch(
-        """
-        SELECT campaign_id, status, count(*) AS n,
-               sum(greatest(dial_count - 1, 0)) AS retries
-        FROM calls WHERE campaign_id = ANY($1::uuid[])
-        GROUP BY campaign_id, status
-        """,
-        list(campaign_ids),
-    )
-    by_status: dict[UUID, dict[CallStatus, int]] = {cid: {} for cid in campaign_ids}
-    retries: dict[UUID, int] = dict.fromkeys(campaign_ids, 0)
-    for r in rows:
-        by_status[r["campaign_id"]][CallStatus(r["status"])] = r["n"]
-        retries[r["campaign_id"]] += int(r["retries"] or 0)
-    return {cid: CallCounts(by_status[cid], retries[cid]) for cid in campaign_ids}
 
 
 @dataclass(frozen=True)

@@ -133,32 +133,6 @@ async def dials_since(conn: asyncpg.Connection, since: datetime) -> int:
 
 
 @dataclass(frozen=True)
-class CallTotals:
-    by_status: dict[str, int]
-    total_retries: int
-    average_duration_seconds: float | None
-
-
-async def call_totals(conn: asyncpg.Connection) -> CallTotals:
-    """Every call of every campaign (single calls included), by status."""
-    rows = await conn.fetch(
-        """
-        SELECT status, count(*) AS n, sum(greatest(dial_count - 1, 0)) AS retries,
-               sum(call_duration_seconds) FILTER (WHERE status = 'COMPLETED') AS talk,
-               count(call_duration_seconds) FILTER (WHERE status = 'COMPLETED') AS talked
-        FROM calls GROUP BY status
-        """
-    )
-    talk = sum(int(r["talk"] or 0) for r in rows)
-    talked = sum(r["talked"] for r in rows)
-    return CallTotals(
-        {r["status"]: r["n"] for r in rows},
-        sum(int(r["retries"] or 0) for r in rows),
-        round(talk / talked, 1) if talked else None,
-    )
-
-
-@dataclass(frozen=True)
 class CampaignTotals:
     by_status: dict[str, int]
     #: Of running campaigns: their own limits added up, and their calls in progress.

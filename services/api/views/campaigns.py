@@ -24,6 +24,7 @@ from shared.domain.statuses import CallStatus, CampaignStatus
 from shared.errors import InvalidInput
 from shared.messages import CampaignUpdated
 from shared.repositories import campaigns as campaign_repo
+from shared.repositories.call_counts import call_counts
 
 routes = web.RouteTableDef()
 
@@ -68,7 +69,7 @@ async def list_campaigns(request: web.Request) -> web.Response:
             conn, limit=page.size, offset=page.offset, status=status, after=after
         )
         total = await campaign_repo.count_campaigns(conn, status)
-        counts = await campaign_repo.call_counts(conn, [c.id for c in campaigns])
+        counts = await call_counts(conn, [c.id for c in campaigns])
     last = campaigns[-1] if len(campaigns) == page.size else None
     position = {"c": last.created_at.isoformat(), "i": str(last.id)} if last else None
     response = json_list([campaign_out(c, counts[c.id]) for c in campaigns], CampaignOut)

@@ -13,7 +13,7 @@ from services.api.presenters import campaign_out
 from services.api.schemas import CampaignOut
 from shared.domain.statuses import CallStatus, CampaignStatus
 from shared.errors import InvalidInput
-from shared.repositories import campaigns as campaign_repo
+from shared.repositories.call_counts import call_counts
 
 Status = TypeVar("Status", CampaignStatus, CallStatus)
 
@@ -33,5 +33,5 @@ def status_filter(request: web.Request, enum: type[Status]) -> Status | None:
 
 async def campaign_body(conn: asyncpg.Connection, campaign_id: UUID) -> CampaignOut:
     campaign = await get_visible_campaign(conn, campaign_id)
-    counts = await campaign_repo.call_counts(conn, [campaign.id])
+    counts = await call_counts(conn, [campaign.id])
     return campaign_out(campaign, counts[campaign.id])
