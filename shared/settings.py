@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     mock_rate_limited_rate: float = Field(0.0, ge=0.0, le=1.0)
     mock_duplicate_callback_rate: float = Field(0.0, ge=0.0, le=1.0)
     mock_out_of_order_callback_rate: float = Field(0.0, ge=0.0, le=1.0)
+    mock_late_callback_rate: float = Field(0.0, ge=0.0, le=1.0)
+    mock_late_callback_delay_ms: int = Field(5000, ge=0)
     mock_scenarios: dict[str, list[str]] = Field(default_factory=dict)
 
     @field_validator("mock_scenarios", mode="before")

@@ -32,6 +32,8 @@ def config_from(settings: Settings) -> MockConfig:
         rate_limited_rate=settings.mock_rate_limited_rate,
         duplicate_callback_rate=settings.mock_duplicate_callback_rate,
         out_of_order_callback_rate=settings.mock_out_of_order_callback_rate,
+        late_callback_rate=settings.mock_late_callback_rate,
+        late_callback_delay_ms=settings.mock_late_callback_delay_ms,
         scenarios=settings.mock_scenarios,
     )
 

@@ -37,6 +37,10 @@ class MockConfig(BaseModel):
     duplicate_callback_rate: float = Field(0.0, ge=0, le=1, alias="duplicateCallbackRate")
     #: Placed calls (with status callbacks) whose final status goes out before their progress.
     out_of_order_callback_rate: float = Field(0.0, ge=0, le=1, alias="outOfOrderCallbackRate")
+    #: Placed calls whose result goes out `lateCallbackDelayMs` after the call ended (past a
+    #: short callback timeout, say): the line is free, the news is late.
+    late_callback_rate: float = Field(0.0, ge=0, le=1, alias="lateCallbackRate")
+    late_callback_delay_ms: int = Field(5000, ge=0, alias="lateCallbackDelayMs")
     #: Per number, the steps its successive dial requests take; the last one repeats.
     scenarios: dict[str, list[Step]] = Field(default_factory=dict)
     #: Deliver results as signed JSON POSTs to this URL instead of as messages.
@@ -69,6 +73,7 @@ class Decision:
     duration_seconds: int = 0
     duplicate_callback: bool = False
     out_of_order: bool = False
+    late_by_ms: int = 0
 
 
 @dataclass
@@ -84,7 +89,9 @@ class Behaviour:
         duration = self.rng.randint(5, 300) if step == "completed" else 0
         duplicate = self.rng.random() < self.config.duplicate_callback_rate
         out_of_order = self.rng.random() < self.config.out_of_order_callback_rate
-        return Decision(step, delay, duration, duplicate, out_of_order)
+        late = self.rng.random() < self.config.late_callback_rate
+        late_by = self.config.late_callback_delay_ms if late else 0
+        return Decision(step, delay, duration, duplicate, out_of_order, late_by)
 
     def _random_step(self) -> Step:
         roll = self.rng.random()

@@ -58,6 +58,7 @@ class DialRecord:
     duration_seconds: int = 0
     duplicate_callback: bool = False
     out_of_order: bool = False
+    late_by_ms: int = 0
     ended_at: datetime | None = None
     reported_status: str | None = None
     #: The status callbacks delivered, in the order they were sent.
@@ -88,6 +89,7 @@ class DialRecord:
             "callbacksSent": list(self.callbacks_sent),
             "duplicateCallback": self.duplicate_callback,
             "outOfOrder": self.out_of_order,
+            "lateByMs": self.late_by_ms,
         }
 
 
@@ -215,6 +217,7 @@ class Carrier:
         record.duration_seconds = decision.duration_seconds
         record.duplicate_callback = decision.duplicate_callback
         record.out_of_order = decision.out_of_order
+        record.late_by_ms = decision.late_by_ms
         if idempotency_key:
             self._by_key[idempotency_key] = record
         self._live_total.up()
@@ -243,6 +246,8 @@ class Carrier:
             await asyncio.wait([record.announced])
         if record.step == "no_callback":
             return
+        if record.late_by_ms:
+            await asyncio.sleep(record.late_by_ms / 1000)
         status, reason = _RESULT_OF_STEP[str(record.step)]
         record.reported_status = status
         duration = record.duration_seconds if status == "COMPLETED" else None

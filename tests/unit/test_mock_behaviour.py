@@ -41,6 +41,14 @@ def test_rate_limits_duplicates_and_disorder_follow_their_rates() -> None:
     assert sum(d.out_of_order for d in decisions) / 20_000 == pytest.approx(0.2, abs=0.015)
 
 
+def test_late_results_follow_their_rate_and_delay() -> None:
+    config = MockConfig(lateCallbackRate=0.25, lateCallbackDelayMs=4000)
+    behaviour = Behaviour(config, random.Random(5))
+    lateness = [behaviour.decide(0, "+1").late_by_ms for _ in range(20_000)]
+    assert set(lateness) == {0, 4000}
+    assert sum(1 for ms in lateness if ms) / 20_000 == pytest.approx(0.25, abs=0.015)
+
+
 def test_delays_stay_within_bounds() -> None:
     behaviour = Behaviour(MockConfig(delayMinMs=10, delayMaxMs=20), random.Random(1))
     assert all(10 <= behaviour.decide(0, "+1").delay_ms <= 20 for _ in range(1000))
