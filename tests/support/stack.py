@@ -88,6 +88,15 @@ class Stack:
         env = self.base_env()
         env[HEALTH_PORT_SETTING[module]] = str(free_port())
         env.update(settings)
+        return await self._launch(module, name, env)
+
+    async def start_again(self, gone: Service) -> Service:
+        """Start a process that was killed or stopped again as it was: same settings, same
+        port (carriers and clients know its address)."""
+        return await self._launch(gone.module, gone.name, dict(gone.env))
+
+    async def _launch(self, module: str, name: str, env: dict[str, str]) -> Service:
+        assert name not in self.services, f"{name} is already running"
         log_path = self.log_dir / f"{name}.log"
         log_file = log_path.open("ab")
         process = subprocess.Popen(
@@ -117,12 +126,13 @@ class Stack:
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"{service.name} not healthy in {timeout} s:\n{service.log_tail()}")
 
-    def kill(self, name: str) -> None:
+    def kill(self, name: str) -> Service:
         """SIGKILL: no chance to clean up, as when a machine dies."""
         service = self.services.pop(name)
         service.process.send_signal(signal.SIGKILL)
         service.process.wait(timeout=10)
         service.log_file.close()
+        return service
 
     async def stop(self, name: str, timeout: float = 15) -> int:
         """SIGTERM and wait; returns the exit code (killing it if it does not stop in time)."""
