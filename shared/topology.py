@@ -117,13 +117,22 @@ async def declare_topology(channel: AbstractChannel) -> None:
     await results_queue.bind(unrouted)
 
 
-async def declare_campaign_queue(channel: AbstractChannel, campaign_id: UUID) -> AbstractQueue:
-    """The campaign's job queue, bound to the jobs exchange; idempotent."""
-    queue = await channel.declare_queue(
+async def declare_campaign_queue(channel: AbstractChannel, campaign_id: UUID) -> int:
+    """Declare the campaign's job queue, bound to the jobs exchange (idempotent); the jobs
+    waiting in it.
+
+    Through the underlying channel: a robust channel remembers every queue declared on it and
+    declares them all again when it reconnects, which would bring back the queues of campaigns
+    that finished meanwhile (and keep one object per campaign for ever).
+    """
+    underlay = await channel.get_underlay_channel()
+    declared = await underlay.queue_declare(
         campaign_queue(campaign_id), durable=True, arguments=campaign_queue_arguments()
     )
-    await queue.bind(CALL_JOBS, campaign_routing_key(campaign_id))
-    return queue
+    await underlay.queue_bind(
+        campaign_queue(campaign_id), CALL_JOBS, routing_key=campaign_routing_key(campaign_id)
+    )
+    return int(declared.message_count or 0)
 
 
 async def delete_campaign_queue(channel: AbstractChannel, campaign_id: UUID) -> None:

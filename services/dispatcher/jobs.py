@@ -24,6 +24,7 @@ from shared.topology import (
     campaign_queue,
     campaign_queue_arguments,
     campaign_routing_key,
+    declare_campaign_queue,
 )
 
 log = structlog.get_logger()
@@ -105,18 +106,15 @@ class JobStocker:
         return StockingPass(published, next_paced_at)
 
     async def _queued_jobs(self, campaign_id: UUID) -> int:
-        """Jobs waiting in the campaign's queue; declares the queue on first sight."""
+        """Jobs waiting in the campaign's queue; declares (and binds) the queue on first sight."""
         channel = await self._deps.admin_channel.get_underlay_channel()
+        if campaign_id not in self._declared:
+            queued = await declare_campaign_queue(self._deps.admin_channel, campaign_id)
+            self._declared.add(campaign_id)
+            return queued
         declared = await channel.queue_declare(
             campaign_queue(campaign_id), durable=True, arguments=campaign_queue_arguments()
         )
-        if campaign_id not in self._declared:
-            await channel.queue_bind(
-                campaign_queue(campaign_id),
-                CALL_JOBS,
-                routing_key=campaign_routing_key(campaign_id),
-            )
-            self._declared.add(campaign_id)
         return int(declared.message_count or 0)
 
     async def _publish_jobs(self, campaign_id: UUID, count: int, *, one_call: bool) -> None:

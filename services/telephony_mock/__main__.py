@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import aio_pika
 import aiohttp
 import structlog
 from aiohttp import web
@@ -14,10 +13,8 @@ from services.telephony_mock.http_api import create_app
 from services.telephony_mock.http_callbacks import HttpCallbacks
 from services.telephony_mock.twilio_api import TwilioAccount, add_twilio_routes
 from services.telephony_mock.twilio_callbacks import TwilioCallbacks
-from shared.amqp import RECONNECT_INTERVAL_S
 from shared.runtime import run_service, stop_event
 from shared.settings import Settings
-from shared.topology import declare_topology
 
 log = structlog.get_logger()
 
@@ -40,12 +37,8 @@ def config_from(settings: Settings) -> MockConfig:
 
 async def serve(settings: Settings) -> None:
     stop = stop_event()
-    # A robust connection: the mock only consumes its own durable queue and publishes.
-    connection = await aio_pika.connect_robust(
-        settings.amqp_url, reconnect_interval=RECONNECT_INTERVAL_S
-    )
-    async with connection, aiohttp.ClientSession() as http:
-        endpoint = AmqpEndpoint(connection)
+    endpoint = AmqpEndpoint(settings.amqp_url)
+    async with aiohttp.ClientSession() as http:
         callbacks = HttpCallbacks(http, settings.callback_secret)
         token = settings.twilio_auth_token
         account = TwilioAccount(
@@ -69,29 +62,27 @@ async def serve(settings: Settings) -> None:
         carrier = Carrier(
             Behaviour(config_from(settings)), report, twilio.announce if twilio else None
         )
+
+        async def broker() -> None:
+            if not endpoint.connected:
+                raise ConnectionError("no broker connection")
+
+        app = create_app(carrier, {"broker": broker})
+        add_twilio_routes(app, account)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
         try:
-            await declare_topology(await connection.channel())
-            await endpoint.start(carrier)
-
-            async def broker() -> None:
-                if connection.is_closed:
-                    raise ConnectionError("broker connection closed")
-
-            app = create_app(carrier, {"broker": broker})
-            add_twilio_routes(app, account)
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
             await web.TCPSite(runner, settings.host, settings.mock_http_port).start()
             log.info(
                 "telephony mock ready",
                 http_port=settings.mock_http_port,
                 twilio_api="on" if account.enabled else "off",
             )
-            try:
-                await stop.wait()
-            finally:
-                await runner.cleanup()
+            # The HTTP side (Twilio's API, the controls) serves throughout; the message side
+            # comes and goes with the broker.
+            await endpoint.run(carrier, stop)
         finally:
+            await runner.cleanup()
             await carrier.close()
     log.info("telephony mock stopped")
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
+
+import aio_pika
 import structlog
-from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from aio_pika.abc import AbstractIncomingMessage
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from services.telephony_mock.carrier import Accepted, Carrier, Result
 from shared.amqp import Publisher
@@ -17,33 +21,66 @@ from shared.messages import (
     InvalidMessage,
     parse_message,
 )
-from shared.topology import CALL_RESULTS, DIAL_REQUESTS_QUEUE
+from shared.runtime import run_sessions
+from shared.topology import CALL_RESULTS, DIAL_REQUESTS_QUEUE, declare_topology
 
 log = structlog.get_logger()
 
 
+#: How long a result waits for the broker to come back before the carrier gives it up (a
+#: carrier retries a callback for a while, then drops it; the callback timeout covers it).
+RESULT_DELIVERY_S = 60.0
+
+
 class AmqpEndpoint:
-    def __init__(self, connection: AbstractConnection) -> None:
-        self._connection = connection
+    """The carrier's message interface, over one broker connection at a time: when the broker
+    goes, the session ends and a new one starts (as the workers do), so the consumer of dial
+    requests is always one this session made."""
+
+    def __init__(self, amqp_url: str) -> None:
+        self._amqp_url = amqp_url
         self._carrier: Carrier | None = None
         self._publisher: Publisher | None = None
         self._replies: Publisher | None = None
+        self._connected = asyncio.Event()
 
-    async def start(self, carrier: Carrier) -> None:
-        """Take dial requests for `carrier`."""
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    async def run(self, carrier: Carrier, stop: asyncio.Event) -> None:
+        """Take dial requests for `carrier` until `stop` is set, across broker outages."""
         self._carrier = carrier
-        self._publisher = Publisher(
-            await self._connection.channel(publisher_confirms=True, on_return_raises=True)
-        )
-        # Replies go through direct reply-to, which confirms nothing useful: no confirms.
-        self._replies = Publisher(await self._connection.channel(publisher_confirms=False))
-        # Taken without acknowledgements, as an HTTP carrier takes requests: one that dies
-        # with the carrier is never answered, and the worker counts its dial as in doubt (the
-        # same as a lost reply), which the callback timeout settles. Acknowledging each one
-        # cost the mock and the broker a seventh of their CPU per call.
-        channel = await self._connection.channel(publisher_confirms=False)
-        queue = await channel.get_queue(DIAL_REQUESTS_QUEUE, ensure=False)
-        await queue.consume(self._on_dial, no_ack=True)
+        await run_sessions("telephony mock broker", self._session, stop)
+
+    async def _session(self, stop: asyncio.Event) -> None:
+        connection = await aio_pika.connect(self._amqp_url)
+        lost = asyncio.Event()
+        connection.close_callbacks.add(lambda *_: lost.set())
+        async with connection:
+            await declare_topology(await connection.channel())
+            publisher = Publisher(
+                await connection.channel(publisher_confirms=True, on_return_raises=True)
+            )
+            # Replies go through direct reply-to, which confirms nothing useful: no confirms.
+            replies = Publisher(await connection.channel(publisher_confirms=False))
+            # Taken without acknowledgements, as an HTTP carrier takes requests: one that dies
+            # with the carrier is never answered, and the worker counts its dial as in doubt
+            # (the same as a lost reply), which the callback timeout settles. Acknowledging
+            # each one cost the mock and the broker a seventh of their CPU per call.
+            channel = await connection.channel(publisher_confirms=False)
+            queue = await channel.get_queue(DIAL_REQUESTS_QUEUE, ensure=False)
+            await queue.consume(self._on_dial, no_ack=True)
+            self._publisher, self._replies = publisher, replies
+            self._connected.set()
+            log.info("taking dial requests")
+            try:
+                await _first(stop.wait(), lost.wait())
+            finally:
+                self._connected.clear()
+                self._publisher = self._replies = None
+            if lost.is_set() and not stop.is_set():
+                log.error("broker connection lost; taking dial requests again once it is back")
 
     async def _on_dial(self, incoming: AbstractIncomingMessage) -> None:
         try:
@@ -84,8 +121,8 @@ class AmqpEndpoint:
                 log.warning("could not answer a dial request", error=exc.detail)
 
     async def report(self, result: Result) -> None:
-        """Publish a call's result, retrying a little while the broker is unavailable."""
-        assert self._publisher is not None
+        """Publish a call's result; while the broker is away, wait for it (up to
+        RESULT_DELIVERY_S), as a carrier retries a callback."""
         record = result.record
         assert record.external_call_id is not None
         message = CallResultReported(
@@ -96,15 +133,23 @@ class AmqpEndpoint:
             duration_seconds=result.duration_seconds,
             failure_reason=result.failure_reason,
         )
-        try:
-            await self._publisher.publish(message, CALL_RESULTS, record.result_route)
-        except TransientError:
-            # Only when the broker is away: retry a while, as a carrier retries a callback.
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(5),
-                wait=wait_exponential(multiplier=0.2, max=5),
-                retry=retry_if_exception_type(TransientError),
-                reraise=True,
-            ):
-                with attempt:
-                    await self._publisher.publish(message, CALL_RESULTS, record.result_route)
+        async for attempt in AsyncRetrying(
+            stop=stop_after_delay(RESULT_DELIVERY_S),
+            wait=wait_exponential(multiplier=0.2, max=2),
+            retry=retry_if_exception_type(TransientError),
+            reraise=True,
+        ):
+            with attempt:
+                publisher = self._publisher
+                if publisher is None:
+                    raise TransientError("no broker connection")
+                await publisher.publish(message, CALL_RESULTS, record.result_route)
+
+
+async def _first(*waits: Awaitable[object]) -> None:
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()

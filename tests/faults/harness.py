@@ -279,6 +279,7 @@ class FaultRun:
         }
 
     async def __aenter__(self) -> FaultRun:
+        # A scenario on servers of its own brings an infra made there; it goes with the run.
         infra = self._given_infra or await create_infra(f"vcs_fault_{self.name[:12]}")
         settings = dict(self._settings)
         if self.provider == "twilio":
@@ -314,8 +315,7 @@ class FaultRun:
         if hasattr(self, "db"):
             await self.db.close()
         await self.http.close()
-        if self._given_infra is None:
-            await destroy_infra(self.stack.infra)
+        await destroy_infra(self.stack.infra)
 
     async def _warm_up(self) -> None:
         """One small campaign through the whole pipeline, then the sizes to compare with."""
@@ -329,11 +329,22 @@ class FaultRun:
         await self.api.action(campaign["id"], "start")
         await self._wait_campaigns([campaign["id"]], timeout=60)
         await self._wait_queues_removed([campaign["id"]])
-        self._warm_broker = await self.management.state()
+        self._warm_broker = await self._settled_broker_state()
         self._warm_use = {
             name: process_use(service.process.pid) for name, service in self._processes().items()
         }
         self._restarts_before = self._session_restarts()
+
+    async def _settled_broker_state(self) -> BrokerState:
+        """The broker's state once the management API's view of it stops changing: it learns
+        of new channels and connections a few seconds late."""
+        readings: list[BrokerState] = []
+
+        async def settled() -> BrokerState | None:
+            readings.append(await self.management.state())
+            return readings[-1] if readings[-3:] == [readings[-1]] * 3 else None
+
+        return await wait_until(settled, timeout=30, interval=1, message="a settled broker")
 
     def _processes(self) -> dict[str, Service]:
         """The long-running processes whose resources are bounded (the mock records every

@@ -30,47 +30,60 @@ class Infra:
     database_url: str
     amqp_url: str
     vhost: str
+    #: The servers it lives on: the machine's, or a test's own broker and database.
+    base_database_url: str = BASE_DATABASE_URL
+    base_amqp_url: str = BASE_AMQP_URL
+    management_url: str = MANAGEMENT_URL
 
 
 def _with_path(url: str, path: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=path))
 
 
-async def create_infra(prefix: str = "vcs_test") -> Infra:
+async def create_infra(
+    prefix: str = "vcs_test",
+    *,
+    database_url: str = BASE_DATABASE_URL,
+    amqp_url: str = BASE_AMQP_URL,
+    management_url: str = MANAGEMENT_URL,
+) -> Infra:
+    """A database and a vhost of their own, on the machine's servers unless told others."""
     name = f"{prefix}_{uuid4().hex[:10]}"
-    database_url = _with_path(BASE_DATABASE_URL, f"/{name}")
-    await create_database_if_missing(database_url)
-    await apply_migrations(database_url)
-    await _create_vhost(name)
-    amqp_url = _with_path(BASE_AMQP_URL, "/" + quote(name, safe=""))
-    connection = await aio_pika.connect(amqp_url)
+    own_database = _with_path(database_url, f"/{name}")
+    await create_database_if_missing(own_database)
+    await apply_migrations(own_database)
+    await _create_vhost(name, amqp_url, management_url)
+    own_amqp = _with_path(amqp_url, "/" + quote(name, safe=""))
+    connection = await aio_pika.connect(own_amqp)
     async with connection:
         await declare_topology(await connection.channel())
-    return Infra(name, database_url, amqp_url, name)
+    return Infra(name, own_database, own_amqp, name, database_url, amqp_url, management_url)
 
 
 async def destroy_infra(infra: Infra) -> None:
-    conn = await asyncpg.connect(_with_path(BASE_DATABASE_URL, "/postgres"))
+    conn = await asyncpg.connect(_with_path(infra.base_database_url, "/postgres"))
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{infra.name}" WITH (FORCE)')
     finally:
         await conn.close()
-    await _delete_vhost(infra.vhost)
+    await _delete_vhost(infra.vhost, infra.base_amqp_url, infra.management_url)
 
 
-def _user() -> tuple[str, str]:
-    parts = urlsplit(BASE_AMQP_URL)
+def _user(amqp_url: str) -> tuple[str, str]:
+    parts = urlsplit(amqp_url)
     return parts.username or "guest", parts.password or "guest"
 
 
-async def _management(method: str, path: str, json: object | None = None) -> bool:
+async def _management(
+    amqp_url: str, management_url: str, method: str, path: str, json: object | None = None
+) -> bool:
     """Call the management API; False if it is not reachable (the plugin is off)."""
     try:
         async with (
             aiohttp.ClientSession(
-                headers={"Authorization": aiohttp.encode_basic_auth(*_user())}
+                headers={"Authorization": aiohttp.encode_basic_auth(*_user(amqp_url))}
             ) as http,
-            http.request(method, f"{MANAGEMENT_URL}/api{path}", json=json) as response,
+            http.request(method, f"{management_url}/api{path}", json=json) as response,
         ):
             if response.status >= 400 and not (method == "DELETE" and response.status == 404):
                 raise RuntimeError(f"management API {method} {path}: {response.status}")
@@ -79,11 +92,13 @@ async def _management(method: str, path: str, json: object | None = None) -> boo
         return False
 
 
-async def _create_vhost(vhost: str) -> None:
-    user = _user()[0]
+async def _create_vhost(vhost: str, amqp_url: str, management_url: str) -> None:
+    user = _user(amqp_url)[0]
     encoded = quote(vhost, safe="")
-    if await _management("PUT", f"/vhosts/{encoded}"):
+    if await _management(amqp_url, management_url, "PUT", f"/vhosts/{encoded}"):
         await _management(
+            amqp_url,
+            management_url,
             "PUT",
             f"/permissions/{encoded}/{user}",
             {"configure": ".*", "write": ".*", "read": ".*"},
@@ -93,8 +108,9 @@ async def _create_vhost(vhost: str) -> None:
     await _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
 
 
-async def _delete_vhost(vhost: str) -> None:
-    if not await _management("DELETE", f"/vhosts/{quote(vhost, safe='')}"):
+async def _delete_vhost(vhost: str, amqp_url: str, management_url: str) -> None:
+    encoded = quote(vhost, safe="")
+    if not await _management(amqp_url, management_url, "DELETE", f"/vhosts/{encoded}"):
         await _rabbitmqctl("delete_vhost", vhost)
 
 
