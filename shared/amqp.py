@@ -38,6 +38,12 @@ BROKER_UNAVAILABLE: tuple[type[BaseException], ...] = (
 )
 
 
+def connection_name(service: str) -> dict[str, Any]:
+    """Client properties that name a connection in the management console (`service@host`,
+    or a worker's id), so that an operator can tell whose channels are whose."""
+    return {"connection_name": service}
+
+
 class Unroutable(TransientError):
     """The broker had no queue for a mandatory message."""
 

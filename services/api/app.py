@@ -28,7 +28,7 @@ from services.api.rate_limit import RateLimiter
 from services.api.recent import Recent
 from services.api.validation_pool import ValidationPool
 from services.api.views import ROUTES
-from shared.amqp import RECONNECT_INTERVAL_S, Publisher
+from shared.amqp import RECONNECT_INTERVAL_S, Publisher, connection_name
 from shared.db.pool import create_pool
 from shared.prometheus import metrics_route
 from shared.settings import Settings
@@ -45,7 +45,9 @@ async def _broker(app: web.Application) -> AsyncIterator[None]:
     # Robust: the api only publishes, and a publish during a reconnect fails fast (events
     # are hints; the dispatcher's tick catches up).
     connection = await aio_pika.connect_robust(
-        app[SETTINGS].amqp_url, reconnect_interval=RECONNECT_INTERVAL_S
+        app[SETTINGS].amqp_url,
+        reconnect_interval=RECONNECT_INTERVAL_S,
+        client_properties=connection_name("api"),
     )
     app[BROKER] = connection
     channel = await connection.channel(publisher_confirms=True, on_return_raises=True)

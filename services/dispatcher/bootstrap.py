@@ -13,7 +13,7 @@ import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractConnection
 
 from services.dispatcher.metrics import DispatcherMetrics
-from shared.amqp import Publisher
+from shared.amqp import Publisher, connection_name
 from shared.db.pool import create_pool
 from shared.settings import Settings
 from shared.topology import declare_topology
@@ -48,7 +48,9 @@ async def bootstrap(
     own_pool = pool is None
     pool = pool or await create_pool(settings)
     try:
-        connection = await aio_pika.connect(settings.amqp_url)
+        connection = await aio_pika.connect(
+            settings.amqp_url, client_properties=connection_name("dispatcher")
+        )
         try:
             publisher_channel = await connection.channel(
                 publisher_confirms=True, on_return_raises=True

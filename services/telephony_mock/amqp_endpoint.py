@@ -11,7 +11,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from services.telephony_mock.carrier import Accepted, Carrier, Result
-from shared.amqp import Publisher
+from shared.amqp import Publisher, connection_name
 from shared.errors import TransientError
 from shared.messages import (
     CallResultReported,
@@ -54,11 +54,14 @@ class AmqpEndpoint:
         await run_sessions("telephony mock broker", self._session, stop)
 
     async def _session(self, stop: asyncio.Event) -> None:
-        connection = await aio_pika.connect(self._amqp_url)
+        connection = await aio_pika.connect(
+            self._amqp_url, client_properties=connection_name("telephony_mock")
+        )
         lost = asyncio.Event()
         connection.close_callbacks.add(lambda *_: lost.set())
         async with connection:
-            await declare_topology(await connection.channel())
+            async with connection.channel() as setup:
+                await declare_topology(setup)
             publisher = Publisher(
                 await connection.channel(publisher_confirms=True, on_return_raises=True)
             )

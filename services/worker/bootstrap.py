@@ -22,7 +22,7 @@ from services.worker.subscriptions import CampaignSubscriptions
 from services.worker.telephony.base import ProviderContext, TelephonyProvider
 from services.worker.telephony.providers import connect_provider
 from services.worker.telephony.resilience import Dialer
-from shared.amqp import Publisher
+from shared.amqp import Publisher, connection_name
 from shared.batching import Batcher, KeyedBatcher
 from shared.db.pool import create_pool
 from shared.repositories.attempts import (
@@ -94,7 +94,9 @@ async def bootstrap(
         if pool is None:
             pool = await create_pool(settings)
             scope.push_async_callback(pool.close)
-        connection = await aio_pika.connect(settings.amqp_url)
+        connection = await aio_pika.connect(
+            settings.amqp_url, client_properties=connection_name(f"worker {worker_id}")
+        )
         scope.push_async_callback(connection.close)
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         if provider is None:

@@ -118,6 +118,8 @@ class BrokerState:
     consumers: int
     channels: int
     connections: int
+    #: Channels by the name each service gives its connection, to tell whose differ.
+    channels_by_connection: tuple[tuple[str, int], ...] = ()
 
     def describe(self) -> str:
         return (
@@ -144,10 +146,18 @@ class Management:
     async def state(self) -> BrokerState:
         queues = await self._get(f"/queues/{self._vhost}?columns=name")
         consumers = await self._get(f"/consumers/{self._vhost}")
-        channels = await self._get(f"/vhosts/{self._vhost}/channels?columns=name")
-        connections = await self._get(f"/vhosts/{self._vhost}/connections?columns=name")
+        channels = await self._get(f"/vhosts/{self._vhost}/channels")
+        connections = await self._get(f"/vhosts/{self._vhost}/connections")
+        named = {c["name"]: c.get("user_provided_name") or c["name"] for c in connections}
+        per_connection = Counter(
+            named.get(c.get("connection_details", {}).get("name", ""), "?") for c in channels
+        )
         return BrokerState(
-            frozenset(q["name"] for q in queues), len(consumers), len(channels), len(connections)
+            frozenset(q["name"] for q in queues),
+            len(consumers),
+            len(channels),
+            len(connections),
+            tuple(sorted(per_connection.items())),
         )
 
 
@@ -494,8 +504,9 @@ class FaultRun:
         except AssertionError:
             now = await self.management.state()
             raise AssertionError(
-                f"broker before: {before.describe()} {sorted(before.queues)};"
-                f" after: {now.describe()} {sorted(now.queues)}"
+                f"broker before: {before.describe()} {sorted(before.queues)}"
+                f" {before.channels_by_connection};"
+                f" after: {now.describe()} {sorted(now.queues)} {now.channels_by_connection}"
             ) from None
         figures.broker = f"yes ({before.describe()})"
 
