@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 
 import aio_pika
 import structlog
@@ -93,6 +94,10 @@ class AmqpEndpoint:
             return
         if not isinstance(command, DialCall):
             log.error("not a dial request", type=type(command).__name__)
+            return
+        if command.expires_at is not None and datetime.now(UTC) > command.expires_at:
+            # Held up on its way: the worker has stopped waiting, so the call is not placed.
+            log.warning("expired dial request dropped", call_id=str(command.call_id))
             return
         assert self._carrier is not None
         outcome = self._carrier.dial(

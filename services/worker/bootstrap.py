@@ -8,7 +8,7 @@ import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import aio_pika
@@ -65,6 +65,10 @@ class Deps:
     results: Batcher[ProviderReport, EndEffect | None]
     accepted_dials: Batcher[tuple[AttemptRef, str], None]
     clock: Callable[[], datetime]
+    #: How long a dial request may still become a call after it is sent (the worker's patience
+    #: for the carrier's answer, and a second for clocks): the callback timeout runs from its
+    #: end.
+    dial_window: timedelta
     #: Set when the worker stops: jobs finish their current call and take no new one.
     draining: asyncio.Event
     metrics: WorkerMetrics
@@ -105,6 +109,7 @@ async def bootstrap(
             )
         now = clock or utcnow
         db = pool
+        dial_window = timedelta(milliseconds=settings.dial_timeout_ms + 1000)
 
         async def claim_lines(
             key: tuple[UUID, int], claims: Sequence[tuple[DialRules, UUID]]
@@ -118,6 +123,7 @@ async def bootstrap(
                     worker_id,
                     now(),
                     settings.max_concurrent_calls,
+                    dial_window=dial_window,
                 )
 
         async def write_results(reports: Sequence[ProviderReport]) -> Sequence[EndEffect | None]:
@@ -149,6 +155,7 @@ async def bootstrap(
             results=Batcher(write_results, max_concurrent=1),
             accepted_dials=Batcher(write_accepted, max_concurrent=1),
             clock=now,
+            dial_window=dial_window,
             draining=asyncio.Event(),
             metrics=metrics or WorkerMetrics.create(),
         )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import time
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from services.worker.telephony.base import DialRequest
+from services.worker.telephony.resilience import DialAbandoned
 from shared.amqp import Handler
 from shared.attempt_signals import signal_attempt_ended
 from shared.domain.statuses import AttemptOutcome
@@ -19,6 +21,7 @@ from shared.repositories.attempts import (
     NoDial,
     StartedAttempt,
     adopt_job_attempt,
+    extend_open_attempt,
 )
 from shared.results import EndEffect, Ending, ProviderReport, end_attempt
 
@@ -95,9 +98,21 @@ async def _dial(started: StartedAttempt, deps: Deps) -> None:
         started.ref.call_id, started.ref.attempt_no, started.campaign_id, started.phone_number
     )
     metrics = deps.metrics
+    callback_timeout = timedelta(milliseconds=started.retry.callback_timeout_ms)
+
+    async def still_open() -> bool:
+        # A retry after a backoff: the attempt's deadline moves past this try, unless the
+        # watchdog has already ended it.
+        expected_by = deps.clock() + deps.dial_window + callback_timeout
+        async with deps.pool.acquire() as conn:
+            return await extend_open_attempt(conn, started.ref, expected_by)
+
     try:
         with metrics.dial_seconds.time():
-            external_id = await deps.dialer.place_call(request, started.retry)
+            external_id = await deps.dialer.place_call(request, started.retry, still_open)
+    except DialAbandoned as exc:
+        metrics.dials.labels("abandoned").inc()
+        log.warning("dial abandoned", reason=str(exc))
     except ProviderRejected as exc:
         metrics.dials.labels("rejected").inc()
         log.info("provider rejected the number", reason=exc.detail)

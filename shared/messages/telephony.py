@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
@@ -21,6 +22,10 @@ class DialCall(Message):
     idempotency_key: str
     #: Routing key for the call's result: the id of the worker holding its job.
     result_route: str = ""
+    #: Past this instant nobody waits for the answer: a carrier must not place the call (the
+    #: request may have been held up in a network or a queue). The attempt's callback timeout
+    #: runs from it, so a late request can never become a call beside the attempt's retry.
+    expires_at: datetime | None = None
 
 
 class DialAccepted(Message):

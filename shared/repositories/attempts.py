@@ -201,10 +201,16 @@ async def start_attempts(
     worker_id: str,
     now: datetime,
     capacity: int,
+    *,
+    dial_window: timedelta = timedelta(0),
 ) -> list[StartedAttempt | NoDial]:
     """For each job, take a line of the campaign and record an attempt at its most urgent
     number; at most `capacity` calls are in progress across all campaigns. The answers come
     in the order of `job_ids`.
+
+    The attempt's result is expected `callbackTimeoutMs` after the dial request's own window
+    (`dial_window`, the worker's patience for the carrier's answer) closes: until then the
+    request may still become a call, so its line must not be given to another.
 
     Due retries go before new numbers. A number already in a live call (in any campaign) is
     passed over. Two claims racing for one number, or a job given twice, break the shared
@@ -214,11 +220,12 @@ async def start_attempts(
         return [NoDial.OUTSIDE_BUSINESS_HOURS] * len(job_ids)
     if len(job_ids) > 1:
         try:
-            return await _claim(conn, rules, job_ids, worker_id, now, capacity)
+            return await _claim(conn, rules, job_ids, worker_id, now, capacity, dial_window)
         except asyncpg.UniqueViolationError:
             pass
     return [
-        (await _claim_alone(conn, rules, job_id, worker_id, now, capacity)) for job_id in job_ids
+        (await _claim_alone(conn, rules, job_id, worker_id, now, capacity, dial_window))
+        for job_id in job_ids
     ]
 
 
@@ -229,10 +236,11 @@ async def _claim_alone(
     worker_id: str,
     now: datetime,
     capacity: int,
+    dial_window: timedelta,
 ) -> StartedAttempt | NoDial:
     for _ in range(3):
         try:
-            [answer] = await _claim(conn, rules, [job_id], worker_id, now, capacity)
+            [answer] = await _claim(conn, rules, [job_id], worker_id, now, capacity, dial_window)
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "call_attempts_one_open_per_job":
                 return NoDial.JOB_STARTED
@@ -250,6 +258,7 @@ async def _claim(
     worker_id: str,
     now: datetime,
     capacity: int,
+    dial_window: timedelta,
 ) -> list[StartedAttempt | NoDial]:
     rows = await conn.fetch(
         _CLAIM,
@@ -258,7 +267,7 @@ async def _claim(
         job_ids,
         worker_id,
         rules.version,
-        now + timedelta(milliseconds=rules.retry.callback_timeout_ms),
+        now + dial_window + timedelta(milliseconds=rules.retry.callback_timeout_ms),
         capacity,
         random.randrange(LINE_SLOTS),
     )
@@ -333,6 +342,25 @@ async def record_dials_accepted(
         [ref.attempt_no for ref, _ in accepted],
         [external_id for _, external_id in accepted],
     )
+
+
+async def extend_open_attempt(
+    conn: asyncpg.Connection, ref: AttemptRef, expected_callback_by: datetime
+) -> bool:
+    """Push the attempt's deadline to `expected_callback_by` while its dial is still being
+    tried; False if the attempt has ended meanwhile (the watchdog timed it out): then it must
+    not be dialled at all."""
+    extended = await conn.fetchval(
+        f"""
+        UPDATE call_attempts a SET expected_callback_by = greatest(a.expected_callback_by, $3)
+        WHERE a.call_id = $1 AND a.attempt_no = $2 AND {OPEN_ATTEMPT}
+        RETURNING true
+        """,
+        ref.call_id,
+        ref.attempt_no,
+        expected_callback_by,
+    )
+    return bool(extended)
 
 
 async def closed_among(conn: asyncpg.Connection, refs: Sequence[AttemptRef]) -> list[AttemptRef]:

@@ -24,6 +24,7 @@ from shared.repositories.attempts import (
     StartedAttempt,
     adopt_job_attempt,
     closed_among,
+    extend_open_attempt,
     fetch_dial_rules,
     overdue_attempts,
     record_dials_accepted,
@@ -619,3 +620,37 @@ async def test_results_and_dial_acceptances_of_the_same_attempts_never_deadlock(
             accept(refs), end(refs[::-1]), accept(sorted(refs, key=str)), end(refs[10:] + refs[:10])
         )
         assert await in_flight(db, campaign_id) == 0
+
+
+async def test_the_callback_timeout_runs_from_the_end_of_the_dial_window(
+    db: asyncpg.Pool,
+) -> None:
+    campaign_id = await running_campaign(db, fresh_numbers(1))
+    at = now()
+    async with db.acquire() as conn:
+        rules = await fetch_dial_rules(conn, campaign_id)
+        assert rules is not None
+        [started] = await start_attempts(
+            conn, rules, [uuid4()], "w1", at, AMPLE_LINES, dial_window=timedelta(seconds=11)
+        )
+    assert isinstance(started, StartedAttempt)
+    expected = await db.fetchval(
+        "SELECT expected_callback_by FROM call_attempts WHERE call_id = $1", started.ref.call_id
+    )
+    assert expected == at + timedelta(seconds=11) + timedelta(
+        milliseconds=RETRY.callback_timeout_ms
+    )
+
+
+async def test_a_dial_retried_after_its_attempt_ended_is_refused(db: asyncpg.Pool) -> None:
+    campaign_id = await running_campaign(db, fresh_numbers(2))
+    open_one, ended_one = await start(db, campaign_id), await start(db, campaign_id)
+    later = now() + timedelta(minutes=10)
+    async with db.acquire() as conn:
+        await end_attempt(conn, ended_one.ref, Ending(None, TIMEOUT_REASON), now())
+        assert await extend_open_attempt(conn, open_one.ref, later)
+        assert not await extend_open_attempt(conn, ended_one.ref, later)
+    expected = await db.fetchval(
+        "SELECT expected_callback_by FROM call_attempts WHERE call_id = $1", open_one.ref.call_id
+    )
+    assert expected == later

@@ -10,7 +10,7 @@ from uuid import uuid4
 import pytest
 
 from services.worker.telephony.base import DialRequest
-from services.worker.telephony.resilience import CircuitOpen, Dialer
+from services.worker.telephony.resilience import CircuitOpen, DialAbandoned, Dialer
 from shared.domain.retry_policy import RetryConfig
 from shared.errors import ProviderOutcomeUnknown, ProviderRejected, ProviderUnavailable
 
@@ -46,6 +46,30 @@ def request() -> DialRequest:
 
 def dialer(provider: ScriptedProvider, fail_max: int = 10) -> Dialer:
     return Dialer(provider, max_tries=4, fail_max=fail_max, reset_timeout_ms=60_000)
+
+
+async def test_a_retry_is_not_made_once_the_attempt_has_ended() -> None:
+    provider = ScriptedProvider(ProviderUnavailable("503"), "call-1")
+    asked = []
+
+    async def ended_meanwhile() -> bool:
+        asked.append(True)
+        return False
+
+    with pytest.raises(DialAbandoned):
+        await dialer(provider).place_call(request(), RETRY, ended_meanwhile)
+    assert asked == [True]
+    assert len(provider.requests) == 1, "nothing may be sent for an attempt that has ended"
+
+
+async def test_a_retry_is_made_while_the_attempt_is_open() -> None:
+    provider = ScriptedProvider(ProviderUnavailable("503"), "call-1")
+
+    async def open_still() -> bool:
+        return True
+
+    assert await dialer(provider).place_call(request(), RETRY, open_still) == "call-1"
+    assert len(provider.requests) == 2
 
 
 async def test_unavailable_provider_is_retried_with_growing_pauses() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
@@ -29,6 +29,16 @@ log = structlog.get_logger()
 
 class CircuitOpen(ProviderUnavailable):
     """The breaker refused the call: not placed, and not worth trying again until it allows."""
+
+
+class DialAbandoned(Exception):
+    """The attempt ended while its dial was being tried again (its deadline passed during the
+    backoff): nothing was placed, and nothing may be now."""
+
+
+#: Asked before each try after the first: may the attempt still be dialled? (It also pushes
+#: the attempt's deadline past the try.)
+StillOpen = Callable[[], Awaitable[bool]]
 
 
 #: The longest a carrier's Retry-After holds one attempt's next try; past it the breaker is
@@ -128,7 +138,9 @@ class Dialer:
             if trial:
                 self._trial.release()
 
-    async def place_call(self, request: DialRequest, retry: RetryConfig) -> str:
+    async def place_call(
+        self, request: DialRequest, retry: RetryConfig, still_open: StillOpen | None = None
+    ) -> str:
         # The first try goes without a retrier: tenacity's retrier is a knot of reference
         # cycles that only the garbage collector frees, and building one for every call made
         # the collector a fifth of a busy worker's CPU. Almost every dial succeeds first time.
@@ -144,6 +156,8 @@ class Dialer:
                 if attempt.retry_state.attempt_number == 1:
                     # Replayed, so that tenacity counts it and waits the first backoff.
                     raise first_failure
+                if still_open is not None and not await still_open():
+                    raise DialAbandoned("the attempt ended while its dial was being retried")
                 return await self._through_breaker(request)
         raise AssertionError("tenacity either returns or raises")
 

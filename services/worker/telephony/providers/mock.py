@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
@@ -67,6 +68,7 @@ class AmqpCarrier:
             phone_number=request.phone_number,
             idempotency_key=request.idempotency_key,
             result_route=self._result_route,
+            expires_at=datetime.now(UTC) + timedelta(seconds=self._timeout_s),
         )
         try:
             try:
