@@ -17,7 +17,7 @@ from services.api.campaign_settings import (
     retry_config_from,
 )
 from services.api.events import ensure_job_queue, publish_event, require_broker
-from services.api.ingestion import Ingestion, listed_rows
+from services.api.ingestion import ImportReport, Ingestion, listed_rows
 from services.api.schemas import CampaignCreate, CampaignPatch
 from shared.amqp import Publisher
 from shared.domain.campaign import Campaign
@@ -44,9 +44,11 @@ async def create_campaign(
     body: CampaignCreate,
     settings: Settings,
     executor: Callable[[], Executor] | None,
-) -> Campaign:
-    """Create the campaign with its numbers, in the caller's transaction. Any invalid number
-    refuses the whole request (InvalidInput lists them); duplicates are dropped."""
+) -> tuple[Campaign, ImportReport | None]:
+    """Create the campaign with its numbers, in the caller's transaction, and the report on
+    them (None without numbers). Invalid numbers are skipped and reported, as the seed did;
+    the request is refused (InvalidInput, listing them) only when none is valid, or when it
+    asks for `strictNumbers` and any is invalid. Duplicates are dropped."""
     hours = business_hours_from(body.business_hours)
     new = campaign_repo.NewCampaign(
         name=body.name,
@@ -58,22 +60,27 @@ async def create_campaign(
         calls_per_second=body.calls_per_second,
     )
     campaign = await campaign_repo.insert_campaign(conn, new)
+    report = None
     if body.phone_numbers:
         async with Ingestion(conn, campaign.id, settings.default_region, executor) as ingestion:
             async for rows in listed_rows(body.phone_numbers):
                 await ingestion.add(rows)
             report = await ingestion.finish()
-        if report.invalid_skipped:
+        refused = report.invalid_skipped and (
+            body.strict_numbers or report.invalid_skipped == report.total_received
+        )
+        if refused:
+            what = "is" if report.invalid_skipped == 1 else "are"
             raise InvalidInput(
-                f"{report.invalid_skipped} of {report.total_received} phone numbers are invalid;"
-                " nothing was created",
+                f"{report.invalid_skipped} of {report.total_received} phone numbers {what}"
+                " invalid; nothing was created",
                 errors=[
                     {"field": f"phoneNumbers[{bad.line - 1}]", "message": bad.reason}
                     for bad in report.invalid_lines[:MAX_LISTED_ERRORS]
                 ],
             )
     log.info("campaign created", campaign_id=str(campaign.id), numbers=len(body.phone_numbers))
-    return campaign
+    return campaign, report
 
 
 async def get_visible_campaign(conn: asyncpg.Connection, campaign_id: UUID) -> Campaign:

@@ -10,11 +10,13 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from services.api.pagination import CALL_PAGE_SIZE, CAMPAIGN_PAGE_SIZE
 from services.api.schemas import (
     CallbackIn,
     CallbackOut,
     CallOut,
     CampaignCreate,
+    CampaignCreated,
     CampaignOut,
     CampaignPatch,
     ImportBatch,
@@ -65,7 +67,7 @@ HEALTH = {
 }
 
 _ERROR_TEXT = {
-    400: "Malformed body (not JSON)",
+    400: "Malformed body (not JSON, or a multipart body that cannot be read)",
     401: "Missing or wrong API key (or callback signature)",
     403: "Missing or wrong carrier signature",
     404: "No such resource",
@@ -100,6 +102,8 @@ class Param:
 class Endpoint:
     method: str
     path: str
+    #: Stable and readable: generated clients name their functions after it.
+    operation_id: str
     summary: str
     tag: str
     ok_status: int = 200
@@ -115,6 +119,9 @@ class Endpoint:
     public: bool = False
     description: str = ""
     ok_headers: dict[str, Any] = field(default_factory=dict)
+    #: OpenAPI links from the answer to the operations it leads to (by operation id), each
+    #: taking the answer's `id` as its `id`.
+    links_to: tuple[str, ...] = ()
 
 
 CAMPAIGN_ID = Param("id", "path", {"type": "string", "format": "uuid"}, "Campaign id", True)
@@ -124,18 +131,29 @@ IDEMPOTENCY = Param(
     "header",
     {"type": "string", "minLength": 1, "maxLength": 255},
     "Retrying with the same key returns the first answer and creates nothing twice"
-    " (kept 24 hours); the same key with another body is a 422",
+    " (kept 24 hours); the same key with another body is a 422. A UUID makes a good key",
 )
-PAGING = (
-    Param("page", "query", {"type": "integer", "minimum": 0, "default": 0}, "Page, from 0"),
-    Param(
-        "size",
-        "query",
-        {"type": "integer", "minimum": 1, "maximum": 1000, "default": 20},
-        "Items per page",
-    ),
-    Param("cursor", "query", {"type": "string"}, "Opaque: from the previous page's Link"),
-)
+
+
+def _paging(default_size: int, cursor_format: str) -> tuple[Param, ...]:
+    return (
+        Param("page", "query", {"type": "integer", "minimum": 0, "default": 0}, "Page, from 0"),
+        Param(
+            "size",
+            "query",
+            {"type": "integer", "minimum": 1, "maximum": 1000, "default": default_size},
+            "Items per page",
+        ),
+        Param(
+            "cursor",
+            "query",
+            {"type": "string", "format": cursor_format, "pattern": "^[A-Za-z0-9_-]*$"},
+            "Opaque: only a cursor from this list's previous page (its Link header); any"
+            " other is a 422. Empty: the first page",
+        ),
+    )
+
+
 LIST_HEADERS = {
     "X-Total-Count": {"schema": {"type": "string"}, "description": "Items matching the filter"},
     "Link": {"schema": {"type": "string"}, "description": 'The next page: <url>; rel="next"'},
@@ -143,38 +161,63 @@ LIST_HEADERS = {
 
 
 def _status_param(values: list[str]) -> Param:
-    return Param("status", "query", {"type": "string", "enum": values}, "Only this status")
+    return Param(
+        "status",
+        "query",
+        {"type": "string", "enum": [*values, ""]},
+        "Only this status (in any case); empty: every status",
+    )
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "post",
         "/api/v1/campaigns",
+        "createCampaign",
         "Create a campaign",
         "Campaigns",
         201,
-        CampaignOut,
+        CampaignCreated,
         body=CampaignCreate,
         params=(IDEMPOTENCY,),
         errors=(400, 413, 422),
-        description="Numbers are validated, normalised to E.164 and deduplicated; any"
-        " invalid number refuses the whole request.",
+        description="Numbers are validated, normalised to E.164 and deduplicated; invalid"
+        " ones are skipped and listed in importSummary (strictNumbers: true refuses the"
+        " request instead), and a list with no valid number is a 422.",
         ok_headers={"Location": {"schema": {"type": "string"}}},
+        links_to=(
+            "getCampaign",
+            "updateCampaign",
+            "startCampaign",
+            "pauseCampaign",
+            "resumeCampaign",
+            "cancelCampaign",
+            "listCampaignCalls",
+            "importNumbers",
+            "getCampaignStats",
+            "exportCampaignCalls",
+            "deleteCampaign",
+        ),
     ),
     Endpoint(
         "get",
         "/api/v1/campaigns",
+        "listCampaigns",
         "List campaigns, newest first",
         "Campaigns",
         ok_model=CampaignOut,
         ok_list=True,
-        params=(*PAGING, _status_param([s.value for s in CampaignStatus])),
+        params=(
+            *_paging(CAMPAIGN_PAGE_SIZE, "campaigns-cursor"),
+            _status_param([s.value for s in CampaignStatus]),
+        ),
         errors=(422,),
         ok_headers=LIST_HEADERS,
     ),
     Endpoint(
         "get",
         "/api/v1/campaigns/{id}",
+        "getCampaign",
         "Get a campaign",
         "Campaigns",
         ok_model=CampaignOut,
@@ -184,6 +227,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "patch",
         "/api/v1/campaigns/{id}",
+        "updateCampaign",
         "Change a campaign's settings",
         "Campaigns",
         ok_model=CampaignOut,
@@ -195,6 +239,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "delete",
         "/api/v1/campaigns/{id}",
+        "deleteCampaign",
         "Delete a campaign that is not running",
         "Campaigns",
         ok_status=204,
@@ -205,6 +250,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         Endpoint(
             "post",
             f"/api/v1/campaigns/{{id}}/{verb}",
+            f"{verb}Campaign",
             summary,
             "Campaigns",
             ok_model=CampaignOut,
@@ -221,17 +267,23 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "get",
         "/api/v1/campaigns/{id}/calls",
+        "listCampaignCalls",
         "List a campaign's calls",
         "Campaigns",
         ok_model=CallOut,
         ok_list=True,
-        params=(CAMPAIGN_ID, *PAGING, _status_param([s.value for s in CallStatus])),
+        params=(
+            CAMPAIGN_ID,
+            *_paging(CALL_PAGE_SIZE, "calls-cursor"),
+            _status_param([s.value for s in CallStatus]),
+        ),
         errors=(404, 422),
         ok_headers=LIST_HEADERS,
     ),
     Endpoint(
         "get",
         "/api/v1/campaigns/{id}/calls/export",
+        "exportCampaignCalls",
         "Export a campaign's calls as CSV",
         "Campaigns",
         ok_csv=True,
@@ -245,6 +297,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "post",
         "/api/v1/campaigns/{id}/import/batch",
+        "importNumbers",
         "Add numbers (JSON)",
         "Campaigns",
         ok_model=ImportResult,
@@ -256,18 +309,20 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "post",
         "/api/v1/campaigns/{id}/import",
+        "uploadNumbers",
         "Add numbers (CSV or text file)",
         "Campaigns",
         ok_model=ImportResult,
         multipart=True,
         params=(CAMPAIGN_ID,),
-        errors=(404, 409, 413, 422),
+        errors=(400, 404, 409, 413, 422),
         description="Field `file`: one number a line, or a CSV whose header names the"
         " phone column; other columns are kept per number as `attributes`.",
     ),
     Endpoint(
         "get",
         "/api/v1/campaigns/{id}/stats",
+        "getCampaignStats",
         "A campaign's progress, pace and calling window",
         "Statistics",
         ok_model=CampaignStatsOut,
@@ -285,6 +340,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "get",
         "/api/v1/metrics",
+        "getMetrics",
         "Global figures: campaigns, calls, lines, workers, queues",
         "Statistics",
         ok_model=GlobalMetricsOut,
@@ -294,6 +350,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "post",
         "/api/v1/calls",
+        "createCall",
         "Place one call outside any campaign",
         "Calls",
         201,
@@ -302,10 +359,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         params=(IDEMPOTENCY,),
         errors=(400, 413, 422),
         ok_headers={"Location": {"schema": {"type": "string"}}},
+        links_to=("getCall",),
     ),
     Endpoint(
         "get",
         "/api/v1/calls/{id}",
+        "getCall",
         "Get a call with its attempts",
         "Calls",
         ok_model=CallOut,
@@ -315,6 +374,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "post",
         "/api/v1/calls/callback",
+        "reportCallResult",
         "A provider reports a call's result",
         "Provider callbacks",
         ok_model=CallbackOut,
@@ -335,6 +395,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "post",
         TWILIO_CALLBACK_PATH,
+        "reportTwilioCallStatus",
         "Twilio (or a compatible carrier) reports a call's progress or result",
         "Provider callbacks",
         ok_model=CallbackOut,
@@ -376,7 +437,7 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "summary": endpoint.summary,
         "tags": [endpoint.tag],
-        "operationId": f"{endpoint.method}{endpoint.path}".replace("/", "_").strip("_"),
+        "operationId": endpoint.operation_id,
     }
     if endpoint.description:
         operation["description"] = endpoint.description
@@ -415,6 +476,14 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
             },
         }
     ok: dict[str, Any] = {"description": "OK", "headers": {**RATE_HEADERS, **endpoint.ok_headers}}
+    if endpoint.links_to:
+        ok["links"] = {
+            target[0].upper() + target[1:]: {
+                "operationId": target,
+                "parameters": {"id": "$response.body#/id"},
+            }
+            for target in endpoint.links_to
+        }
     if endpoint.ok_model is not None:
         schema: dict[str, Any] = _ref(endpoint.ok_model)
         if endpoint.ok_list:
@@ -458,8 +527,8 @@ def openapi_document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in ENDPOINTS:
         paths.setdefault(endpoint.path, {})[endpoint.method] = _operation(endpoint)
-    for path in ("/health", "/actuator/health"):
-        paths[path] = {"get": _health_operation()}
+    for path, operation_id in (("/health", "getHealth"), ("/actuator/health", "getActuatorHealth")):
+        paths[path] = {"get": {**_health_operation(), "operationId": operation_id}}
     return {
         "openapi": "3.1.0",
         "info": {

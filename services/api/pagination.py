@@ -15,6 +15,10 @@ from services.api.http_io import query_int
 from shared.errors import InvalidInput
 
 MAX_PAGE_SIZE = 1000
+#: What a list answers without `size`: the seed's 100 for campaigns (its console pages
+#: nothing, so fewer would hide older campaigns), 20 for a campaign's calls.
+CAMPAIGN_PAGE_SIZE = 100
+CALL_PAGE_SIZE = 20
 TOTAL_COUNT_HEADER = "X-Total-Count"
 
 
@@ -27,12 +31,12 @@ class PageRequest:
     after: dict[str, Any] | None
 
 
-def page_request(request: web.Request, default_size: int = 20) -> PageRequest:
+def page_request(request: web.Request, default_size: int) -> PageRequest:
     size = query_int(request, "size", default_size, low=1, high=MAX_PAGE_SIZE)
+    page = query_int(request, "page", 0, low=0, high=1_000_000)
     cursor = request.query.get("cursor")
     if cursor:
         return PageRequest(size, 0, decode_cursor(cursor))
-    page = query_int(request, "page", 0, low=0, high=1_000_000)
     return PageRequest(size, page * size, None)
 
 

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
+from services.api.ingestion import ImportReport
 from services.api.schemas import (
     AttemptOut,
     BusinessHoursOut,
     CallOut,
     CampaignMetrics,
     CampaignOut,
+    ImportResult,
+    InvalidLineOut,
     RetryConfigOut,
 )
 from shared.domain.business_hours import format_clock, format_days
 from shared.domain.campaign import Campaign
-from shared.domain.statuses import CallStatus
+from shared.domain.statuses import CallStatus, CampaignStatus
 from shared.repositories.call_counts import CallCounts
 
 
@@ -96,4 +99,28 @@ def call_out(row: Mapping[str, Any], attempts: Sequence[Mapping[str, Any]]) -> C
         updated_at=row["updated_at"],
         attributes=row["attributes"],
         attempts=[attempt_out(a) for a in attempts],
+    )
+
+
+def import_result(report: ImportReport, campaign_status: CampaignStatus) -> ImportResult:
+    """What a load of numbers did: the answer of an import, and a new campaign's summary."""
+    status: Literal["IMPORTED", "PARTIALLY_IMPORTED", "NOTHING_IMPORTED"]
+    if report.total_imported == 0:
+        status = "NOTHING_IMPORTED"
+    elif report.total_imported == report.total_received:
+        status = "IMPORTED"
+    else:
+        status = "PARTIALLY_IMPORTED"
+    return ImportResult(
+        total_received=report.total_received,
+        total_imported=report.total_imported,
+        duplicates_skipped=report.duplicates_skipped,
+        invalid_skipped=report.invalid_skipped,
+        status=status,
+        campaign_status=campaign_status.value,
+        invalid_lines=[
+            InvalidLineOut(line=bad.line, value=bad.value, reason=bad.reason)
+            for bad in report.invalid_lines
+        ],
+        invalid_lines_truncated=report.invalid_lines_truncated,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zoneinfo
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -13,10 +12,12 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
 )
 from pydantic.alias_generators import to_camel
 
+from shared.domain.business_hours import WEEKDAYS
 from shared.messages.telephony import ProviderStatus
 from shared.settings import MAX_CALLBACK_TIMEOUT_MS
 
@@ -35,7 +36,12 @@ class ResponseBody(BaseModel):
 
 # Requests
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    # Spaces alone are stripped to nothing: the document says a name needs something else.
+    Field(json_schema_extra={"pattern": r"\S"}),
+]
 
 
 def _json_integer(value: Any) -> Any:
@@ -46,23 +52,66 @@ def _json_integer(value: Any) -> Any:
     return value
 
 
-Int = Annotated[int, BeforeValidator(_json_integer)]
+JSON_INTEGER = BeforeValidator(_json_integer)
+#: Bounds go before JSON_INTEGER in an Annotated: after it, pydantic writes them into the JSON
+#: Schema as "ge"/"le" instead of "minimum"/"maximum".
+Int = Annotated[int, JSON_INTEGER]
 CLOCK_PATTERN = r"^([01][0-9]|2[0-4]):[0-5][0-9](:[0-5][0-9])?$"
 TimeZone = Annotated[
     str,
     Field(
-        json_schema_extra={"enum": sorted(zoneinfo.available_timezones())},
-        description="IANA time zone, e.g. America/New_York",
+        min_length=1,
+        max_length=64,
+        description="An IANA time zone name, e.g. America/New_York or Europe/London (the"
+        " tz database's names; an unknown one is a 422)",
+        examples=["America/New_York"],
+        json_schema_extra={"format": "iana-time-zone"},
     ),
 ]
+#: A phone number as people write it ("+1 415 555 0100", "(415) 555-0100"): checked against
+#: its country's numbering plan (libphonenumber), so only the server can say it is valid. In a
+#: list an invalid one is skipped and reported, never a 422, so the list's items carry no
+#: other constraint.
+PhoneNumber = Annotated[
+    str,
+    Field(
+        description="E.164 (+14155550100) or national (415 555 0100, read in the default"
+        " region); validated against the country's numbering plan",
+        examples=["+14155550100"],
+        json_schema_extra={"format": "phone-number"},
+    ),
+]
+_DAY_NAMES = [d for day in WEEKDAYS for d in (day, day[:3])]
+_ANY_CASE_DAY = "|".join(
+    "".join(f"[{c}{c.lower()}]" for c in name) for name in sorted(_DAY_NAMES, key=len, reverse=True)
+)
+#: The days as the server reads them: full or three-letter English names, any case, comma
+#: separated with optional spaces.
+DAYS_PATTERN = rf"^ *({_ANY_CASE_DAY}) *( *, *({_ANY_CASE_DAY}) *)*$"
+#: Documented here, checked by the domain's parse_days (which names the failing field).
+ALLOWED_DAYS_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "pattern": DAYS_PATTERN},
+        {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "string", "pattern": rf"^ *({_ANY_CASE_DAY}) *$"},
+        },
+    ],
+    "default": "MONDAY,TUESDAY,WEDNESDAY,THURSDAY,FRIDAY,SATURDAY,SUNDAY",
+    "description": '"MONDAY,TUESDAY" or ["MONDAY", "TUESDAY"]; three-letter names work too,'
+    " in any case",
+}
 
 
 class RetryConfigIn(RequestBody):
-    max_retries: Int | None = Field(None, ge=0, le=20)
-    sync_initial_backoff_ms: Int | None = Field(None, ge=0, le=600_000)
-    sync_backoff_multiplier: float | None = Field(None, ge=1.0, le=10.0)
-    callback_retry_delay_ms: Int | None = Field(None, ge=0, le=86_400_000)
-    callback_timeout_ms: Int | None = Field(None, ge=1000, le=MAX_CALLBACK_TIMEOUT_MS)
+    max_retries: Annotated[int, Field(ge=0, le=20), JSON_INTEGER] | None = None
+    sync_initial_backoff_ms: Annotated[int, Field(ge=0, le=600_000), JSON_INTEGER] | None = None
+    sync_backoff_multiplier: Annotated[float, Field(ge=1.0, le=10.0)] | None = None
+    callback_retry_delay_ms: Annotated[int, Field(ge=0, le=86_400_000), JSON_INTEGER] | None = None
+    callback_timeout_ms: (
+        Annotated[int, Field(ge=1000, le=MAX_CALLBACK_TIMEOUT_MS), JSON_INTEGER] | None
+    ) = None
 
 
 class BusinessHoursIn(RequestBody):
@@ -74,14 +123,14 @@ class BusinessHoursIn(RequestBody):
         pattern=CLOCK_PATTERN,
     )
     timezone: TimeZone = "UTC"
-    allowed_days: str | list[str] = Field(
-        "MONDAY,TUESDAY,WEDNESDAY,THURSDAY,FRIDAY,SATURDAY,SUNDAY",
-        description='"MONDAY,TUESDAY" or ["MONDAY", "TUESDAY"]; three-letter names work too',
+    allowed_days: Annotated[str | list[str], WithJsonSchema(ALLOWED_DAYS_SCHEMA)] = (
+        "MONDAY,TUESDAY,WEDNESDAY,THURSDAY,FRIDAY,SATURDAY,SUNDAY"
     )
-    crosses_midnight: bool = Field(
-        False,
-        description="Must be true for a window whose end is before its start (22:00-02:00);"
-        " the part after midnight then belongs to the next day.",
+    crosses_midnight: bool | None = Field(
+        None,
+        description="A window whose end is before its start (22:00-06:00) crosses midnight"
+        " whether or not this says so, as the seed read it; the part after midnight belongs to"
+        " the next day. true with an end after the start is a contradiction (422).",
     )
 
 
@@ -98,9 +147,17 @@ CallsPerSecond = Annotated[
 class CampaignCreate(RequestBody):
     name: Name
     description: str | None = Field(None, max_length=2000)
-    phone_numbers: list[str] = Field(default_factory=list, max_length=100_000)
-    concurrency_limit: Int | None = Field(None, ge=1, le=1000)
-    priority: Int | None = Field(None, ge=1, le=10)
+    phone_numbers: list[PhoneNumber] = Field(
+        default_factory=list,
+        max_length=100_000,
+        description="Invalid numbers are skipped and listed in importSummary (as the seed"
+        " skipped them); only a list with no valid number at all is refused",
+    )
+    strict_numbers: bool = Field(
+        False, description="true: any invalid number refuses the whole request (422)"
+    )
+    concurrency_limit: Annotated[int, Field(ge=1, le=1000), JSON_INTEGER] | None = None
+    priority: Annotated[int, Field(ge=1, le=10), JSON_INTEGER] | None = None
     retry_config: RetryConfigIn | None = None
     business_hours: BusinessHoursIn | None = None
     calls_per_second: CallsPerSecond | None = None
@@ -112,8 +169,8 @@ class CampaignPatch(RequestBody):
 
     name: Name | None = None
     description: str | None = Field(None, max_length=2000)
-    concurrency_limit: Int | None = Field(None, ge=1, le=1000)
-    priority: Int | None = Field(None, ge=1, le=10)
+    concurrency_limit: Annotated[int, Field(ge=1, le=1000), JSON_INTEGER] | None = None
+    priority: Annotated[int, Field(ge=1, le=10), JSON_INTEGER] | None = None
     retry_config: RetryConfigIn | None = None
     business_hours: BusinessHoursIn | None = None
     calls_per_second: CallsPerSecond | None = Field(
@@ -122,17 +179,34 @@ class CampaignPatch(RequestBody):
 
 
 class ImportBatch(RequestBody):
-    phone_numbers: list[str] = Field(max_length=1_000_000)
+    phone_numbers: list[PhoneNumber] = Field(
+        max_length=1_000_000, description="Invalid numbers are skipped and listed"
+    )
 
 
 class SingleCallCreate(RequestBody):
-    phone_number: str = Field(min_length=1, max_length=40)
+    # At most 40 characters, as ever; the document states only the format, whose generators
+    # cannot make a phone number of one character.
+    phone_number: Annotated[
+        str,
+        Field(min_length=1, max_length=40),
+        WithJsonSchema(
+            {
+                "type": "string",
+                "format": "phone-number",
+                "description": "E.164 (+14155550100) or national (415 555 0100, read in the"
+                " default region), at most 40 characters; validated against the country's"
+                " numbering plan (422 if it fails)",
+                "examples": ["+14155550100"],
+            }
+        ),
+    ]
 
 
 class CallbackIn(RequestBody):
     external_call_id: str = Field(min_length=1, max_length=200)
     status: ProviderStatus
-    duration_seconds: Int | None = Field(None, ge=0, le=86_400)
+    duration_seconds: Annotated[int, Field(ge=0, le=86_400), JSON_INTEGER] | None = None
     failure_reason: str | None = Field(None, max_length=500)
 
     @field_validator("status", mode="before")
@@ -258,3 +332,13 @@ class CallbackOut(ResponseBody):
     applied: bool = Field(description="false when this status was already recorded")
     call_id: UUID
     call_status: str | None
+
+
+class CampaignCreated(CampaignOut):
+    """A new campaign, and what became of the numbers it was created with."""
+
+    import_summary: ImportResult | None = Field(
+        None,
+        description="The numbers given: how many were added, skipped as duplicates or"
+        " invalid (with the invalid lines); null when none were given",
+    )

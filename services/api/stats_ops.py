@@ -149,7 +149,8 @@ async def global_metrics(
             campaigns.running_in_flight, campaigns.running_limits
         ),
         calls_per_second=round(dials_last_minute / 60, 2),
-        avg_call_duration_seconds=calls.average_duration_seconds,
+        # 0.0, not null, before any call completes: the seed's console shows it as a number.
+        avg_call_duration_seconds=calls.average_duration_seconds or 0.0,
         line_capacity=capacity,
         lines_in_use=lines,
         line_utilization_percent=_percent(lines, capacity),

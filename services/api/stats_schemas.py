@@ -106,7 +106,9 @@ class GlobalMetricsOut(ResponseBody):
     active_concurrency_slots: int = Field(description="Running campaigns' calls in progress")
     concurrency_utilization_percent: float
     calls_per_second: float = Field(description="Dials over the last minute, a second")
-    avg_call_duration_seconds: float | None = Field(description="Of completed calls")
+    avg_call_duration_seconds: float = Field(
+        description="Of completed calls; 0.0 before any completes"
+    )
     # Ours.
     line_capacity: int
     lines_in_use: int = Field(description="Calls in progress across all campaigns")

@@ -1,8 +1,17 @@
-"""schemathesis against the running api: no 5xx, and every answer as its document says."""
+"""schemathesis against the running api: no 5xx, and every answer as its document says.
+
+Two runs: an in-process one over every operation (positive and negative data), and the
+schemathesis command line with every check and every phase (examples, coverage, fuzzing and
+the stateful phase, which follows the document's links from a created campaign or call).
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -13,7 +22,7 @@ from schemathesis.checks import positive_data_acceptance
 
 from services.api.openapi import openapi_document
 from tests.support.api_client import TEST_API_KEY
-from tests.support.stack import Stack
+from tests.support.stack import ROOT, Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -58,3 +67,40 @@ def test_the_api_does_what_its_document_says(
         # it can make, single-use idempotency keys. Schema-valid data may still get a 422.
         excluded_checks=[positive_data_acceptance],
     )
+
+
+FUZZ = Path(__file__).resolve().parents[1] / "fuzz"
+
+
+def test_every_check_in_every_phase(fuzzed_api: str) -> None:
+    """`schemathesis run --checks all`: nothing a client sends gets a 5xx, an undocumented
+    status or an answer that breaks its schema; valid data is accepted (tests/fuzz says which
+    refusals the document allows, and why)."""
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.fuzz.formats", "PYTHONPATH": str(ROOT)}
+    command = [
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "--config-file",
+        str(FUZZ / "schemathesis.toml"),
+        "run",
+        f"{fuzzed_api}/api/v1/openapi.json",
+        "--checks",
+        "all",
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
+        "--max-examples",
+        os.environ.get("VCS_FUZZ_EXAMPLES", "15"),
+        "--seed",
+        "2026",
+        "--header",
+        f"Authorization: Bearer {TEST_API_KEY}",
+        "--request-timeout",
+        "20",
+        "--workers",
+        "2",
+    ]
+    ran = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False
+    )
+    assert ran.returncode == 0, ran.stdout[-15_000:] + ran.stderr[-3000:]

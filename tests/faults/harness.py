@@ -244,6 +244,8 @@ class FaultRun:
         self.fault_times: list[float] = []
         #: Said in the report beside the figures.
         self.notes: list[str] = []
+        #: What a scenario last read of the carrier's records, when it needs them.
+        self.recent_dials: list[dict[str, Any]] = []
         self._warm_use: dict[str, ProcessUse] = {}
         self._warm_broker: BrokerState | None = None
         self._restarts_before: Counter[str] = Counter()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
@@ -49,13 +49,26 @@ def fields(body: dict[str, Any]) -> set[str]:
 @pytest.mark.parametrize(
     ("payload", "field"),
     [
-        ({"phoneNumbers": ["+14155550100", "not a number"]}, "phoneNumbers[1]"),
+        (
+            {"phoneNumbers": ["+14155550100", "not a number"], "strictNumbers": True},
+            "phoneNumbers[1]",
+        ),
+        ({"phoneNumbers": ["not a number", "+1234567890"]}, "phoneNumbers[0]"),
         ({"phoneNumbers": ["+1234567890"]}, "phoneNumbers[0]"),
         (
             {"businessHours": {"startTime": "09:00", "endTime": "17:00", "timezone": "Mars/Base"}},
             "businessHours.timezone",
         ),
-        ({"businessHours": {"startTime": "18:00", "endTime": "09:00"}}, "businessHours.startTime"),
+        (
+            {
+                "businessHours": {
+                    "startTime": "09:00",
+                    "endTime": "17:00",
+                    "crossesMidnight": True,
+                }
+            },
+            "businessHours.crossesMidnight",
+        ),
         ({"businessHours": {"startTime": "09:00", "endTime": "09:00"}}, "businessHours.endTime"),
         ({"businessHours": {"startTime": "9am", "endTime": "17:00"}}, "businessHours.startTime"),
         (
@@ -211,3 +224,49 @@ async def test_health_reports_database_and_broker(client: Client) -> None:
         body = await response.json()
         assert body["components"]["database"]["status"] == "UP"
         assert body["components"]["broker"]["status"] == "UP"
+
+
+async def test_a_seed_client_gets_the_seeds_defaults(client: Client, db: asyncpg.Pool) -> None:
+    """What the Java system's own console relies on: the valid numbers of a list created, the
+    invalid ones reported; a window of 22:00-06:00 across midnight without a flag; 100
+    campaigns a page; a number, not null, for the average duration."""
+    valid = fresh_numbers(2)
+    response = await client.post(
+        "/api/v1/campaigns",
+        json={
+            "name": "seed client",
+            "phoneNumbers": [valid[0], "+1234567890", valid[1], "not a number"],
+            "businessHours": {"startTime": "22:00", "endTime": "06:00", "timezone": "UTC"},
+        },
+    )
+    assert response.status == 201, await response.text()
+    body = await response.json()
+    assert body["metrics"]["totalCalls"] == 2
+    summary = body["importSummary"]
+    assert summary["totalReceived"] == 4 and summary["totalImported"] == 2
+    assert summary["invalidSkipped"] == 2
+    assert [line["line"] for line in summary["invalidLines"]] == [2, 4]
+    assert body["businessHours"]["crossesMidnight"] is True
+    numbers = await db.fetch(
+        "SELECT phone_number FROM calls WHERE campaign_id = $1 ORDER BY seq", UUID(body["id"])
+    )
+    assert [r["phone_number"] for r in numbers] == valid
+
+    for _ in range(105 - await campaign_count(db)):
+        await client.post("/api/v1/campaigns", json={"name": "filler"})
+    listed = await client.get("/api/v1/campaigns")
+    assert len(await listed.json()) == 100
+
+    metrics = await (await client.get("/api/v1/metrics")).json()
+    assert isinstance(metrics["avgCallDurationSeconds"], float)
+
+
+async def test_strict_numbers_refuse_the_whole_list(client: Client, db: asyncpg.Pool) -> None:
+    before = await campaign_count(db)
+    response = await client.post(
+        "/api/v1/campaigns",
+        json={"name": "strict", "phoneNumbers": [*fresh_numbers(3), "0"], "strictNumbers": True},
+    )
+    body = await problem(response, 422)
+    assert fields(body) == {"phoneNumbers[3]"}
+    assert await campaign_count(db) == before

@@ -14,9 +14,20 @@ from services.api import call_ops, campaign_ops, export, idempotency
 from services.api.context import POOL, PUBLISHER, SETTINGS, VALIDATION, bulk_load
 from services.api.events import publish_event, remove_job_queue, require_broker
 from services.api.http_io import json_body, json_list, path_id
-from services.api.pagination import page_headers, page_request
-from services.api.presenters import campaign_out
-from services.api.schemas import CallOut, CampaignCreate, CampaignOut, CampaignPatch
+from services.api.pagination import (
+    CALL_PAGE_SIZE,
+    CAMPAIGN_PAGE_SIZE,
+    page_headers,
+    page_request,
+)
+from services.api.presenters import campaign_out, import_result
+from services.api.schemas import (
+    CallOut,
+    CampaignCreate,
+    CampaignCreated,
+    CampaignOut,
+    CampaignPatch,
+)
 from services.api.views.common import campaign_body, status_filter
 from shared.amqp import Publisher
 from shared.domain.campaign import Campaign
@@ -41,10 +52,14 @@ async def create_campaign(request: web.Request) -> web.Response:
         claim = await idempotency.begin(conn, request, raw)
         if isinstance(claim, idempotency.Replay):
             return claim.response()
-        campaign = await campaign_ops.create_campaign(
+        campaign, report = await campaign_ops.create_campaign(
             conn, body, settings, request.app[VALIDATION].executor
         )
-        out = await campaign_body(conn, campaign.id)
+        shown = await campaign_body(conn, campaign.id)
+        out = CampaignCreated(
+            **shown.model_dump(),
+            import_summary=import_result(report, campaign.status) if report else None,
+        )
         location = f"/api/v1/campaigns/{campaign.id}"
         if claim is not None:
             await claim.record(201, out.model_dump(mode="json", by_alias=True), location)
@@ -53,7 +68,7 @@ async def create_campaign(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/campaigns")
 async def list_campaigns(request: web.Request) -> web.Response:
-    page = page_request(request)
+    page = page_request(request, CAMPAIGN_PAGE_SIZE)
     status = status_filter(request, CampaignStatus)
     after = None
     if page.after is not None:
@@ -104,7 +119,7 @@ async def delete_campaign(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/campaigns/{id}/calls")
 async def list_campaign_calls(request: web.Request) -> web.Response:
-    page = page_request(request, default_size=20)
+    page = page_request(request, CALL_PAGE_SIZE)
     after_seq = None
     if page.after is not None:
         after_seq = page.after.get("s")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Literal
 
 import asyncpg
 from aiohttp import web
@@ -12,11 +11,11 @@ from services.api import idempotency, import_ops
 from services.api.context import POOL, PUBLISHER, SETTINGS, VALIDATION, bulk_load
 from services.api.events import publish_event, require_broker
 from services.api.http_io import json_body, path_id
-from services.api.ingestion import ImportReport, listed_rows
+from services.api.ingestion import listed_rows
 from services.api.number_file import Row
-from services.api.schemas import ImportBatch, ImportResult, InvalidLineOut
+from services.api.presenters import import_result
+from services.api.schemas import ImportBatch, ImportResult
 from services.api.uploads import rows_of, spool_upload
-from shared.domain.statuses import CampaignStatus
 from shared.messages import CallsAdded
 
 routes = web.RouteTableDef()
@@ -59,7 +58,7 @@ async def _import(
         request.app[SETTINGS].default_region,
         request.app[VALIDATION].executor,
     )
-    return _result(report, status)
+    return import_result(report, status)
 
 
 async def _announce(request: web.Request, out: ImportResult) -> None:
@@ -68,26 +67,3 @@ async def _announce(request: web.Request, out: ImportResult) -> None:
             request.app[PUBLISHER],
             CallsAdded(campaign_id=path_id(request), count=out.total_imported),
         )
-
-
-def _result(report: ImportReport, campaign_status: CampaignStatus) -> ImportResult:
-    status: Literal["IMPORTED", "PARTIALLY_IMPORTED", "NOTHING_IMPORTED"]
-    if report.total_imported == 0:
-        status = "NOTHING_IMPORTED"
-    elif report.total_imported == report.total_received:
-        status = "IMPORTED"
-    else:
-        status = "PARTIALLY_IMPORTED"
-    return ImportResult(
-        total_received=report.total_received,
-        total_imported=report.total_imported,
-        duplicates_skipped=report.duplicates_skipped,
-        invalid_skipped=report.invalid_skipped,
-        status=status,
-        campaign_status=campaign_status.value,
-        invalid_lines=[
-            InvalidLineOut(line=bad.line, value=bad.value, reason=bad.reason)
-            for bad in report.invalid_lines
-        ],
-        invalid_lines_truncated=report.invalid_lines_truncated,
-    )

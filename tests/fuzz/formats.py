@@ -1,0 +1,42 @@
+"""What the API's document names as formats of its own, for schemathesis to generate: values
+the server accepts, so that its "valid data is accepted" check means what it says.
+
+Loaded by schemathesis as a hooks module (SCHEMATHESIS_HOOKS=tests.fuzz.formats).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zoneinfo
+from datetime import UTC, datetime
+from typing import Any
+
+import schemathesis
+from hypothesis import strategies as st
+
+
+def _cursor(position: dict[str, Any]) -> str:
+    raw = json.dumps(position, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+# San Francisco numbers, +1 415 2xx-xxxx to 9xx-xxxx: all valid in libphonenumber's plan.
+schemathesis.openapi.format(
+    "phone-number", st.integers(2_000_000, 9_999_999).map(lambda n: f"+1415{n:07d}")
+)
+schemathesis.openapi.format(
+    "iana-time-zone", st.sampled_from(sorted(zoneinfo.available_timezones()))
+)
+# Positions as the lists' own cursors carry them; any position is a valid place to go on from.
+schemathesis.openapi.format(
+    "campaigns-cursor",
+    st.builds(
+        lambda at, campaign_id: _cursor({"c": at.isoformat(), "i": str(campaign_id)}),
+        st.datetimes(min_value=datetime(2020, 1, 1), timezones=st.just(UTC)),
+        st.uuids(),
+    ),
+)
+schemathesis.openapi.format(
+    "calls-cursor", st.integers(0, 2**62).map(lambda seq: _cursor({"s": seq}))
+)
