@@ -17,7 +17,8 @@ UI := services/ui
 UI_DEPS := $(UI)/node_modules/.package-lock.json
 UI_SOURCES := $(shell find $(UI)/src $(UI)/index.html $(UI)/vite.config.ts $(UI)/tsconfig.json -type f 2>/dev/null)
 
-.PHONY: run run-twilio test ui browser install db topology rabbitmq-management lint format bench clean
+.PHONY: run run-twilio test test-unit test-integration test-e2e test-faults soak ui browser \
+	install db topology rabbitmq-management lint format bench clean
 
 run: install rabbitmq-management db topology
 	@echo ""
@@ -45,6 +46,30 @@ test: install rabbitmq-management browser
 	$(BIN)/mypy shared services
 	cd $(UI) && npx tsc --noEmit && npx vitest run
 	$(BIN)/pytest
+
+# The three speeds of the suite on their own (make test runs them all, with the linters).
+test-unit: install
+	$(BIN)/pytest tests/unit
+
+test-integration: install
+	$(BIN)/pytest tests/integration
+
+test-e2e: install browser
+	$(BIN)/pytest tests/e2e tests/faults/test_quick.py
+
+# The fault-injection suite (about 20 minutes): processes killed, the broker and the database
+# restarted, consumers cancelled, a bad network, a thousand bad requests; its figures go to
+# test-artifacts/faults.md (docs/reliability.md shows them). It starts RabbitMQ nodes and
+# PostgreSQL clusters of its own, so it needs rabbitmq-server and PostgreSQL's binaries.
+test-faults: install rabbitmq-management
+	rm -f test-artifacts/faults.md
+	$(BIN)/pytest -m "faults or own_infra" tests/faults tests/integration/test_own_infra.py
+
+# A mixed workload for SOAK_MINUTES (30) with a worker SIGKILLed every few minutes; samples
+# every minute and fails unless memory, files, connections and history-free tables stay flat.
+SOAK_MINUTES ?= 30
+soak: install rabbitmq-management
+	$(BIN)/python -m tests.faults.soak --minutes $(SOAK_MINUTES)
 
 install: $(STAMP) ui
 

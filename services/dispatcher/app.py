@@ -21,6 +21,7 @@ from services.dispatcher.jobs import JobStocker
 from services.dispatcher.maintenance import keep_database_tidy
 from shared.amqp import Consumer, Handler
 from shared.messages import CampaignEvent
+from shared.repositories.dispatching import work_in_hand
 from shared.topology import DEAD_LETTER_QUEUE, DISPATCHER_EVENTS_QUEUE
 
 log = structlog.get_logger()
@@ -54,6 +55,13 @@ HANDLERS: dict[str, Handler[Deps]] = {
 
 async def run_leader(deps: Deps, until: asyncio.Event) -> None:
     """Dispatch until `until` is set. Events wake the loop at once; a tick catches the rest."""
+    async with deps.pool.acquire() as conn:
+        taken_over = await work_in_hand(conn)
+    log.info(
+        "dispatching",
+        running_campaigns=taken_over["running_campaigns"],
+        calls_in_progress=taken_over["calls_in_progress"],
+    )
     events_channel = await deps.connection.channel(publisher_confirms=False)
     await events_channel.set_qos(prefetch_count=50)
     events = await events_channel.get_queue(DISPATCHER_EVENTS_QUEUE, ensure=False)

@@ -15,7 +15,7 @@ import structlog
 from aio_pika.abc import AbstractIncomingMessage
 
 from shared.amqp import settle
-from shared.messages import CallResultReported, InvalidMessage, parse_message
+from shared.messages import CallResultReported, DialCall, InvalidMessage, parse_message
 from shared.repositories.attempts import AttemptRef
 from shared.repositories.dead_letters import keep_dead_letter
 from shared.results import ProviderReport, apply_provider_report
@@ -57,6 +57,12 @@ class DeadLetterKeeper:
             message = parse_message(incoming.body)
         except InvalidMessage:
             message = None
+        if isinstance(message, DialCall) and reason == "expired":
+            # A dial request nobody waited for any more: the worker already treats it as in
+            # doubt, and the carrier would drop it anyway. Nothing to keep.
+            log.info("expired dial request dropped", call_id=str(message.call_id))
+            await settle(incoming.ack())
+            return
         try:
             if isinstance(message, CallResultReported) and await self._reapply(message):
                 log.info("dead-lettered result applied on second try", queue=queue)

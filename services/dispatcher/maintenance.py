@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import asyncpg
 import structlog
 
+from shared.repositories.dead_letters import forget_old_dead_letters
 from shared.repositories.idempotency_keys import forget_old_keys
 
 log = structlog.get_logger()
@@ -54,8 +55,8 @@ async def tables_needing_vacuum(conn: asyncpg.Connection) -> list[VacuumNeed]:
 
 
 async def keep_database_tidy(pool: asyncpg.Pool, interval_s: float) -> None:
-    """Every `interval_s`: forget idempotency keys past their day, and vacuum and analyse the
-    hot tables that need it."""
+    """Every `interval_s`: forget idempotency keys past their day and dead letters past their
+    fortnight, and vacuum and analyse the hot tables that need it."""
     warned = False
     while True:
         await asyncio.sleep(interval_s)
@@ -63,6 +64,8 @@ async def keep_database_tidy(pool: asyncpg.Pool, interval_s: float) -> None:
             async with pool.acquire() as conn:
                 if forgotten := await forget_old_keys(conn):
                     log.info("idempotency keys expired", keys=forgotten)
+                if removed := await forget_old_dead_letters(conn):
+                    log.info("old dead letters removed", dead_letters=removed)
                 for need in await tables_needing_vacuum(conn):
                     if not warned:
                         log.warning("autovacuum is off on this server; vacuuming hot tables")

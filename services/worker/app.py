@@ -15,6 +15,7 @@ from shared.db.pool import check_database
 from shared.health import start_health_server
 from shared.prometheus import BREAKER_STATE_VALUES
 from shared.repositories.attempts import closed_among
+from shared.repositories.dispatching import work_in_hand
 from shared.repositories.workers import WorkerBeat, forget_worker, record_heartbeat
 from shared.topology import CALL_RESULTS_QUEUE, declare_worker_queues
 
@@ -53,7 +54,16 @@ async def run_session(deps: Deps, stop: asyncio.Event) -> None:
     health = await start_health_server(
         settings.host, settings.worker_health_port, _health_checks(deps), deps.metrics.registry
     )
-    log.info("worker ready", worker_id=deps.worker_id, health_port=settings.worker_health_port)
+    async with deps.pool.acquire() as conn:
+        taken_over = await work_in_hand(conn, deps.worker_id)
+    # Attempts this id held before (a restart under the same id) are adopted when their jobs
+    # come back, or ended by the callback timeout.
+    log.info(
+        "worker ready",
+        worker_id=deps.worker_id,
+        health_port=settings.worker_health_port,
+        **taken_over,
+    )
     try:
         stopping = asyncio.create_task(stop.wait())
         dropped = asyncio.create_task(lost.wait())
@@ -64,7 +74,11 @@ async def run_session(deps: Deps, stop: asyncio.Event) -> None:
             if task.done() and task.exception():
                 raise task.exception()  # type: ignore[misc]
         if lost.is_set() and not stop.is_set():
-            log.error("broker connection lost; held jobs return to their queues")
+            log.error(
+                "worker session ended: broker connection lost; held jobs return to their queues"
+            )
+        elif stop.is_set():
+            log.info("worker session ended: stop requested; finishing held calls")
     finally:
         deps.draining.set()
         for task in tasks:

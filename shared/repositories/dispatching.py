@@ -94,3 +94,22 @@ async def set_allowed_lines(conn: asyncpg.Connection, allowed: Mapping[UUID, int
         list(allowed.values()),
     )
     return int(result.split()[-1])
+
+
+async def work_in_hand(conn: asyncpg.Connection, worker_id: str | None = None) -> dict[str, int]:
+    """What a (re)started process takes over, for its first log line: running campaigns, calls
+    in progress, and (for a worker) the attempts recorded as held by its id."""
+    row = await conn.fetchrow(
+        """
+        SELECT (SELECT count(*) FROM campaigns WHERE status = 'IN_PROGRESS') AS running,
+               (SELECT coalesce(sum(in_flight), 0) FROM line_slots) AS in_progress,
+               (SELECT count(*) FROM call_attempts
+                WHERE worker_id = $1 AND outcome IS NULL AND timed_out_at IS NULL) AS held
+        """,
+        worker_id or "",
+    )
+    return {
+        "running_campaigns": int(row["running"]),
+        "calls_in_progress": int(row["in_progress"]),
+        "attempts_held_before": int(row["held"]),
+    }

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -33,6 +34,7 @@ from urllib.parse import quote
 import aiohttp
 import asyncpg
 
+from shared.signatures import sign
 from tests.support.api_client import TEST_API_KEY, TEST_CALLBACK_SECRET, ApiClient, MockClient
 from tests.support.infra import MANAGEMENT_URL, Infra, create_infra, destroy_infra
 from tests.support.numbers import fresh_numbers
@@ -70,7 +72,7 @@ class Workload:
     callback_retry_delay_ms: int = 300
 
 
-#: Failures, lost, late and duplicated results: what every scenario's carrier does.
+#: Failures, lost, late, duplicated and reordered results: what every scenario's carrier does.
 CARRIER_TROUBLE: dict[str, Any] = {
     "delayMinMs": 50,
     "delayMaxMs": 300,
@@ -78,6 +80,8 @@ CARRIER_TROUBLE: dict[str, Any] = {
     "noCallbackRate": 0.02,
     "syncErrorRate": 0.01,
     "duplicateCallbackRate": 0.05,
+    # On the Twilio path: the final status before "ringing" and "in-progress".
+    "outOfOrderCallbackRate": 0.05,
     "lateCallbackRate": 0.01,
     "lateCallbackDelayMs": 6000,
 }
@@ -246,6 +250,8 @@ class FaultRun:
         self.notes: list[str] = []
         #: What a scenario last read of the carrier's records, when it needs them.
         self.recent_dials: list[dict[str, Any]] = []
+        #: The records of carriers killed during the run (a carrier forgets with its death).
+        self.carrier_history: list[dict[str, Any]] = []
         self._warm_use: dict[str, ProcessUse] = {}
         self._warm_broker: BrokerState | None = None
         self._restarts_before: Counter[str] = Counter()
@@ -383,6 +389,22 @@ class FaultRun:
             await self.api.action(campaign["id"], "start")
         return self.campaigns
 
+    async def kill_carrier(self) -> Service:
+        """SIGKILL the mock carrier, keeping what it had recorded: its live calls die with it,
+        so they count as ended at the kill."""
+        records = await self.mock.calls()
+        killed = self.stack.kill("telephony_mock")
+        now = datetime.now(UTC).isoformat()
+        for record in records:
+            if record["placed"] and not record["endedAt"]:
+                record["endedAt"] = now
+        self.carrier_history.extend(records)
+        return killed
+
+    async def restart_carrier(self, killed: Service) -> None:
+        await self.stack.start_again(killed)
+        await self.mock.configure(**CARRIER_TROUBLE)
+
     def fault(self) -> None:
         """Note that a fault has just been injected (or has just ended)."""
         self.fault_times.append(time.monotonic())
@@ -467,7 +489,8 @@ class FaultRun:
 
     async def _check_carrier(self, figures: Figures) -> None:
         limit_of = {c["id"]: c["concurrencyLimit"] for c in self.campaigns}
-        dials = [d for d in await self.mock.calls() if d["campaignId"] in limit_of]
+        records = self.carrier_history + await self.mock.calls()
+        dials = [d for d in records if d["campaignId"] in limit_of]
         placed = [d for d in dials if d["placed"]]
         figures.dials = len(placed)
         per_number = Counter(d["phoneNumber"] for d in placed)
@@ -475,7 +498,8 @@ class FaultRun:
         assert figures.most_dials_per_number <= self.workload.max_retries + 1
         assert_never_two_live_calls_per_number(placed)
         peaks = peak_live_calls(placed)
-        stats = (await self.mock.stats())["campaigns"]
+        # The carrier's own peaks, unless it was killed (a new one knows only its own calls).
+        stats = {} if self.carrier_history else (await self.mock.stats())["campaigns"]
         parts = []
         for campaign_id, limit in limit_of.items():
             peak = max(peaks.get(campaign_id, 0), stats.get(campaign_id, {}).get("maxLive", 0))
@@ -551,6 +575,67 @@ class FaultRun:
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
         )
         figures.notes.append(f"{connections} database connections")
+
+
+class Prober:
+    """A client that keeps using the api while a fault lasts: reads, a change that needs the
+    broker, a campaign created, a carrier's signed result. Every answer must be a success or a
+    refusal of the client's request, or 503 with Retry-After: never another 5xx."""
+
+    def __init__(self, run: FaultRun) -> None:
+        self.run = run
+        self.answers: Counter[tuple[str, int]] = Counter()
+        self.problems: list[str] = []
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def __enter__(self) -> Prober:
+        self._task = asyncio.create_task(self._probe())
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+
+    async def finished(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+        assert not self.problems, "; ".join(self.problems[:5])
+
+    async def _probe(self) -> None:
+        campaign = self.run.campaigns[0]["id"]
+        raw = json.dumps({"externalCallId": "mock-unknown", "status": "completed"}).encode()
+        probes: list[tuple[str, str, str, dict[str, Any]]] = [
+            ("read", "GET", f"/api/v1/campaigns/{campaign}", {}),
+            ("list", "GET", "/api/v1/campaigns?size=5", {}),
+            ("metrics", "GET", "/api/v1/metrics", {}),
+            ("pause", "POST", f"/api/v1/campaigns/{campaign}/resume", {}),
+            ("create", "POST", "/api/v1/campaigns", {"json": {"name": "probe"}}),
+            (
+                "callback",
+                "POST",
+                "/api/v1/calls/callback",
+                {
+                    "data": raw,
+                    "headers": {
+                        "X-Signature": sign(TEST_CALLBACK_SECRET, raw),
+                        "Content-Type": "application/json",
+                    },
+                },
+            ),
+        ]
+        while not self._stop.is_set():
+            for kind, method, path, options in probes:
+                try:
+                    response = await self.run.api.request(method, path, **options)
+                except aiohttp.ClientError:
+                    continue  # the api itself is up in these scenarios; a reset is the network
+                self.answers[(kind, response.status)] += 1
+                if response.status >= 500 and (
+                    response.status != 503 or "Retry-After" not in response.headers
+                ):
+                    self.problems.append(f"{kind}: {response.status} {response.body}")
+            await asyncio.sleep(0.1)  # a client's pace
 
 
 def _kind_of(name: str, warm: dict[str, ProcessUse]) -> str:

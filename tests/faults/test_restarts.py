@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from tests.faults.harness import FaultRun, fault_run
+from tests.faults.harness import FaultRun, Prober, fault_run
 from tests.support.infra import create_infra
 from tests.support.own_postgres import OwnPostgres, own_postgres
 from tests.support.own_processes import make_base_dir
@@ -97,11 +97,14 @@ async def test_rabbitmq_restart_mid_campaign(
     ) as run:
         await run.create_and_start()
         await run.dialled_at_least(0.2)
-        await broker.stop_app()
-        run.fault()
-        await every_health_check_says(run, 503)
-        await asyncio.sleep(OUTAGE_S)  # the outage's length
-        await broker.start_app()
+        with Prober(run) as prober:
+            await broker.stop_app()
+            run.fault()
+            await every_health_check_says(run, 503)
+            await asyncio.sleep(OUTAGE_S)  # the outage's length
+            await broker.start_app()
+        await prober.finished()
+        run.notes.append(f"api answers during the outage: {dict(prober.answers)}")
         back_at = datetime.now(UTC)
         run.fault()
         resumed = await resumed_after(run, back_at)
@@ -118,11 +121,14 @@ async def test_postgresql_restart_mid_campaign(
     async with fault_run("postgresql-restart", tmp_path_factory, infra=infra) as run:
         await run.create_and_start()
         await run.dialled_at_least(0.2)
-        await database.stop(mode="fast")
-        run.fault()
-        await every_health_check_says(run, 503, without="telephony_mock")
-        await asyncio.sleep(OUTAGE_S)  # the outage's length
-        await database.start()
+        with Prober(run) as prober:
+            await database.stop(mode="fast")
+            run.fault()
+            await every_health_check_says(run, 503, without="telephony_mock")
+            await asyncio.sleep(OUTAGE_S)  # the outage's length
+            await database.start()
+        await prober.finished()
+        run.notes.append(f"api answers during the outage: {dict(prober.answers)}")
         back_at = datetime.now(UTC)
         run.fault()
         resumed = await resumed_after(run, back_at)
