@@ -246,31 +246,28 @@ async def _dials_per_second(
 async def test_a_failing_campaign_does_not_slow_a_healthy_one(
     api: ApiClient, mock: MockClient
 ) -> None:
+    """A campaign whose every number the carrier refuses at once churns through the pipeline
+    as fast as it can lease; the healthy campaign beside it must still keep its own lines busy.
+    Lines in use, not calls a second, so the check does not depend on how fast this machine is."""
     failing_numbers = fresh_numbers(3000)
     await mock.configure(
         delayMinMs=400, delayMaxMs=600, scenarios={n: ["invalid"] for n in failing_numbers}
     )
-    healthy = {"concurrencyLimit": 10}
-    [alone] = await _start_campaigns(
-        api, {"name": "alone", "phoneNumbers": fresh_numbers(400), **healthy}
-    )
-    await _dialled_for(mock, [alone], 7)
-    await _cancel(api, [alone])
-    alone_rate = await _dials_per_second(mock, [alone], skip_s=1, span_s=6)
-    await _idle(mock)
-
+    limit = 10
     beside, failing = await _start_campaigns(
         api,
-        {"name": "beside", "phoneNumbers": fresh_numbers(400), **healthy},
-        {"name": "failing", "phoneNumbers": failing_numbers, "concurrencyLimit": 10},
+        {"name": "beside", "phoneNumbers": fresh_numbers(400), "concurrencyLimit": limit},
+        {"name": "failing", "phoneNumbers": failing_numbers, "concurrencyLimit": limit},
     )
-    await _dialled_for(mock, [beside], 7)
-    await _cancel(api, [beside, failing])
-    beside_rate = await _dials_per_second(mock, [beside], skip_s=1, span_s=6)
-    rejected = (await api.campaign(failing))["metrics"]["permanentlyFailedCalls"]
+    try:
+        await _dialled_for(mock, [beside], 2)
+        samples, _ = await _live_samples(mock, [beside], seconds=6, interval=0.1)
+        rejected = (await api.campaign(failing))["metrics"]["permanentlyFailedCalls"]
+    finally:
+        await _cancel(api, [beside, failing])
 
     assert rejected > 100, "the failing campaign should have been dialling"
-    assert beside_rate >= 0.9 * alone_rate, (alone_rate, beside_rate)
+    assert statistics.median(samples[beside]) >= limit - 1, samples[beside]
 
 
 async def test_calls_per_second_holds_over_twenty_seconds(api: ApiClient, mock: MockClient) -> None:
