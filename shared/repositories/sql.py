@@ -24,9 +24,9 @@ def sql_literal(status: StrEnum) -> str:
 def sql_list(statuses: Iterable[StrEnum]) -> str:
     """`('A', 'B')`: statuses for an SQL `IN`, in the order their enum declares them (so the
     text of a statement is the same from one run to the next)."""
-    members = list(statuses)
-    order = {s: i for enum in {type(s) for s in members} for i, s in enumerate(enum)}
-    return "(" + ", ".join(sql_literal(s) for s in sorted(members, key=order.__getitem__)) + ")"
+    members = set(statuses)
+    (enum,) = {type(s) for s in members}  # one enum: the values of two may look alike
+    return "(" + ", ".join(sql_literal(s) for s in enum if s in members) + ")"
 
 
 def after(cte: str) -> str:
