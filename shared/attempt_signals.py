@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from shared.amqp import Publisher
+from shared.domain.endings import EndEffect
 from shared.messages import AttemptEnded
-from shared.results import EndEffect
 from shared.topology import WORKER_SIGNALS
 
 

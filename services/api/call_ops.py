@@ -17,12 +17,13 @@ from shared.amqp import Publisher
 from shared.attempt_signals import signal_attempt_ended
 from shared.domain.business_hours import ALWAYS_OPEN
 from shared.domain.campaign import SINGLE_CALLS
+from shared.domain.endings import ProviderReport
 from shared.domain.phone import InvalidPhoneNumber, normalize
 from shared.domain.statuses import CallStatus, CampaignStatus
 from shared.errors import Conflict, InvalidInput, NotFound, TransientError
 from shared.repositories import calls as call_repo
 from shared.repositories import campaigns as campaign_repo
-from shared.results import ProviderReport, apply_provider_report
+from shared.repositories.endings import apply_provider_report
 from shared.settings import Settings
 
 log = structlog.get_logger()

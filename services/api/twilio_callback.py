@@ -9,10 +9,10 @@ from uuid import UUID
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.domain.attempts import AttemptRef
+from shared.domain.endings import ProviderReport
 from shared.errors import Forbidden
 from shared.messages.telephony import ProviderStatus
-from shared.repositories.attempts import AttemptRef
-from shared.results import ProviderReport
 from shared.settings import Settings
 from shared.twilio_protocol import SIGNATURE_HEADER, is_valid_twilio_signature
 

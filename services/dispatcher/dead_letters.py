@@ -15,10 +15,11 @@ import structlog
 from aio_pika.abc import AbstractIncomingMessage
 
 from shared.amqp import settle
+from shared.domain.attempts import AttemptRef
+from shared.domain.endings import ProviderReport
 from shared.messages import CallResultReported, DialCall, InvalidMessage, parse_message
-from shared.repositories.attempts import AttemptRef
 from shared.repositories.dead_letters import keep_dead_letter
-from shared.results import ProviderReport, apply_provider_report
+from shared.repositories.endings import apply_provider_report
 
 log = structlog.get_logger()
 

@@ -6,6 +6,7 @@ import structlog
 
 from services.dispatcher.bootstrap import Deps
 from shared.attempt_signals import signal_attempt_ended
+from shared.domain.endings import TIMEOUT_REASON, Ending
 from shared.messages import CampaignFinished
 from shared.repositories import call_counts
 from shared.repositories.attempts import overdue_attempts
@@ -18,7 +19,7 @@ from shared.repositories.campaigns import (
     mark_queue_removed,
     queue_removals_due,
 )
-from shared.results import TIMEOUT_REASON, Ending, end_attempts
+from shared.repositories.endings import end_attempts
 from shared.topology import CAMPAIGN_EVENTS, delete_campaign_queue, event_routing_key
 
 log = structlog.get_logger()

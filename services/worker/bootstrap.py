@@ -25,15 +25,11 @@ from services.worker.telephony.resilience import Dialer
 from shared.amqp import Publisher, connection_name
 from shared.batching import Batcher, KeyedBatcher
 from shared.db.pool import create_pool
-from shared.repositories.attempts import (
-    AttemptRef,
-    DialRules,
-    NoDial,
-    StartedAttempt,
-    record_dials_accepted,
-    start_attempts,
-)
-from shared.results import EndEffect, ProviderReport, apply_provider_reports
+from shared.domain.attempts import AttemptRef, DialRules, NoDial, StartedAttempt
+from shared.domain.endings import EndEffect, ProviderReport
+from shared.repositories.attempts import record_dials_accepted
+from shared.repositories.claims import start_attempts
+from shared.repositories.endings import apply_provider_reports
 from shared.settings import Settings
 
 #: Claim statements one worker runs at once, whatever their campaigns. Each campaign's claims

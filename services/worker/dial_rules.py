@@ -7,7 +7,8 @@ from uuid import UUID
 
 import asyncpg
 
-from shared.repositories.attempts import DialRules, fetch_dial_rules
+from shared.domain.attempts import DialRules
+from shared.repositories.attempts import fetch_dial_rules
 
 
 class DialRulesCache:

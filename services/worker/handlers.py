@@ -13,17 +13,13 @@ from services.worker.telephony.base import DialRequest
 from services.worker.telephony.resilience import DialAbandoned
 from shared.amqp import Handler
 from shared.attempt_signals import signal_attempt_ended
+from shared.domain.attempts import AttemptRef, NoDial, StartedAttempt
+from shared.domain.endings import EndEffect, Ending, ProviderReport
 from shared.domain.statuses import AttemptOutcome
 from shared.errors import ProviderOutcomeUnknown, ProviderRejected, ProviderUnavailable
 from shared.messages import AttemptEnded, CallResultReported, CampaignEvent, PlaceCall
-from shared.repositories.attempts import (
-    AttemptRef,
-    NoDial,
-    StartedAttempt,
-    adopt_job_attempt,
-    extend_open_attempt,
-)
-from shared.results import EndEffect, Ending, ProviderReport, end_attempt
+from shared.repositories.attempts import adopt_job_attempt, extend_open_attempt
+from shared.repositories.endings import end_attempt
 
 if TYPE_CHECKING:
     from services.worker.bootstrap import Deps

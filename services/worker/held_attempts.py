@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from shared.repositories.attempts import AttemptRef
+from shared.domain.attempts import AttemptRef
 
 
 class HeldAttempts:

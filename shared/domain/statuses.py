@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from enum import StrEnum
-
-
-def sql_values(statuses: Iterable[StrEnum]) -> str:
-    """`('A', 'B')`: statuses for an SQL `IN`, written from the enums so that SQL and Python
-    name the same states (the values are fixed identifiers, never user input)."""
-    return "(" + ", ".join(f"'{s.value}'" for s in sorted(statuses)) + ")"
 
 
 class CampaignStatus(StrEnum):

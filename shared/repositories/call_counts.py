@@ -14,12 +14,8 @@ from uuid import UUID
 
 import asyncpg
 
-from shared.domain.statuses import (
-    FINAL_CALL_STATUSES,
-    FINAL_CAMPAIGN_STATUSES,
-    CallStatus,
-    sql_values,
-)
+from shared.domain.statuses import CallStatus
+from shared.repositories.sql import FINAL_CALL_STATUSES_SQL, FINAL_CAMPAIGN_STATUSES_SQL
 
 
 @dataclass(frozen=True)
@@ -144,11 +140,11 @@ async def count_finished_campaigns(conn: asyncpg.Connection, limit: int = 20) ->
         f"""
         WITH due AS (
             SELECT k.id FROM campaigns k
-            WHERE k.status IN {sql_values(FINAL_CAMPAIGN_STATUSES)} AND k.in_flight = 0
+            WHERE k.status IN {FINAL_CAMPAIGN_STATUSES_SQL} AND k.in_flight = 0
               AND NOT EXISTS (SELECT 1 FROM final_call_counts f WHERE f.campaign_id = k.id)
               AND NOT EXISTS (
                   SELECT 1 FROM calls c WHERE c.campaign_id = k.id
-                  AND c.status NOT IN {sql_values(FINAL_CALL_STATUSES)})
+                  AND c.status NOT IN {FINAL_CALL_STATUSES_SQL})
             LIMIT $1
         ), counted AS (
             SELECT c.campaign_id, {_COUNT_COLUMNS}

@@ -39,7 +39,7 @@ async def insert_single_call(
     call_id = uuid4()
     await conn.execute(
         "INSERT INTO calls (id, campaign_id, phone_number, status, deduplicate)"
-        " VALUES ($1, $2, $3, 'PENDING', false)",
+        f" VALUES ($1, $2, $3, '{CallStatus.PENDING}', false)",
         call_id,
         campaign_id,
         number,

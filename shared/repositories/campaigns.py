@@ -12,7 +12,12 @@ import asyncpg
 from shared.domain.business_hours import BusinessHours
 from shared.domain.campaign import CAMPAIGN, Campaign
 from shared.domain.retry_policy import RetryConfig
-from shared.domain.statuses import CampaignStatus
+from shared.domain.statuses import CallStatus, CampaignStatus
+from shared.repositories.sql import (
+    FINAL_CAMPAIGN_STATUSES_SQL,
+    OPEN_CALL_STATUSES_SQL,
+    sql_list,
+)
 
 COLUMNS = """
     id, kind, name, description, status, concurrency_limit, priority, max_retries,
@@ -21,6 +26,11 @@ COLUMNS = """
     in_flight, settings_version, allowed_lines, calls_per_second, created_at, updated_at,
     started_at, finished_at
 """
+
+#: Calls that no attempt is dialling: new, or failed with a retry to come.
+_WAITING_CALL_STATUSES_SQL = sql_list([CallStatus.PENDING, CallStatus.FAILED])
+#: Campaigns whose job queues workers consume.
+_CONSUMED_CAMPAIGN_STATUSES_SQL = sql_list([CampaignStatus.IN_PROGRESS, CampaignStatus.PAUSED])
 
 
 @dataclass(frozen=True)
@@ -45,7 +55,7 @@ async def insert_campaign(conn: asyncpg.Connection, new: NewCampaign) -> Campaig
             callback_timeout_ms, window_start_minute, window_end_minute, timezone, allowed_days,
             calls_per_second, started_at
         ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                  CASE WHEN $5 = 'IN_PROGRESS' THEN now() END)
+                  CASE WHEN $5 = '{CampaignStatus.IN_PROGRESS}' THEN now() END)
         RETURNING {COLUMNS}
         """,
         uuid4(),
@@ -171,7 +181,7 @@ async def update_campaign(
             settings_version = settings_version + CASE WHEN $16 THEN 1 ELSE 0 END,
             updated_at = now()
         WHERE id = $1 AND kind = 'CAMPAIGN'
-          AND status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED')
+          AND status NOT IN {FINAL_CAMPAIGN_STATUSES_SQL}
         RETURNING {COLUMNS}
         """,
         campaign_id,
@@ -200,10 +210,11 @@ async def delete_campaign(conn: asyncpg.Connection, campaign_id: UUID) -> bool:
     """Delete a campaign that is not running and holds no line, with its calls and history,
     and ask for its job queue to be removed (see queue_removals)."""
     deleted = await conn.fetchval(
-        """
+        f"""
         WITH gone AS (
             DELETE FROM campaigns
-            WHERE id = $1 AND kind = 'CAMPAIGN' AND status <> 'IN_PROGRESS' AND in_flight = 0
+            WHERE id = $1 AND kind = 'CAMPAIGN' AND status <> '{CampaignStatus.IN_PROGRESS}'
+              AND in_flight = 0
             RETURNING id
         )
         INSERT INTO queue_removals (campaign_id) SELECT id FROM gone
@@ -246,9 +257,9 @@ async def set_status(
     row = await conn.fetchrow(
         f"""
         UPDATE campaigns SET status = $2, updated_at = now(),
-            started_at = CASE WHEN $2 = 'IN_PROGRESS' THEN coalesce(started_at, now())
-                              ELSE started_at END,
-            finished_at = CASE WHEN $2 IN ('COMPLETED', 'FAILED', 'CANCELLED') THEN now()
+            started_at = CASE WHEN $2 = '{CampaignStatus.IN_PROGRESS}'
+                              THEN coalesce(started_at, now()) ELSE started_at END,
+            finished_at = CASE WHEN $2 IN {FINAL_CAMPAIGN_STATUSES_SQL} THEN now()
                                ELSE finished_at END
         WHERE id = $1 AND status = ANY($3::text[])
         RETURNING {COLUMNS}
@@ -263,9 +274,9 @@ async def set_status(
 async def cancel_waiting_calls(conn: asyncpg.Connection, campaign_id: UUID) -> int:
     """Cancel every call of the campaign that no attempt is dialling now."""
     result = await conn.execute(
-        """
-        UPDATE calls SET status = 'CANCELLED', next_retry_at = NULL, updated_at = now()
-        WHERE campaign_id = $1 AND status IN ('PENDING', 'FAILED')
+        f"""
+        UPDATE calls SET status = '{CallStatus.CANCELLED}', next_retry_at = NULL, updated_at = now()
+        WHERE campaign_id = $1 AND status IN {_WAITING_CALL_STATUSES_SQL}
         """,
         campaign_id,
     )
@@ -280,11 +291,12 @@ async def cancel_stragglers(conn: asyncpg.Connection) -> int:
     dispatcher's tick, makes sure such a call also ends CANCELLED.
     """
     result = await conn.execute(
-        """
-        UPDATE calls c SET status = 'CANCELLED', next_retry_at = NULL, updated_at = now()
+        f"""
+        UPDATE calls c SET status = '{CallStatus.CANCELLED}', next_retry_at = NULL,
+            updated_at = now()
         FROM campaigns k
-        WHERE k.id = c.campaign_id AND k.status = 'CANCELLED'
-          AND c.status IN ('PENDING', 'FAILED')
+        WHERE k.id = c.campaign_id AND k.status = '{CampaignStatus.CANCELLED}'
+          AND c.status IN {_WAITING_CALL_STATUSES_SQL}
         """
     )
     return int(result.split()[-1])
@@ -303,7 +315,7 @@ async def consumable_campaigns(conn: asyncpg.Connection) -> list[ActiveCampaign]
     """Campaigns whose queues workers consume: running or paused."""
     rows = await conn.fetch(
         "SELECT id, status, concurrency_limit FROM campaigns"
-        " WHERE status IN ('IN_PROGRESS', 'PAUSED')"
+        f" WHERE status IN {_CONSUMED_CAMPAIGN_STATUSES_SQL}"
     )
     return [
         ActiveCampaign(r["id"], CampaignStatus(r["status"]), r["concurrency_limit"]) for r in rows
@@ -313,12 +325,12 @@ async def consumable_campaigns(conn: asyncpg.Connection) -> list[ActiveCampaign]
 async def finishable_campaign_ids(conn: asyncpg.Connection) -> list[UUID]:
     """Running campaigns with nothing left to dial and no call in progress."""
     rows = await conn.fetch(
-        """
+        f"""
         SELECT k.id FROM campaigns k
-        WHERE k.status = 'IN_PROGRESS' AND k.kind = 'CAMPAIGN' AND k.in_flight = 0
+        WHERE k.status = '{CampaignStatus.IN_PROGRESS}' AND k.kind = 'CAMPAIGN' AND k.in_flight = 0
           AND NOT EXISTS (
               SELECT 1 FROM calls c WHERE c.campaign_id = k.id
-              AND c.status IN ('PENDING', 'SCHEDULED', 'IN_PROGRESS', 'FAILED'))
+              AND c.status IN {OPEN_CALL_STATUSES_SQL})
         """
     )
     return [r["id"] for r in rows]
@@ -335,9 +347,9 @@ async def finish_campaign(conn: asyncpg.Connection, campaign_id: UUID) -> Campai
         return None
     # A fresh statement after the lock sees numbers an import committed while we waited.
     summary = await conn.fetchrow(
-        """
-        SELECT bool_or(status IN ('PENDING', 'SCHEDULED', 'IN_PROGRESS', 'FAILED')) AS open,
-               bool_or(status = 'COMPLETED') AS any_completed
+        f"""
+        SELECT bool_or(status IN {OPEN_CALL_STATUSES_SQL}) AS open,
+               bool_or(status = '{CallStatus.COMPLETED}') AS any_completed
         FROM calls WHERE campaign_id = $1
         """,
         campaign_id,
@@ -352,9 +364,9 @@ async def finish_campaign(conn: asyncpg.Connection, campaign_id: UUID) -> Campai
 async def campaigns_with_removable_queue(conn: asyncpg.Connection) -> list[UUID]:
     """Final campaigns whose job queue still exists and holds no line."""
     rows = await conn.fetch(
-        """
+        f"""
         SELECT id FROM campaigns
-        WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED') AND queue_removed_at IS NULL
+        WHERE status IN {FINAL_CAMPAIGN_STATUSES_SQL} AND queue_removed_at IS NULL
           AND in_flight = 0
         """
     )

@@ -10,8 +10,10 @@ from uuid import UUID
 import asyncpg
 
 from shared.domain.campaign import Campaign
+from shared.domain.statuses import CallStatus, CampaignStatus
 from shared.repositories.campaigns import COLUMNS
 from shared.repositories.live_calls import NOT_IN_LIVE_CALL
+from shared.repositories.sql import OPEN_CALL_STATUSES_SQL
 
 
 @dataclass(frozen=True)
@@ -45,18 +47,20 @@ async def dispatch_snapshot(
         f"""
         SELECT {COLUMNS},
             (SELECT count(*) FROM (
-                SELECT 1 FROM calls c WHERE c.campaign_id = k.id AND c.status = 'PENDING'
+                SELECT 1 FROM calls c
+                WHERE c.campaign_id = k.id AND c.status = '{CallStatus.PENDING}'
                 AND {NOT_IN_LIVE_CALL} LIMIT k.concurrency_limit * 2) p)
           + (SELECT count(*) FROM (
-                SELECT 1 FROM calls c WHERE c.campaign_id = k.id AND c.status = 'FAILED'
+                SELECT 1 FROM calls c
+                WHERE c.campaign_id = k.id AND c.status = '{CallStatus.FAILED}'
                 AND c.next_retry_at <= $1 AND {NOT_IN_LIVE_CALL}
                 LIMIT k.concurrency_limit * 2) r) AS dialable,
             (SELECT count(*) FROM (
                 SELECT 1 FROM calls c WHERE c.campaign_id = k.id
-                AND c.status IN ('PENDING', 'SCHEDULED', 'IN_PROGRESS', 'FAILED')
+                AND c.status IN {OPEN_CALL_STATUSES_SQL}
                 LIMIT $2) o) AS remaining,
             (SELECT sum(in_flight)::int FROM line_slots) AS lines_in_use
-        FROM campaigns k WHERE k.status = 'IN_PROGRESS'
+        FROM campaigns k WHERE k.status = '{CampaignStatus.IN_PROGRESS}'
         ORDER BY k.id
         """,
         now,
@@ -100,8 +104,9 @@ async def work_in_hand(conn: asyncpg.Connection, worker_id: str | None = None) -
     """What a (re)started process takes over, for its first log line: running campaigns, calls
     in progress, and (for a worker) the attempts recorded as held by its id."""
     row = await conn.fetchrow(
-        """
-        SELECT (SELECT count(*) FROM campaigns WHERE status = 'IN_PROGRESS') AS running,
+        f"""
+        SELECT (SELECT count(*) FROM campaigns WHERE status = '{CampaignStatus.IN_PROGRESS}')
+                   AS running,
                (SELECT coalesce(sum(in_flight), 0) FROM line_slots) AS in_progress,
                (SELECT count(*) FROM call_attempts
                 WHERE worker_id = $1 AND outcome IS NULL AND timed_out_at IS NULL) AS held

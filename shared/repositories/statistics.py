@@ -13,6 +13,8 @@ from uuid import UUID
 
 import asyncpg
 
+from shared.domain.statuses import AttemptOutcome, CampaignStatus
+from shared.repositories.sql import sql_list, sql_literal
 from shared.settings import MAX_CALLBACK_TIMEOUT_MS
 
 #: How far before a window an attempt that ends inside it may have started.
@@ -20,7 +22,13 @@ LONGEST_ATTEMPT = timedelta(milliseconds=MAX_CALLBACK_TIMEOUT_MS) + timedelta(mi
 
 #: Outcomes of attempts that reached a callee's network, answered or not: the answer rate's
 #: denominator (with timed-out ones). Rejected, not placed and cancelled calls rang nobody.
-_RANG = "('COMPLETED', 'BUSY', 'NO_ANSWER', 'FAILED')"
+_RANG = sql_list(
+    [AttemptOutcome.COMPLETED, AttemptOutcome.BUSY, AttemptOutcome.NO_ANSWER, AttemptOutcome.FAILED]
+)
+_ANSWERED = sql_literal(AttemptOutcome.COMPLETED)
+_NOT_PLACED = sql_literal(AttemptOutcome.NOT_PLACED)
+_CANCELED = sql_literal(AttemptOutcome.CANCELED)
+_RUNNING = sql_literal(CampaignStatus.IN_PROGRESS)
 
 
 @dataclass(frozen=True)
@@ -46,8 +54,8 @@ async def attempt_totals(conn: asyncpg.Connection, campaign_id: UUID) -> Attempt
         f"""
         SELECT count(*) FILTER (WHERE external_call_id IS NOT NULL) AS dialled,
                count(*) FILTER (WHERE outcome IN {_RANG} OR timed_out_at IS NOT NULL) AS rang,
-               count(*) FILTER (WHERE outcome = 'COMPLETED') AS answered,
-               coalesce(sum(duration_seconds) FILTER (WHERE outcome = 'COMPLETED'), 0) AS talk
+               count(*) FILTER (WHERE outcome = {_ANSWERED}) AS answered,
+               coalesce(sum(duration_seconds) FILTER (WHERE outcome = {_ANSWERED}), 0) AS talk
         FROM call_attempts WHERE campaign_id = $1
         """,
         campaign_id,
@@ -73,7 +81,7 @@ async def activity_by_minute(
     this_minute = now.replace(second=0, microsecond=0)
     first = this_minute - timedelta(minutes=minutes - 1)
     rows = await conn.fetch(
-        """
+        f"""
         WITH recent AS MATERIALIZED (
             SELECT started_at, coalesce(ended_at, timed_out_at) AS ended_at, outcome
             FROM call_attempts
@@ -84,10 +92,10 @@ async def activity_by_minute(
             FROM recent WHERE started_at >= $1 GROUP BY 1
         ), ends AS (
             SELECT date_trunc('minute', ended_at) AS m,
-                   count(*) FILTER (WHERE outcome = 'COMPLETED') AS completed,
-                   count(*) FILTER (WHERE outcome IS DISTINCT FROM 'COMPLETED'
-                                    AND outcome IS DISTINCT FROM 'NOT_PLACED'
-                                    AND outcome IS DISTINCT FROM 'CANCELED') AS failed
+                   count(*) FILTER (WHERE outcome = {_ANSWERED}) AS completed,
+                   count(*) FILTER (WHERE outcome IS DISTINCT FROM {_ANSWERED}
+                                    AND outcome IS DISTINCT FROM {_NOT_PLACED}
+                                    AND outcome IS DISTINCT FROM {_CANCELED}) AS failed
             FROM recent WHERE ended_at >= $1 GROUP BY 1
         )
         SELECT s.m AS minute, coalesce(d.n, 0) AS dials,
@@ -110,12 +118,12 @@ async def attempts_ended_since(
     """Attempts that ended (or timed out) since `since`, whatever their outcome, not counting
     those never placed: the pace at which the campaign works through its numbers."""
     count: int = await conn.fetchval(
-        """
+        f"""
         SELECT count(*) FROM call_attempts
         WHERE started_at >= $1::timestamptz - $2::interval
           AND ($3::uuid IS NULL OR campaign_id = $3)
           AND coalesce(ended_at, timed_out_at) >= $1
-          AND outcome IS DISTINCT FROM 'NOT_PLACED'
+          AND outcome IS DISTINCT FROM {_NOT_PLACED}
         """,
         since,
         LONGEST_ATTEMPT,
@@ -142,10 +150,10 @@ class CampaignTotals:
 
 async def campaign_totals(conn: asyncpg.Connection) -> CampaignTotals:
     rows = await conn.fetch(
-        """
+        f"""
         SELECT status, count(*) AS n,
-               sum(concurrency_limit) FILTER (WHERE status = 'IN_PROGRESS') AS limits,
-               sum(in_flight) FILTER (WHERE status = 'IN_PROGRESS') AS in_flight
+               sum(concurrency_limit) FILTER (WHERE status = {_RUNNING}) AS limits,
+               sum(in_flight) FILTER (WHERE status = {_RUNNING}) AS in_flight
         FROM campaigns WHERE kind = 'CAMPAIGN' GROUP BY status
         """
     )

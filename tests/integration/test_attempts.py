@@ -12,25 +12,23 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
+from shared.domain.attempts import AttemptRef, DialRules, NoDial, StartedAttempt
 from shared.domain.business_hours import ALL_DAYS, ALWAYS_OPEN, BusinessHours
+from shared.domain.endings import TIMEOUT_REASON, Ending
 from shared.domain.retry_policy import RetryConfig
 from shared.domain.statuses import AttemptOutcome, CampaignStatus
 from shared.repositories import calls as call_repo
 from shared.repositories import campaigns as campaign_repo
 from shared.repositories.attempts import (
-    AttemptRef,
-    DialRules,
-    NoDial,
-    StartedAttempt,
     adopt_job_attempt,
     closed_among,
     extend_open_attempt,
     fetch_dial_rules,
     overdue_attempts,
     record_dials_accepted,
-    start_attempts,
 )
-from shared.results import TIMEOUT_REASON, Ending, end_attempt, end_attempts
+from shared.repositories.claims import start_attempts
+from shared.repositories.endings import end_attempt, end_attempts
 from tests.support.infra import create_infra, destroy_infra
 from tests.support.numbers import fresh_numbers
 

@@ -7,17 +7,18 @@ from uuid import UUID
 import asyncpg
 import pytest
 
+from shared.domain.attempts import AttemptRef
+from shared.domain.endings import TIMEOUT_REASON, Ending
 from shared.domain.retry_policy import RetryConfig
 from shared.domain.statuses import AttemptOutcome, CallStatus
 from shared.repositories import campaigns as campaign_repo
-from shared.repositories.attempts import AttemptRef
 from shared.repositories.call_counts import (
     CallCounts,
     call_counts,
     call_totals,
     count_finished_campaigns,
 )
-from shared.results import TIMEOUT_REASON, Ending, end_attempt
+from shared.repositories.endings import end_attempt
 from tests.integration.test_attempts import now, running_campaign, start
 from tests.support.numbers import fresh_numbers
 

@@ -4,7 +4,7 @@ import asyncio
 from uuid import uuid4
 
 from services.worker.held_attempts import HeldAttempts
-from shared.repositories.attempts import AttemptRef
+from shared.domain.attempts import AttemptRef
 
 
 async def test_a_release_between_hold_and_wait_is_not_lost() -> None:

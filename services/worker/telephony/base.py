@@ -25,7 +25,7 @@ class DialRequest:
 
 
 class TelephonyProvider(Protocol):
-    """Places calls. Results come back later, through shared.results.
+    """Places calls. Results come back later, through shared.repositories.endings.
 
     `place_call` returns the provider's id for the call, or raises ProviderUnavailable (not
     placed, may work later), ProviderRejected (never will, for this number) or

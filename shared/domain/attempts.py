@@ -1,0 +1,52 @@
+"""What the services say about one attempt at a call: its key, the rules it is dialled under,
+and how starting it went."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from uuid import UUID
+
+from shared.domain.business_hours import BusinessHours
+from shared.domain.retry_policy import RetryConfig
+
+
+@dataclass(frozen=True)
+class AttemptRef:
+    """One attempt: the call and the attempt's number within it (1 for the first dial)."""
+
+    call_id: UUID
+    attempt_no: int
+
+
+@dataclass(frozen=True)
+class DialRules:
+    """What a worker checks before dialling for a campaign, as of one settings version."""
+
+    campaign_id: UUID
+    version: int
+    hours: BusinessHours
+    retry: RetryConfig
+
+
+@dataclass(frozen=True)
+class StartedAttempt:
+    """An attempt recorded and holding a line, ready to be dialled."""
+
+    ref: AttemptRef
+    campaign_id: UUID
+    phone_number: str
+    retry: RetryConfig
+    #: The campaign's settings_version the attempt was started under.
+    settings_version: int
+
+
+class NoDial(Enum):
+    """Why a job started no attempt. The job is dropped (the dispatcher issues new ones),
+    except for JOB_STARTED: the job waits for the attempt it already has."""
+
+    NO_FREE_LINE = "campaign not running, or all its lines busy"
+    OUTSIDE_BUSINESS_HOURS = "outside business hours"
+    NOTHING_TO_DIAL = "no number is due"
+    RULES_CHANGED = "the campaign's settings changed since they were read"
+    JOB_STARTED = "this job (a redelivery) has an attempt that has not ended"
