@@ -17,8 +17,8 @@ UI := services/ui
 UI_DEPS := $(UI)/node_modules/.package-lock.json
 UI_SOURCES := $(shell find $(UI)/src $(UI)/index.html $(UI)/vite.config.ts $(UI)/tsconfig.json -type f 2>/dev/null)
 
-.PHONY: run run-twilio test test-unit test-integration test-e2e test-faults soak ui browser \
-	install db topology schema rabbitmq-management lint format bench clean
+.PHONY: run run-twilio test test-unit test-integration test-e2e test-pythons test-faults soak \
+	ui browser install db topology schema rabbitmq-management lint format bench clean
 
 run: install rabbitmq-management db topology
 	@echo ""
@@ -53,6 +53,19 @@ test-unit: install
 
 test-integration: install
 	$(BIN)/pytest tests/integration
+
+# The unit tests under every other Python that requires-python allows, each in a venv of its
+# own (.venv-3.12, .venv-3.13): pyenv's interpreter of that version, else python3.X on PATH.
+OTHER_PYTHONS := 3.12 3.13
+python_for = $(or $(addsuffix /bin/python,$(shell pyenv prefix $(1) 2>/dev/null)),python$(1))
+
+test-pythons: $(foreach v,$(OTHER_PYTHONS),.venv-$(v)/.installed)
+	for v in $(OTHER_PYTHONS); do .venv-$$v/bin/pytest tests/unit || exit 1; done
+
+.venv-%/.installed: pyproject.toml constraints.txt
+	$(call python_for,$*) -m venv .venv-$*
+	.venv-$*/bin/pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
 
 test-e2e: install browser
 	$(BIN)/pytest tests/e2e tests/faults/test_quick.py
@@ -129,4 +142,4 @@ bench: install rabbitmq-management
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(foreach v,$(OTHER_PYTHONS),.venv-$(v)) .pytest_cache .ruff_cache .mypy_cache

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from typing import Any, Generic, Protocol, TypeVar
 
 import aio_pika
 import aiormq
 import structlog
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel, AbstractExchange
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError, DeliveryError, PublishError
 
 from shared.errors import PermanentError, TransientError
@@ -122,37 +122,62 @@ class Publisher:
             raise TransientError(f"publish to {exchange!r} failed: {exc!r}") from exc
 
 
-class Consumer(Generic[D]):
-    """Runs the handler registered for each message's type, then acknowledges.
+class Delivery(Protocol):
+    """What the consumer uses of a delivered message (aio-pika's AbstractIncomingMessage has
+    it all); tests hand it small fakes."""
 
-    Invalid or unknown message, or a PermanentError: rejected without requeue, so the queue's
-    dead-letter exchange takes it. Any other exception: requeued after a growing pause, up to
-    `max_retries` times, then dead-lettered. Handlers never see aio-pika objects.
+    @property
+    def body(self) -> bytes: ...
+
+    @property
+    def type(self) -> str | None: ...
+
+    def ack(self) -> Awaitable[None]: ...
+
+    def reject(self, *, requeue: bool = ...) -> Awaitable[None]: ...
+
+    def nack(self, *, requeue: bool = ...) -> Awaitable[None]: ...
+
+
+class Consumer(Generic[D]):
+    """Runs the handler registered for each message's class, then acknowledges.
+
+    The class comes from the message's wire `type` (see `shared.messages.parse_message`).
+    Invalid message, a class with no handler, or a PermanentError: rejected without requeue,
+    so the queue's dead-letter exchange takes it. A class in `ignored`: acknowledged untouched.
+    Any other exception: requeued after a growing pause, up to `max_retries` times, then
+    dead-lettered. Cancellation passes through without settling: the broker redelivers the
+    message when the channel closes. Handlers never see aio-pika objects.
     """
 
     def __init__(
         self,
-        handlers: Mapping[str, Handler[D]],
+        handlers: Mapping[type[Message], Handler[D]],
         deps: D,
         *,
+        ignored: Collection[type[Message]] = (),
         max_retries: int = 5,
         retry_pause_s: float = 0.2,
     ) -> None:
         self._handlers = handlers
+        self._ignored = frozenset(ignored)
         self._deps = deps
         self._max_retries = max_retries
         self._retry_pause_s = retry_pause_s
         # Failures per message id; bounded so a poison stream cannot grow it without end.
         self._failures: OrderedDict[str, int] = OrderedDict()
 
-    async def __call__(self, incoming: AbstractIncomingMessage) -> None:
+    async def __call__(self, incoming: Delivery) -> None:
         try:
             message = parse_message(incoming.body)
         except InvalidMessage as exc:
             log.error("invalid message dead-lettered", error=str(exc)[:500], type=incoming.type)
             await settle(incoming.reject(requeue=False))
             return
-        handler = self._handlers.get(getattr(message, "type", ""))
+        if type(message) in self._ignored:
+            await settle(incoming.ack())
+            return
+        handler = self._handlers.get(type(message))
         if handler is None:
             log.error("no handler for message type, dead-lettered", type=incoming.type)
             await settle(incoming.reject(requeue=False))
@@ -164,9 +189,7 @@ class Consumer(Generic[D]):
         with structlog.contextvars.bound_contextvars(**context):
             await self._run(handler, message, incoming)
 
-    async def _run(
-        self, handler: Handler[D], message: Message, incoming: AbstractIncomingMessage
-    ) -> None:
+    async def _run(self, handler: Handler[D], message: Message, incoming: Delivery) -> None:
         try:
             await handler(message, self._deps)
         except PermanentError as exc:

@@ -20,7 +20,17 @@ from services.dispatcher.housekeeping import (
 from services.dispatcher.jobs import JobStocker
 from services.dispatcher.maintenance import keep_database_tidy
 from shared.amqp import Consumer, Handler
-from shared.messages import CampaignEvent
+from shared.messages import (
+    CallsAdded,
+    CampaignCancelled,
+    CampaignEvent,
+    CampaignFinished,
+    CampaignPaused,
+    CampaignResumed,
+    CampaignStarted,
+    CampaignUpdated,
+    Message,
+)
 from shared.repositories.dispatching import work_in_hand
 from shared.topology import DEAD_LETTER_QUEUE, DISPATCHER_EVENTS_QUEUE
 
@@ -39,18 +49,20 @@ async def wake_up(event: CampaignEvent, deps: Deps) -> None:
     deps.wake.set()
 
 
-HANDLERS: dict[str, Handler[Deps]] = {
-    name: wake_up
-    for name in (
-        "CampaignStarted",
-        "CampaignPaused",
-        "CampaignResumed",
-        "CampaignCancelled",
-        "CampaignFinished",
-        "CampaignUpdated",
-        "CallsAdded",
-    )
+#: Every message the dispatcher reacts to: each campaign event wakes the dispatch loop. (Its
+#: dead-letter queue has a consumer of its own, DeadLetterKeeper, which takes any body.)
+HANDLERS: dict[type[Message], Handler[Deps]] = {
+    CampaignStarted: wake_up,
+    CampaignPaused: wake_up,
+    CampaignResumed: wake_up,
+    CampaignCancelled: wake_up,
+    CampaignFinished: wake_up,
+    CampaignUpdated: wake_up,
+    CallsAdded: wake_up,
 }
+
+#: Messages its events queue may carry that it acknowledges without acting: none today.
+IGNORED: frozenset[type[Message]] = frozenset()
 
 
 async def run_leader(deps: Deps, until: asyncio.Event) -> None:
@@ -65,7 +77,7 @@ async def run_leader(deps: Deps, until: asyncio.Event) -> None:
     events_channel = await deps.connection.channel(publisher_confirms=False)
     await events_channel.set_qos(prefetch_count=50)
     events = await events_channel.get_queue(DISPATCHER_EVENTS_QUEUE, ensure=False)
-    events_tag = await events.consume(Consumer(HANDLERS, deps))
+    events_tag = await events.consume(Consumer(HANDLERS, deps, ignored=IGNORED))
     dead_channel = await deps.connection.channel(publisher_confirms=False)
     await dead_channel.set_qos(prefetch_count=10)
     dead = await dead_channel.get_queue(DEAD_LETTER_QUEUE, ensure=False)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import aio_pika
 import structlog
@@ -20,6 +21,7 @@ from shared.messages import (
     DialCall,
     DialRefused,
     InvalidMessage,
+    Message,
     parse_message,
 )
 from shared.runtime import run_sessions
@@ -74,7 +76,7 @@ class AmqpEndpoint:
             # each one cost the mock and the broker a seventh of their CPU per call.
             channel = await connection.channel(publisher_confirms=False)
             queue = await channel.get_queue(DIAL_REQUESTS_QUEUE, ensure=False)
-            await queue.consume(self._on_dial, no_ack=True)
+            await queue.consume(self._on_request, no_ack=True)
             self._publisher, self._replies = publisher, replies
             self._connected.set()
             log.info("taking dial requests")
@@ -86,15 +88,22 @@ class AmqpEndpoint:
             if lost.is_set() and not stop.is_set():
                 log.error("broker connection lost; taking dial requests again once it is back")
 
-    async def _on_dial(self, incoming: AbstractIncomingMessage) -> None:
+    async def _on_request(self, incoming: AbstractIncomingMessage) -> None:
         try:
-            command = parse_message(incoming.body)
+            message = parse_message(incoming.body)
         except InvalidMessage as exc:
             log.error("unreadable dial request", error=str(exc)[:300])
             return
-        if not isinstance(command, DialCall):
-            log.error("not a dial request", type=type(command).__name__)
+        if type(message) in IGNORED:
             return
+        handler = HANDLERS.get(type(message))
+        if handler is None:
+            log.error("not a dial request", type=type(message).__name__)
+            return
+        await handler(self, message, incoming)
+
+    async def _answer_dial(self, command: DialCall, incoming: AbstractIncomingMessage) -> None:
+        """Place the call with the carrier and answer through the request's reply-to."""
         if command.expires_at is not None and datetime.now(UTC) > command.expires_at:
             # Held up on its way: the worker has stopped waiting, so the call is not placed.
             log.warning("expired dial request dropped", call_id=str(command.call_id))
@@ -152,6 +161,17 @@ class AmqpEndpoint:
                 if publisher is None:
                     raise TransientError("no broker connection")
                 await publisher.publish(message, CALL_RESULTS, record.result_route)
+
+
+RequestHandler = Callable[["AmqpEndpoint", Any, AbstractIncomingMessage], Awaitable[None]]
+
+#: What the carrier does with each message its dial-requests queue may carry.
+HANDLERS: dict[type[Message], RequestHandler] = {
+    DialCall: AmqpEndpoint._answer_dial,
+}
+
+#: Messages its queue may carry that it drops without acting: none today.
+IGNORED: frozenset[type[Message]] = frozenset()
 
 
 async def _first(*waits: Awaitable[object]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import structlog
 
 from services.worker.bootstrap import Deps
-from services.worker.handlers import HANDLERS
+from services.worker.handlers import HANDLERS, IGNORED
 from shared.amqp import Consumer
 from shared.db.pool import check_database
 from shared.health import start_health_server
@@ -26,7 +26,7 @@ async def run_session(deps: Deps, stop: asyncio.Event) -> None:
     """Work until `stop` is set or the broker connection drops."""
     lost = asyncio.Event()
     deps.connection.close_callbacks.add(lambda *_: lost.set())
-    consumer: Consumer[Deps] = Consumer(HANDLERS, deps)
+    consumer: Consumer[Deps] = Consumer(HANDLERS, deps, ignored=IGNORED)
 
     own = await deps.connection.channel(publisher_confirms=False)
     await own.set_qos(prefetch_count=100)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,14 +22,12 @@ from services.worker.subscriptions import CampaignSubscriptions
 from services.worker.telephony.base import ProviderContext, TelephonyProvider
 from services.worker.telephony.providers import connect_provider
 from services.worker.telephony.resilience import Dialer
+from services.worker.writes import AttemptWrites
 from shared.amqp import Publisher, connection_name
 from shared.batching import Batcher, KeyedBatcher
 from shared.db.pool import create_pool
 from shared.domain.attempts import AttemptRef, DialRules, NoDial, StartedAttempt
 from shared.domain.endings import EndEffect, ProviderReport
-from shared.repositories.attempts import record_dials_accepted
-from shared.repositories.claims import start_attempts
-from shared.repositories.endings import apply_provider_reports
 from shared.settings import Settings
 
 #: Claim statements one worker runs at once, whatever their campaigns. Each campaign's claims
@@ -55,6 +53,8 @@ class Deps:
     held: HeldAttempts
     subscriptions: CampaignSubscriptions
     dial_rules: DialRulesCache
+    #: Every write the handlers make; the batchers below flush through it.
+    writes: AttemptWrites
     #: Claims of a line (by a job, under one campaign's settings version), results and dial
     #: acceptances, each written in batches under load.
     claims: KeyedBatcher[tuple[UUID, int], tuple[DialRules, UUID], StartedAttempt | NoDial]
@@ -104,33 +104,14 @@ async def bootstrap(
                 connect_provider(ProviderContext(settings, connection, worker_id))
             )
         now = clock or utcnow
-        db = pool
         dial_window = timedelta(milliseconds=settings.dial_timeout_ms + 1000)
-
-        async def claim_lines(
-            key: tuple[UUID, int], claims: Sequence[tuple[DialRules, UUID]]
-        ) -> list[StartedAttempt | NoDial]:
-            rules = claims[0][0]
-            async with db.acquire() as conn:
-                return await start_attempts(
-                    conn,
-                    rules,
-                    [job_id for _, job_id in claims],
-                    worker_id,
-                    now(),
-                    settings.max_concurrent_calls,
-                    dial_window=dial_window,
-                )
-
-        async def write_results(reports: Sequence[ProviderReport]) -> Sequence[EndEffect | None]:
-            async with db.acquire() as conn:
-                return await apply_provider_reports(conn, reports, now())
-
-        async def write_accepted(accepted: Sequence[tuple[AttemptRef, str]]) -> list[None]:
-            async with db.acquire() as conn:
-                await record_dials_accepted(conn, accepted)
-            return [None] * len(accepted)
-
+        writes = AttemptWrites(
+            pool,
+            worker_id=worker_id,
+            clock=now,
+            max_concurrent_calls=settings.max_concurrent_calls,
+            dial_window=dial_window,
+        )
         yield Deps(
             settings=settings,
             worker_id=worker_id,
@@ -147,9 +128,12 @@ async def bootstrap(
             held=HeldAttempts(),
             subscriptions=CampaignSubscriptions(connection, pool),
             dial_rules=DialRulesCache(pool),
-            claims=KeyedBatcher(claim_lines, max_concurrent=1, max_concurrent_total=CLAIMS_AT_ONCE),
-            results=Batcher(write_results, max_concurrent=1),
-            accepted_dials=Batcher(write_accepted, max_concurrent=1),
+            writes=writes,
+            claims=KeyedBatcher(
+                writes.claim_lines, max_concurrent=1, max_concurrent_total=CLAIMS_AT_ONCE
+            ),
+            results=Batcher(writes.write_results, max_concurrent=1),
+            accepted_dials=Batcher(writes.write_accepted, max_concurrent=1),
             clock=now,
             dial_window=dial_window,
             draining=asyncio.Event(),

@@ -17,9 +17,20 @@ from shared.domain.attempts import AttemptRef, NoDial, StartedAttempt
 from shared.domain.endings import EndEffect, Ending, ProviderReport
 from shared.domain.statuses import AttemptOutcome
 from shared.errors import ProviderOutcomeUnknown, ProviderRejected, ProviderUnavailable
-from shared.messages import AttemptEnded, CallResultReported, CampaignEvent, PlaceCall
-from shared.repositories.attempts import adopt_job_attempt, extend_open_attempt
-from shared.repositories.endings import end_attempt
+from shared.messages import (
+    AttemptEnded,
+    CallResultReported,
+    CallsAdded,
+    CampaignCancelled,
+    CampaignEvent,
+    CampaignFinished,
+    CampaignPaused,
+    CampaignResumed,
+    CampaignStarted,
+    CampaignUpdated,
+    Message,
+    PlaceCall,
+)
 
 if TYPE_CHECKING:
     from services.worker.bootstrap import Deps
@@ -47,8 +58,7 @@ async def place_call(job: PlaceCall, deps: Deps) -> None:
                 with _bound(started):
                     await _dial(started, deps)
         if started is NoDial.JOB_STARTED:
-            async with deps.pool.acquire() as conn:
-                adopted = await adopt_job_attempt(conn, job.message_id, deps.worker_id)
+            adopted = await deps.writes.adopt_job_attempt(job.message_id)
             if adopted is not None:
                 log.info("adopted the attempt of a redelivered job", call_id=str(adopted.call_id))
                 await deps.held.wait(adopted)
@@ -100,8 +110,7 @@ async def _dial(started: StartedAttempt, deps: Deps) -> None:
         # A retry after a backoff: the attempt's deadline moves past this try, unless the
         # watchdog has already ended it.
         expected_by = deps.clock() + deps.dial_window + callback_timeout
-        async with deps.pool.acquire() as conn:
-            return await extend_open_attempt(conn, started.ref, expected_by)
+        return await deps.writes.extend_open_attempt(started.ref, expected_by)
 
     try:
         with metrics.dial_seconds.time():
@@ -131,8 +140,7 @@ async def _dial(started: StartedAttempt, deps: Deps) -> None:
 
 
 async def _end_by_worker(ref: AttemptRef, ending: Ending, deps: Deps) -> None:
-    async with deps.pool.acquire() as conn:
-        effect = await end_attempt(conn, ref, ending, deps.clock())
+    effect = await deps.writes.end_attempt(ref, ending)
     if effect is not None:
         await _tell_holder(effect, deps)
 
@@ -184,15 +192,20 @@ async def follow_campaign(event: CampaignEvent, deps: Deps) -> None:
     deps.subscriptions.refresh_soon()
 
 
-HANDLERS: dict[str, Handler[Deps]] = {
-    "PlaceCall": place_call,
-    "CallResultReported": record_result,
-    "AttemptEnded": release_attempt,
-    "CampaignStarted": follow_campaign,
-    "CampaignPaused": follow_campaign,
-    "CampaignResumed": follow_campaign,
-    "CampaignCancelled": follow_campaign,
-    "CampaignFinished": follow_campaign,
-    "CampaignUpdated": follow_campaign,
-    "CallsAdded": follow_campaign,
+#: Every message the worker reacts to: jobs from the campaign queues, results from its own
+#: and the shared results queue, signals from its signals queue, and campaign events.
+HANDLERS: dict[type[Message], Handler[Deps]] = {
+    PlaceCall: place_call,
+    CallResultReported: record_result,
+    AttemptEnded: release_attempt,
+    CampaignStarted: follow_campaign,
+    CampaignPaused: follow_campaign,
+    CampaignResumed: follow_campaign,
+    CampaignCancelled: follow_campaign,
+    CampaignFinished: follow_campaign,
+    CampaignUpdated: follow_campaign,
+    CallsAdded: follow_campaign,
 }
+
+#: Messages the worker's queues may carry that it acknowledges without acting: none today.
+IGNORED: frozenset[type[Message]] = frozenset()

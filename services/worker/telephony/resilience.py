@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import structlog
-from aiobreaker import CircuitBreaker, CircuitBreakerError, CircuitBreakerState
+from aiobreaker import (
+    CircuitBreaker,
+    CircuitBreakerError,
+    CircuitBreakerListener,
+    CircuitBreakerState,
+)
+from aiobreaker.state import CircuitBreakerBaseState
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -69,6 +76,22 @@ def _log_retry(state: RetryCallState) -> None:
     )
 
 
+class _OpeningTime(CircuitBreakerListener):  # type: ignore[misc]  # aiobreaker is untyped
+    """When the breaker last opened, on the monotonic clock, told by aiobreaker's public
+    listener interface (its own record of it is private, and in naive UTC)."""
+
+    def __init__(self) -> None:
+        self.opened_at: float | None = None
+
+    def state_change(
+        self, breaker: CircuitBreaker, old: CircuitBreakerBaseState, new: CircuitBreakerBaseState
+    ) -> None:
+        # Called after aiobreaker stamps its own opening time, so ours is never the earlier:
+        # when this says the breaker may let a trial through, aiobreaker agrees.
+        if new.state == CircuitBreakerState.OPEN:
+            self.opened_at = time.monotonic()
+
+
 class Dialer:
     """Places calls through `provider`.
 
@@ -86,12 +109,15 @@ class Dialer:
     ) -> None:
         self.provider = provider
         self._max_tries = max_tries
+        self._reset_timeout_s = reset_timeout_ms / 1000
         self.breaker = CircuitBreaker(
             fail_max=fail_max,
             timeout_duration=timedelta(milliseconds=reset_timeout_ms),
             exclude=[ProviderRejected],
             name=f"telephony-{provider.name}",
         )
+        self._opening = _OpeningTime()
+        self.breaker.add_listener(self._opening)
         self._trial = asyncio.Lock()
 
     @property
@@ -102,12 +128,10 @@ class Dialer:
         """How long the open breaker still refuses calls; 0 when it lets calls through."""
         if self.breaker.current_state != CircuitBreakerState.OPEN:
             return 0.0
-        opened_at = self.breaker._state_storage.opened_at
+        opened_at = self._opening.opened_at
         if opened_at is None:
             return 0.0
-        # aiobreaker stamps `opened_at` with naive UTC.
-        reopens = opened_at + self.breaker.timeout_duration
-        remaining: float = (reopens - datetime.utcnow()).total_seconds()
+        remaining = opened_at + self._reset_timeout_s - time.monotonic()
         return max(remaining, 0.0)
 
     @asynccontextmanager
