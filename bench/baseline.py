@@ -16,7 +16,7 @@ import aio_pika
 JOBS = "bench.baseline.jobs"
 RESULTS = "bench.baseline.results"
 BODY = (
-    b'{"type": "PlaceCall", "campaign_id": "'
+    b'{"type": "LeaseLine", "campaign_id": "'
     + str(uuid4()).encode()
     + b'", "pad": "'
     + (b"x" * 200)

@@ -207,7 +207,7 @@ CREATE TABLE public.schema_migrations (
 CREATE TABLE public.workers (
     worker_id text NOT NULL,
     seen_at timestamp with time zone NOT NULL,
-    held_jobs integer NOT NULL,
+    leases_held integer NOT NULL,
     breaker_state text NOT NULL
 );
 

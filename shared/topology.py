@@ -22,7 +22,7 @@ log = structlog.get_logger()
 
 #: Campaign lifecycle events (`campaign.started`, ...): the dispatcher and every worker listen.
 CAMPAIGN_EVENTS = "vcs.campaign-events"
-#: PlaceCall jobs, routed by campaign id to that campaign's queue.
+#: LeaseLine jobs, routed by campaign id to that campaign's queue.
 CALL_JOBS = "vcs.call-jobs"
 #: DialCall requests for a carrier that speaks messages (the mock).
 TELEPHONY = "vcs.telephony"

@@ -214,7 +214,7 @@ class CallbackIn(RequestBody):
     def _canonical_status(cls, value: Any) -> Any:
         if isinstance(value, str):
             value = value.strip().upper().replace("-", "_")
-            return {"CANCELLED": "CANCELED", "NOANSWER": "NO_ANSWER"}.get(value, value)
+            return {"CANCELED": "CANCELLED", "NOANSWER": "NO_ANSWER"}.get(value, value)
         return value
 
 
@@ -272,7 +272,7 @@ class AttemptOut(ResponseBody):
     external_call_id: str | None
     provider_status: str | None
     outcome: str | None = Field(
-        description="COMPLETED, BUSY, NO_ANSWER, FAILED, CANCELED, REJECTED, NOT_PLACED, or"
+        description="COMPLETED, BUSY, NO_ANSWER, FAILED, CANCELLED, REJECTED, NOT_PLACED, or"
         " TIMED_OUT when no result came in time; null while the call is live"
     )
     reason: str | None

@@ -160,7 +160,7 @@ async def global_metrics(
             WorkerOut(
                 worker_id=b.worker_id,
                 calls_in_flight=by_worker.get(b.worker_id, 0),
-                held_jobs=b.held_jobs,
+                leases_held=b.leases_held,
                 breaker_state=b.breaker_state,
                 last_seen_at=b.seen_at,
             )

@@ -66,8 +66,8 @@ class CampaignStatsOut(ResponseBody):
 
 class WorkerOut(ResponseBody):
     worker_id: str
-    calls_in_flight: int = Field(description="Calls in progress whose jobs it holds")
-    held_jobs: int
+    calls_in_flight: int = Field(description="Its attempts in progress (dialled, no result yet)")
+    leases_held: int
     breaker_state: Literal["closed", "half-open", "open"]
     last_seen_at: datetime
 

@@ -37,7 +37,7 @@ _STATUS: dict[str, ProviderStatus] = {
     "busy": "BUSY",
     "no-answer": "NO_ANSWER",
     "failed": "FAILED",
-    "canceled": "CANCELED",
+    "canceled": "CANCELLED",
 }
 
 

@@ -17,7 +17,7 @@ from services.dispatcher.housekeeping import (
     remove_finished_queues,
     time_out_overdue_attempts,
 )
-from services.dispatcher.jobs import JobStocker
+from services.dispatcher.leases import LeaseStocker
 from services.dispatcher.maintenance import keep_database_tidy
 from shared.amqp import Consumer, Handler
 from shared.messages import (
@@ -98,7 +98,7 @@ async def run_leader(deps: Deps, until: asyncio.Event) -> None:
 
 
 async def _loop(deps: Deps, until: asyncio.Event) -> None:
-    stocker = JobStocker(deps)
+    stocker = LeaseStocker(deps)
     tick_s = deps.settings.dispatch_interval_ms / 1000
     next_housekeeping = 0.0
     while not until.is_set():

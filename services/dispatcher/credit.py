@@ -1,4 +1,4 @@
-"""How many PlaceCall jobs a campaign's queue should receive now. Pure arithmetic."""
+"""How many LeaseLine jobs a campaign's queue should receive now. Pure arithmetic."""
 
 from __future__ import annotations
 

@@ -61,7 +61,7 @@ class _LastPassCollector(Collector):
 class DispatcherMetrics:
     registry: CollectorRegistry
     pass_seconds: Histogram
-    jobs_published: Counter
+    leases_published: Counter
     line_capacity: Gauge
     lines_in_use: Gauge
     is_leader: Gauge
@@ -84,8 +84,10 @@ class DispatcherMetrics:
                 buckets=LATENCY_BUCKETS,
                 registry=registry,
             ),
-            jobs_published=Counter(
-                "vcs_jobs_published", "PlaceCall jobs published", registry=registry
+            leases_published=Counter(
+                "vcs_leases_published",
+                "LeaseLine messages (leases on lines) published",
+                registry=registry,
             ),
             line_capacity=capacity,
             lines_in_use=Gauge(

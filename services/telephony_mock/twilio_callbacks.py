@@ -22,7 +22,7 @@ _FINAL_STATUS = {
     "BUSY": "busy",
     "NO_ANSWER": "no-answer",
     "FAILED": "failed",
-    "CANCELED": "canceled",
+    "CANCELLED": "canceled",
 }
 #: The SIP response a real carrier reports with each final status.
 _SIP_CODE = {"completed": 200, "busy": 486, "no-answer": 480, "failed": 500, "canceled": 487}

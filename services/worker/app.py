@@ -49,7 +49,7 @@ async def run_session(deps: Deps, stop: asyncio.Event) -> None:
         asyncio.create_task(_beat(deps)),
     ]
     deps.metrics.calls_in_flight.set_function(lambda: len(deps.held))
-    deps.metrics.jobs_held.set_function(lambda: sum(deps.subscriptions.held_jobs().values()))
+    deps.metrics.leases_held.set_function(lambda: sum(deps.subscriptions.leases_held().values()))
     deps.metrics.breaker_state.set_function(lambda: BREAKER_STATE_VALUES[_breaker_state(deps)])
     health = await start_health_server(
         settings.host, settings.worker_health_port, _health_checks(deps), deps.metrics.registry
@@ -75,7 +75,7 @@ async def run_session(deps: Deps, stop: asyncio.Event) -> None:
                 raise task.exception()  # type: ignore[misc]
         if lost.is_set() and not stop.is_set():
             log.error(
-                "worker session ended: broker connection lost; held jobs return to their queues"
+                "worker session ended: broker connection lost; held leases return to their queues"
             )
         elif stop.is_set():
             log.info("worker session ended: stop requested; finishing held calls")
@@ -116,7 +116,7 @@ async def _beat(deps: Deps) -> None:
         beat = WorkerBeat(
             deps.worker_id,
             deps.clock(),
-            sum(deps.subscriptions.held_jobs().values()),
+            sum(deps.subscriptions.leases_held().values()),
             _breaker_state(deps),
         )
         try:
@@ -139,7 +139,7 @@ def _health_checks(deps: Deps) -> dict[str, Any]:
     async def broker() -> dict[str, Any]:
         if deps.connection.is_closed:
             raise ConnectionError("broker connection closed")
-        return {"heldJobs": len(deps.held)}
+        return {"attemptsHeld": len(deps.held)}
 
     async def provider() -> dict[str, Any]:
         return {"name": deps.dialer.provider.name, "circuitBreaker": deps.dialer.breaker_state}

@@ -28,8 +28,8 @@ from shared.messages import (
     CampaignResumed,
     CampaignStarted,
     CampaignUpdated,
+    LeaseLine,
     Message,
-    PlaceCall,
 )
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 
 
-async def place_call(job: PlaceCall, deps: Deps) -> None:
+async def lease_line(job: LeaseLine, deps: Deps) -> None:
     """Hold a line of the campaign: dial its most urgent number, wait for that call to end,
     and go on with the next, until there is nothing to dial, the campaign may not take the
     line any more, or the lease is up (a `one_call` job: after one call). Returning lets the
@@ -81,7 +81,7 @@ def _bound(started: StartedAttempt) -> contextlib.AbstractContextManager[Any]:
     )
 
 
-async def _start(job: PlaceCall, deps: Deps, lease_version: int | None) -> StartedAttempt | NoDial:
+async def _start(job: LeaseLine, deps: Deps, lease_version: int | None) -> StartedAttempt | NoDial:
     fresh = False
     while True:
         rules = await deps.dial_rules.get(job.campaign_id, fresh=fresh)
@@ -195,7 +195,7 @@ async def follow_campaign(event: CampaignEvent, deps: Deps) -> None:
 #: Every message the worker reacts to: jobs from the campaign queues, results from its own
 #: and the shared results queue, signals from its signals queue, and campaign events.
 HANDLERS: dict[type[Message], Handler[Deps]] = {
-    PlaceCall: place_call,
+    LeaseLine: lease_line,
     CallResultReported: record_result,
     AttemptEnded: release_attempt,
     CampaignStarted: follow_campaign,

@@ -23,7 +23,7 @@ class WorkerMetrics:
     #: From the accepted dial to its result arriving here: how long calls and callbacks take.
     callback_seconds: Histogram
     calls_in_flight: Gauge
-    jobs_held: Gauge
+    leases_held: Gauge
     #: 0 closed, 1 half-open, 2 open.
     breaker_state: Gauge
 
@@ -59,7 +59,11 @@ class WorkerMetrics:
                 "Calls this worker holds a line for",
                 registry=registry,
             ),
-            jobs_held=Gauge("vcs_worker_jobs_held", "Jobs this worker holds", registry=registry),
+            leases_held=Gauge(
+                "vcs_worker_leases_held",
+                "Leases on campaign lines this worker holds",
+                registry=registry,
+            ),
             breaker_state=Gauge(
                 "vcs_breaker_state",
                 "The provider circuit breaker: 0 closed, 1 half-open, 2 open",

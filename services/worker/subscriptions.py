@@ -54,8 +54,8 @@ class CampaignSubscriptions:
     def refresh_soon(self) -> None:
         self._wake.set()
 
-    def held_jobs(self) -> dict[UUID, int]:
-        """Jobs held per campaign right now."""
+    def leases_held(self) -> dict[UUID, int]:
+        """Leases held (unacknowledged LeaseLine messages) per campaign right now."""
         return {cid: s.busy for cid, s in self._subscriptions.items()}
 
     async def run(self, on_job: JobCallback, interval_s: float) -> None:

@@ -26,7 +26,7 @@ _FINAL_PROVIDER_STATUSES: dict[str, AttemptOutcome] = {
     "BUSY": AttemptOutcome.BUSY,
     "NO_ANSWER": AttemptOutcome.NO_ANSWER,
     "FAILED": AttemptOutcome.FAILED,
-    "CANCELED": AttemptOutcome.CANCELED,
+    "CANCELLED": AttemptOutcome.CANCELLED,
 }
 
 #: Call states a late success may overturn: those the watchdog's timeout can lead to.

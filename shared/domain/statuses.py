@@ -56,7 +56,7 @@ class AttemptOutcome(StrEnum):
     REJECTED = "REJECTED"
     #: The provider was unavailable and never placed the call: the attempt is not counted.
     NOT_PLACED = "NOT_PLACED"
-    CANCELED = "CANCELED"
+    CANCELLED = "CANCELLED"
 
     @property
     def is_success(self) -> bool:

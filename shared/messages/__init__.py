@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field, TypeAdapter, ValidationError
 
 from shared.messages.base import Message
-from shared.messages.calls import AttemptEnded, PlaceCall
+from shared.messages.calls import AttemptEnded, LeaseLine
 from shared.messages.campaigns import (
     CallsAdded,
     CampaignCancelled,
@@ -21,7 +21,7 @@ from shared.messages.campaigns import (
 from shared.messages.telephony import CallResultReported, DialAccepted, DialCall, DialRefused
 
 AnyMessage = Annotated[
-    PlaceCall
+    LeaseLine
     | AttemptEnded
     | CampaignStarted
     | CampaignPaused
@@ -68,7 +68,7 @@ __all__ = [
     "DialCall",
     "DialRefused",
     "InvalidMessage",
+    "LeaseLine",
     "Message",
-    "PlaceCall",
     "parse_message",
 ]

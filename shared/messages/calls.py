@@ -1,4 +1,4 @@
-"""Messages about dialling: jobs for workers and the signals that release them."""
+"""Messages about dialling: leases on lines for workers, and the signals that release them."""
 
 from __future__ import annotations
 
@@ -8,23 +8,27 @@ from uuid import UUID
 from shared.messages.base import Message
 
 
-class PlaceCall(Message):
-    """One line's worth of work for a campaign: dial its most urgent dialable number.
+class LeaseLine(Message):
+    """A lease on one of a campaign's lines: while a worker holds it, it dials the campaign's
+    most urgent dialable numbers one after another on that line.
 
-    The job names the campaign, not the call: the worker picks the number at dial time, due
-    retries first, so a queued job never goes stale. Its `message_id` is recorded on the
-    attempt it starts, which makes a redelivered job recognisable.
+    The lease names the campaign, not a call: the worker picks each number at dial time, due
+    retries first, so a queued lease never goes stale. Its `message_id` is recorded on the
+    attempts it starts, which makes a redelivered lease recognisable.
+
+    Before 2026-12 this message was called `PlaceCall`; leases published under that name may
+    still wait in campaign queues after an upgrade, so it is still read (for one release).
     """
 
-    type: Literal["PlaceCall"] = "PlaceCall"
+    type: Literal["LeaseLine", "PlaceCall"] = "LeaseLine"
     campaign_id: UUID
     #: Dial one call and give the line back, rather than holding it for a lease of several:
-    #: for paced campaigns, whose rate the dispatcher keeps by how fast it sends jobs.
+    #: for paced campaigns, whose rate the dispatcher keeps by how fast it sends leases.
     one_call: bool = False
 
 
 class AttemptEnded(Message):
-    """An attempt has its result (or timed out): the worker holding its job may let go."""
+    """An attempt has its result (or timed out): the worker holding its lease may let go."""
 
     type: Literal["AttemptEnded"] = "AttemptEnded"
     campaign_id: UUID

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from shared.messages.base import Message
 
@@ -51,7 +51,7 @@ ProviderStatus = Literal[
     "BUSY",
     "NO_ANSWER",
     "FAILED",
-    "CANCELED",
+    "CANCELLED",
 ]
 
 
@@ -65,3 +65,9 @@ class CallResultReported(Message):
     attempt_no: int | None = None
     duration_seconds: int | None = Field(default=None, ge=0)
     failure_reason: str | None = None
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _one_spelling(cls, value: Any) -> Any:
+        # Carriers spell it CANCELED, and so did results sent before 2026-12 still queued.
+        return "CANCELLED" if value == "CANCELED" else value

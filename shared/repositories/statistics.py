@@ -27,7 +27,7 @@ _RANG = sql_list(
 )
 _ANSWERED = sql_literal(AttemptOutcome.COMPLETED)
 _NOT_PLACED = sql_literal(AttemptOutcome.NOT_PLACED)
-_CANCELED = sql_literal(AttemptOutcome.CANCELED)
+_CANCELLED = sql_literal(AttemptOutcome.CANCELLED)
 _RUNNING = sql_literal(CampaignStatus.IN_PROGRESS)
 
 
@@ -95,7 +95,7 @@ async def activity_by_minute(
                    count(*) FILTER (WHERE outcome = {_ANSWERED}) AS completed,
                    count(*) FILTER (WHERE outcome IS DISTINCT FROM {_ANSWERED}
                                     AND outcome IS DISTINCT FROM {_NOT_PLACED}
-                                    AND outcome IS DISTINCT FROM {_CANCELED}) AS failed
+                                    AND outcome IS DISTINCT FROM {_CANCELLED}) AS failed
             FROM recent WHERE ended_at >= $1 GROUP BY 1
         )
         SELECT s.m AS minute, coalesce(d.n, 0) AS dials,

@@ -12,21 +12,21 @@ import asyncpg
 class WorkerBeat:
     worker_id: str
     seen_at: datetime
-    held_jobs: int
+    leases_held: int
     breaker_state: str
 
 
 async def record_heartbeat(conn: asyncpg.Connection, beat: WorkerBeat) -> None:
     await conn.execute(
         """
-        INSERT INTO workers (worker_id, seen_at, held_jobs, breaker_state)
+        INSERT INTO workers (worker_id, seen_at, leases_held, breaker_state)
         VALUES ($1, $2, $3, $4)
         ON CONFLICT (worker_id) DO UPDATE SET seen_at = excluded.seen_at,
-            held_jobs = excluded.held_jobs, breaker_state = excluded.breaker_state
+            leases_held = excluded.leases_held, breaker_state = excluded.breaker_state
         """,
         beat.worker_id,
         beat.seen_at,
-        beat.held_jobs,
+        beat.leases_held,
         beat.breaker_state,
     )
 
@@ -41,7 +41,7 @@ async def live_workers(conn: asyncpg.Connection, seen_since: datetime) -> list[W
         "DELETE FROM workers WHERE seen_at < $1::timestamptz - interval '1 hour'", seen_since
     )
     rows = await conn.fetch(
-        "SELECT worker_id, seen_at, held_jobs, breaker_state FROM workers"
+        "SELECT worker_id, seen_at, leases_held, breaker_state FROM workers"
         " WHERE seen_at >= $1 ORDER BY worker_id",
         seen_since,
     )

@@ -9,7 +9,7 @@ from uuid import UUID
 import aio_pika
 import pytest
 
-from shared.messages import PlaceCall
+from shared.messages import LeaseLine
 from shared.topology import CALL_JOBS, campaign_routing_key
 from tests.e2e.helpers import finished
 from tests.support.api_client import ApiClient, MockClient
@@ -48,7 +48,7 @@ async def test_closed_campaign_waits_while_open_one_proceeds(
         channel = await connection.channel(publisher_confirms=True)
         exchange = await channel.get_exchange(CALL_JOBS)
         for _ in range(5):
-            job = PlaceCall(campaign_id=UUID(closed["id"]))
+            job = LeaseLine(campaign_id=UUID(closed["id"]))
             await exchange.publish(
                 aio_pika.Message(job.to_json(), message_id=str(job.message_id), type=job.type),
                 campaign_routing_key(job.campaign_id),

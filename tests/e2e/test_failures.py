@@ -26,10 +26,10 @@ from tests.support.waiting import wait_until
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
 
-async def _held_jobs(http: aiohttp.ClientSession, stack: Stack, name: str) -> int:
+async def _attempts_held(http: aiohttp.ClientSession, stack: Stack, name: str) -> int:
     async with http.get(f"{stack.url(name)}/health") as response:
         body = await response.json()
-        return int(body["components"]["broker"]["heldJobs"])
+        return int(body["components"]["broker"]["attemptsHeld"])
 
 
 async def test_sigkill_of_the_busy_worker_loses_nothing_and_dials_nothing_twice(
@@ -52,7 +52,7 @@ async def test_sigkill_of_the_busy_worker_loses_nothing_and_dials_nothing_twice(
     await metric_reaches(api, campaign["id"], "completedCalls", 50)
 
     workers = [name for name in stack.services if name.startswith("worker")]
-    held = {name: await _held_jobs(http, stack, name) for name in workers}
+    held = {name: await _attempts_held(http, stack, name) for name in workers}
     busy = max(held, key=lambda name: held[name])
     assert held[busy] > 0, held
     stack.kill(busy)

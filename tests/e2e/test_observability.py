@@ -60,11 +60,11 @@ async def test_every_service_exposes_what_operators_graph(
     for samples in workers:
         assert samples["vcs_worker_calls_in_flight"] >= 0
         assert samples["vcs_breaker_state"] == 0
-        assert "vcs_worker_jobs_held" in samples
+        assert "vcs_worker_leases_held" in samples
 
     assert dispatcher["vcs_dispatcher_active"] == 1
     assert dispatcher["vcs_dispatcher_tick_seconds_count"] > 0
-    assert dispatcher["vcs_jobs_published_total"] >= 1
+    assert dispatcher["vcs_leases_published_total"] >= 1
     assert dispatcher["vcs_line_capacity"] == 100
     assert "vcs_lines_in_use" in dispatcher
 

@@ -89,7 +89,7 @@ async def test_a_consumer_cancelled_by_the_broker_while_idle_gives_its_channel_b
         runner = asyncio.create_task(subscriptions.run(on_job, 0.1))
 
         async def all_consumed() -> bool:
-            return set(subscriptions.held_jobs()) == set(campaigns)
+            return set(subscriptions.leases_held()) == set(campaigns)
 
         await wait_until(all_consumed, timeout=10, message="every campaign queue consumed")
         assert open_channels(connection) == before + len(campaigns)
@@ -101,7 +101,7 @@ async def test_a_consumer_cancelled_by_the_broker_while_idle_gives_its_channel_b
             await delete_campaign_queue(admin, campaign_id)
 
         async def all_dropped() -> bool:
-            return not subscriptions.held_jobs()
+            return not subscriptions.leases_held()
 
         await wait_until(all_dropped, timeout=10, message="every subscription dropped")
         async with pool.acquire() as conn:

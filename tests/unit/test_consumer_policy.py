@@ -11,7 +11,7 @@ from structlog.testing import capture_logs
 
 from shared.amqp import Consumer
 from shared.errors import NotFound, TransientError
-from shared.messages import AttemptEnded, CampaignStarted, Message, PlaceCall
+from shared.messages import AttemptEnded, CampaignStarted, LeaseLine, Message
 
 ACK = ("ack", None)
 DEAD_LETTER = ("reject", False)
@@ -60,12 +60,12 @@ class Recorder:
             raise self.raises.pop(0)
 
 
-def job() -> PlaceCall:
-    return PlaceCall(campaign_id=uuid4())
+def job() -> LeaseLine:
+    return LeaseLine(campaign_id=uuid4())
 
 
 def consumer(handler: Recorder, *, max_retries: int = 5) -> Consumer[object]:
-    return Consumer({PlaceCall: handler}, object(), max_retries=max_retries, retry_pause_s=0)
+    return Consumer({LeaseLine: handler}, object(), max_retries=max_retries, retry_pause_s=0)
 
 
 async def test_a_handled_message_is_acknowledged_after_its_handler_ran() -> None:
@@ -78,11 +78,11 @@ async def test_a_handled_message_is_acknowledged_after_its_handler_ran() -> None
 
 
 @pytest.mark.parametrize(
-    "body", [b"not json", b'{"type": "PlaceCall"}', b'{"type": "NoSuchMessage", "x": 1}']
+    "body", [b"not json", b'{"type": "LeaseLine"}', b'{"type": "NoSuchMessage", "x": 1}']
 )
 async def test_an_invalid_message_is_dead_lettered_unhandled(body: bytes) -> None:
     handler = Recorder()
-    delivery = FakeDelivery(body, "PlaceCall")
+    delivery = FakeDelivery(body, "LeaseLine")
     await consumer(handler)(delivery)
     assert handler.seen == []
     assert delivery.settled == [DEAD_LETTER]
@@ -96,7 +96,7 @@ async def test_a_message_of_a_class_with_no_handler_is_dead_lettered() -> None:
 
 async def test_an_ignored_class_is_acknowledged_without_a_handler() -> None:
     handler = Recorder()
-    ignoring: Consumer[object] = Consumer({PlaceCall: handler}, object(), ignored={CampaignStarted})
+    ignoring: Consumer[object] = Consumer({LeaseLine: handler}, object(), ignored={CampaignStarted})
     delivery = FakeDelivery.of(CampaignStarted(campaign_id=uuid4()))
     await ignoring(delivery)
     assert handler.seen == []

@@ -69,7 +69,7 @@ EXPECTED_OUTCOMES: dict[str, AttemptOutcome | None] = {
     "BUSY": AttemptOutcome.BUSY,
     "NO_ANSWER": AttemptOutcome.NO_ANSWER,
     "FAILED": AttemptOutcome.FAILED,
-    "CANCELED": AttemptOutcome.CANCELED,
+    "CANCELLED": AttemptOutcome.CANCELLED,
 }
 
 

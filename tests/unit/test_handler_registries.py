@@ -17,8 +17,8 @@ from shared.messages import (
     DialAccepted,
     DialCall,
     DialRefused,
+    LeaseLine,
     Message,
-    PlaceCall,
 )
 from shared.topology import (
     CALL_JOBS,
@@ -34,10 +34,10 @@ ALL_MESSAGES: frozenset[type[Message]] = frozenset(get_args(get_args(AnyMessage)
 CAMPAIGN_EVENTS_ALL = frozenset(m for m in ALL_MESSAGES if issubclass(m, CampaignEvent))
 
 #: Which messages are published to which exchange (see the publishers: services/api/events.py,
-#: services/dispatcher/jobs.py and housekeeping.py, shared/attempt_signals.py, the carriers).
+#: services/dispatcher/leases.py and housekeeping.py, shared/attempt_signals.py, the carriers).
 PUBLISHED_TO: dict[str, frozenset[type[Message]]] = {
     CAMPAIGN_EVENTS: CAMPAIGN_EVENTS_ALL,
-    CALL_JOBS: frozenset({PlaceCall}),
+    CALL_JOBS: frozenset({LeaseLine}),
     WORKER_SIGNALS: frozenset({AttemptEnded}),
     CALL_RESULTS: frozenset({CallResultReported}),
     TELEPHONY: frozenset({DialCall}),

@@ -189,7 +189,7 @@ class TestStatusCallback:
             ("busy", "BUSY"),
             ("no-answer", "NO_ANSWER"),
             ("failed", "FAILED"),
-            ("canceled", "CANCELED"),
+            ("canceled", "CANCELLED"),
         ],
     )
     def test_failures_keep_the_carriers_word_and_sip_code(self, status: str, expected: str) -> None:

@@ -13,7 +13,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from services.worker.bootstrap import Deps
-from services.worker.handlers import follow_campaign, place_call, record_result, release_attempt
+from services.worker.handlers import follow_campaign, lease_line, record_result, release_attempt
 from services.worker.held_attempts import HeldAttempts
 from services.worker.metrics import WorkerMetrics
 from services.worker.telephony.base import DialRequest
@@ -27,8 +27,8 @@ from shared.messages import (
     AttemptEnded,
     CallResultReported,
     CampaignPaused,
+    LeaseLine,
     Message,
-    PlaceCall,
 )
 from shared.settings import Settings
 from shared.topology import WORKER_SIGNALS
@@ -237,9 +237,9 @@ async def test_an_accepted_dial_holds_the_line_until_its_result_is_applied() -> 
     attempt = started()
     results = FakeBatcher(lambda report: effect(report.ref))
     deps = make_deps(dialer=FakeDialer("carrier-1"), claims=FakeClaims(attempt), results=results)
-    job = PlaceCall(campaign_id=CAMPAIGN)
+    job = LeaseLine(campaign_id=CAMPAIGN)
 
-    holding = asyncio.create_task(place_call(job, deps))
+    holding = asyncio.create_task(lease_line(job, deps))
     accepted = deps.accepted_dials
     await asyncio.wait_for(accepted.submitted.wait(), DEADLINE_S)
     assert accepted.items == [(attempt.ref, "carrier-1")]
@@ -272,7 +272,7 @@ async def test_a_permanently_refused_dial_ends_its_attempt_as_rejected() -> None
         claims=FakeClaims(attempt),
         writes=writes,
     )
-    await asyncio.wait_for(place_call(PlaceCall(campaign_id=CAMPAIGN), deps), DEADLINE_S)
+    await asyncio.wait_for(lease_line(LeaseLine(campaign_id=CAMPAIGN), deps), DEADLINE_S)
     assert writes.ended == [(attempt.ref, Ending(AttemptOutcome.REJECTED, "not a valid number"))]
     assert deps.accepted_dials.items == []
     assert count(deps, "vcs_dials_total", outcome="rejected") == 1
@@ -286,7 +286,7 @@ async def test_a_transient_dial_failure_ends_its_attempt_as_not_placed() -> None
         claims=FakeClaims(attempt),
         writes=writes,
     )
-    await asyncio.wait_for(place_call(PlaceCall(campaign_id=CAMPAIGN), deps), DEADLINE_S)
+    await asyncio.wait_for(lease_line(LeaseLine(campaign_id=CAMPAIGN), deps), DEADLINE_S)
     assert writes.ended == [
         (attempt.ref, Ending(AttemptOutcome.NOT_PLACED, "carrier answered 503"))
     ]
@@ -305,7 +305,7 @@ async def test_an_ended_attempt_held_for_another_worker_is_signalled_to_it() -> 
         claims=FakeClaims(attempt),
         writes=FakeWrites(holder="worker-2"),
     )
-    job = asyncio.create_task(place_call(PlaceCall(campaign_id=CAMPAIGN, one_call=True), deps))
+    job = asyncio.create_task(lease_line(LeaseLine(campaign_id=CAMPAIGN, one_call=True), deps))
     hints: FakePublisher = deps.hints
     await eventually(lambda: bool(hints.published))
     [(signal, exchange, route)] = hints.published
@@ -329,7 +329,7 @@ async def test_a_dial_of_unknown_fate_ends_nothing_and_waits_for_the_callback() 
         claims=FakeClaims(attempt),
         writes=writes,
     )
-    holding = asyncio.create_task(place_call(PlaceCall(campaign_id=CAMPAIGN), deps))
+    holding = asyncio.create_task(lease_line(LeaseLine(campaign_id=CAMPAIGN), deps))
     await eventually(lambda: count(deps, "vcs_dials_total", outcome="unknown") == 1)
     assert not holding.done()
     assert writes.ended == []
@@ -348,14 +348,14 @@ async def test_a_claim_that_says_no_dial_releases_the_line_without_dialling(
     no_dial: NoDial,
 ) -> None:
     deps = make_deps(claims=FakeClaims(no_dial))
-    await asyncio.wait_for(place_call(PlaceCall(campaign_id=CAMPAIGN), deps), DEADLINE_S)
+    await asyncio.wait_for(lease_line(LeaseLine(campaign_id=CAMPAIGN), deps), DEADLINE_S)
     assert deps.dialer.requests == []
     assert count(deps, "vcs_line_claims_total", result=no_dial.name.lower()) == 1
 
 
 async def test_a_campaign_with_no_rules_dials_nothing() -> None:
     deps = make_deps(rules=None)
-    await asyncio.wait_for(place_call(PlaceCall(campaign_id=CAMPAIGN), deps), DEADLINE_S)
+    await asyncio.wait_for(lease_line(LeaseLine(campaign_id=CAMPAIGN), deps), DEADLINE_S)
     assert deps.claims.claimed == []
     assert count(deps, "vcs_line_claims_total", result="no_free_line") == 1
 
@@ -365,7 +365,7 @@ async def test_changed_rules_are_read_afresh_once_before_the_claim_is_given_up()
     deps = make_deps(
         dialer=FakeDialer("carrier-1"), claims=FakeClaims(NoDial.RULES_CHANGED, attempt)
     )
-    job = asyncio.create_task(place_call(PlaceCall(campaign_id=CAMPAIGN, one_call=True), deps))
+    job = asyncio.create_task(lease_line(LeaseLine(campaign_id=CAMPAIGN, one_call=True), deps))
     await asyncio.wait_for(deps.accepted_dials.submitted.wait(), DEADLINE_S)
     assert deps.dial_rules.asked == [False, True]
     deps.held.release(attempt.ref)
@@ -375,7 +375,7 @@ async def test_changed_rules_are_read_afresh_once_before_the_claim_is_given_up()
 async def test_a_redelivered_job_waits_for_the_attempt_it_already_started() -> None:
     earlier = AttemptRef(uuid4(), 2)
     deps = make_deps(claims=FakeClaims(NoDial.JOB_STARTED), writes=FakeWrites(adopts=earlier))
-    job = asyncio.create_task(place_call(PlaceCall(campaign_id=CAMPAIGN), deps))
+    job = asyncio.create_task(lease_line(LeaseLine(campaign_id=CAMPAIGN), deps))
     await eventually(lambda: earlier in deps.held.refs())
     assert deps.dialer.requests == []
     deps.held.release(earlier)
@@ -386,7 +386,7 @@ async def test_a_redelivered_job_waits_for_the_attempt_it_already_started() -> N
 async def test_a_draining_worker_takes_no_new_call() -> None:
     deps = make_deps(claims=FakeClaims(started()))
     deps.draining.set()
-    await place_call(PlaceCall(campaign_id=CAMPAIGN), deps)
+    await lease_line(LeaseLine(campaign_id=CAMPAIGN), deps)
     assert deps.claims.claimed == []
 
 

@@ -138,7 +138,7 @@ export interface GlobalMetrics {
   workers: {
     workerId: string;
     callsInFlight: number;
-    heldJobs: number;
+    leasesHeld: number;
     breakerState: string;
     lastSeenAt: string;
   }[];

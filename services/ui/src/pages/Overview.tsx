@@ -84,7 +84,7 @@ export function Overview() {
               <tr>
                 <th scope="col">Worker</th>
                 <th scope="col">Calls</th>
-                <th scope="col">Jobs held</th>
+                <th scope="col">Lines leased</th>
                 <th scope="col">Breaker</th>
               </tr>
             </thead>
@@ -93,7 +93,7 @@ export function Overview() {
                 <tr key={w.workerId}>
                   <td data-label="Worker">{w.workerId}</td>
                   <td data-label="Calls">{w.callsInFlight}</td>
-                  <td data-label="Jobs held">{w.heldJobs}</td>
+                  <td data-label="Lines leased">{w.leasesHeld}</td>
                   <td data-label="Breaker">{w.breakerState}</td>
                 </tr>
               ))}

@@ -1,4 +1,4 @@
-"""Keeps each running campaign's job queue stocked: one PlaceCall per line of its share that is
+"""Keeps each running campaign's job queue stocked: one LeaseLine per line of its share that is
 free, plus a buffer; paced campaigns get theirs no faster than their rate allows."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from services.dispatcher.pacing import Pacer
 from services.dispatcher.shares import plan_lines
 from services.dispatcher.strategies import STRATEGIES
 from shared.amqp import Unroutable
-from shared.messages import PlaceCall
+from shared.messages import LeaseLine
 from shared.repositories.dispatching import dispatch_snapshot, set_allowed_lines
 from shared.topology import (
     CALL_JOBS,
@@ -42,7 +42,7 @@ class StockingPass:
     next_paced_at: float | None = None
 
 
-class JobStocker:
+class LeaseStocker:
     """Shares the lines among campaigns inside their business hours and publishes the jobs
     they have credit for."""
 
@@ -102,7 +102,7 @@ class JobStocker:
         metrics = deps.metrics
         metrics.last_pass.campaigns = seen
         metrics.lines_in_use.set(snapshot.lines_in_use)
-        metrics.jobs_published.inc(published)
+        metrics.leases_published.inc(published)
         return StockingPass(published, next_paced_at)
 
     async def _queued_jobs(self, campaign_id: UUID) -> int:
@@ -126,7 +126,7 @@ class JobStocker:
             await asyncio.gather(
                 *(
                     publisher.publish(
-                        PlaceCall(campaign_id=campaign_id, one_call=one_call),
+                        LeaseLine(campaign_id=campaign_id, one_call=one_call),
                         CALL_JOBS,
                         key,
                         persistent=False,
