@@ -18,10 +18,6 @@ class RetryConfig:
     callback_retry_delay_ms: int
     callback_timeout_ms: int
 
-    def sync_backoff_ms(self, retry_number: int) -> float:
-        """Wait before the n-th retry (1-based) of a dial the provider answered with an error."""
-        return self.sync_initial_backoff_ms * self.sync_backoff_multiplier ** (retry_number - 1)
-
 
 @dataclass(frozen=True)
 class NextStep:

@@ -57,7 +57,3 @@ class AttemptOutcome(StrEnum):
     #: The provider was unavailable and never placed the call: the attempt is not counted.
     NOT_PLACED = "NOT_PLACED"
     CANCELLED = "CANCELLED"
-
-    @property
-    def is_success(self) -> bool:
-        return self is AttemptOutcome.COMPLETED

@@ -22,17 +22,6 @@ ATTEMPT_COLUMNS = """
 """
 
 
-async def insert_new_numbers(
-    conn: asyncpg.Connection, campaign_id: UUID, numbers: Sequence[str]
-) -> int:
-    """Bulk-load already unique E.164 numbers into a campaign that has none yet, with COPY."""
-    records = [(uuid4(), campaign_id, number, CallStatus.PENDING.value) for number in numbers]
-    await conn.copy_records_to_table(
-        "calls", records=records, columns=["id", "campaign_id", "phone_number", "status"]
-    )
-    return len(records)
-
-
 async def insert_single_call(
     conn: asyncpg.Connection, campaign_id: UUID, number: str
 ) -> asyncpg.Record:

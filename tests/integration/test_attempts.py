@@ -17,7 +17,6 @@ from shared.domain.business_hours import ALL_DAYS, ALWAYS_OPEN, BusinessHours
 from shared.domain.endings import TIMEOUT_REASON, Ending
 from shared.domain.retry_policy import RetryConfig
 from shared.domain.statuses import AttemptOutcome, CampaignStatus
-from shared.repositories import calls as call_repo
 from shared.repositories import campaigns as campaign_repo
 from shared.repositories.attempts import (
     adopt_job_attempt,
@@ -70,7 +69,11 @@ async def running_campaign(
                 status=CampaignStatus.IN_PROGRESS,
             ),
         )
-        await call_repo.insert_new_numbers(conn, campaign.id, numbers)
+        await conn.copy_records_to_table(
+            "calls",
+            records=[(uuid4(), campaign.id, n, "PENDING") for n in numbers],
+            columns=["id", "campaign_id", "phone_number", "status"],
+        )
         await conn.execute(
             "UPDATE campaigns SET allowed_lines = $2 WHERE id = $1",
             campaign.id,

@@ -54,7 +54,3 @@ def test_a_cancelled_campaign_retries_nothing() -> None:
     assert step.status is CallStatus.CANCELLED
     success = after_attempt(AttemptOutcome.COMPLETED, 1, CONFIG, NOW, campaign_cancelled=True)
     assert success.status is CallStatus.COMPLETED
-
-
-def test_sync_backoff_grows_exponentially() -> None:
-    assert [CONFIG.sync_backoff_ms(n) for n in (1, 2, 3)] == [1000, 2000, 4000]
