@@ -1,0 +1,276 @@
+"""Where a recipient is: the candidate IANA time zones and ISO 3166-2 regions of one number.
+
+Computed once per number at ingestion and stored with the call; the calling rules read them
+and never recompute them. The first source that answers wins:
+
+1. ``attribute_timezone``: an explicit IANA zone in the contact's attributes (``timezone``,
+   ``timeZone``, ``time_zone``, ``tz``; keys are matched ignoring case, ``_`` and ``-``). An
+   unknown name raises InvalidTimeZone: a typo must not quietly become another zone.
+2. ``postal_code``: a US ZIP (``zip``, ``zipCode``, ``postalCode``, ``postal_code``,
+   ``postcode``), 5 digits or ZIP+4, read only for numbers of the US and its territories (a
+   German "10115" is not a New York ZIP). Precision is the 5-digit ZIP: the committed table
+   folds the ~42,000 ZIPs of the `zipcodes` dataset into a few hundred ranges of one state and
+   one zone. A ZIP the table does not know falls through to the number.
+3. ``area_code``: the number itself, through libphonenumber's time-zone prefixes (down to the
+   exchange, NPA-NXX, in North America: Indiana's and Florida's splits are by exchange) and,
+   for the US and Canada, the committed area code -> state/province table. An area code
+   whose zones libphonenumber lists as several (907 Alaska, 605 South Dakota) keeps them all.
+4. ``country``: every zone of the number's country (zone.tab), and for the US and Canada every
+   state or province. This is what toll-free, premium, personal and other non-geographic
+   numbers get, and mobiles of countries whose mobiles say nothing of where they are: the
+   number is then callable only when every zone of its country allows it (fail closed: an
+   800 number is dialled in the hours that are legal from Hawaii to New York).
+5. ``unknown``: no zone at all (a number that is not E.164, an international service number
+   such as +800); the calling rules never dial those without a default zone.
+
+Several zones or regions mean "any of these": the calling rules take the strictest. The
+country is always the number's (libphonenumber's region code: "PR" for Puerto Rico, whose
+state-level region is "US-PR"); regions are known only for NANP numbers and US ZIPs.
+
+Numbers sharing a prefix share a place, so places are cached by prefix: by NPA-NXX in
+North America (type and zones never depend on the last four digits there), elsewhere by the
+first nine digits and the length (libphonenumber's longest time-zone prefix is nine digits).
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import importlib.resources
+import zoneinfo
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import phonenumbers
+from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
+
+from shared.domain.phone import parse_e164
+
+Source = Literal["attribute_timezone", "postal_code", "area_code", "country", "unknown"]
+
+_TIMEZONE_KEYS = frozenset({"timezone", "tz"})
+_POSTAL_KEYS = frozenset({"zip", "zipcode", "postalcode", "postcode"})
+# Countries (libphonenumber region codes) whose numbers may come with a US ZIP.
+_ZIP_COUNTRIES = frozenset({"US", "PR", "VI", "GU", "AS", "MP"})
+_UNKNOWN_ZONE = "Etc/Unknown"
+# Bounds the prefix cache (a few hundred bytes an entry); 100k prefixes is more than a campaign
+# of 100k numbers can bring, and a full cache simply starts again.
+_CACHE_LIMIT = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientPlace:
+    """Candidate zones (IANA) and regions (ISO 3166-2), the country, and where they came from."""
+
+    zones: tuple[str, ...]
+    regions: tuple[str, ...]
+    country: str | None
+    source: Source
+
+
+class InvalidTimeZone(ValueError):
+    """An explicit time zone attribute that is not an IANA zone name; the message says which."""
+
+    def __init__(self, value: str, index: int | None = None) -> None:
+        where = f"contact {index}: " if index is not None else ""
+        super().__init__(
+            f"{where}{value!r} is not an IANA time zone name (for example 'America/Chicago')"
+        )
+        self.value = value
+        self.index = index
+
+
+_UNKNOWN = RecipientPlace((), (), None, "unknown")
+_by_prefix: dict[str, RecipientPlace] = {}
+
+
+def recipient_place(e164: str, attributes: Mapping[str, object] | None = None) -> RecipientPlace:
+    """The place of one E.164 number, from its contact attributes first, else the number."""
+    place = _number_place(e164)
+    if not attributes:
+        return place
+    zone_name = _attribute(attributes, _TIMEZONE_KEYS)
+    postal = (
+        _zip_place(_attribute(attributes, _POSTAL_KEYS))
+        if place.country in _ZIP_COUNTRIES
+        else None
+    )
+    if zone_name is not None:
+        zone = _zone_name(zone_name)
+        regions = (postal[1],) if postal else place.regions
+        return RecipientPlace((zone,), regions, place.country, "attribute_timezone")
+    if postal is not None:
+        return RecipientPlace((postal[0],), (postal[1],), place.country, "postal_code")
+    return place
+
+
+def recipient_places(
+    rows: Iterable[tuple[str, Mapping[str, object] | None]],
+) -> list[RecipientPlace]:
+    """recipient_place for each (e164, attributes); InvalidTimeZone names the failing row."""
+    places = []
+    for index, (e164, attributes) in enumerate(rows):
+        try:
+            places.append(recipient_place(e164, attributes))
+        except InvalidTimeZone as exc:
+            raise InvalidTimeZone(exc.value, index) from None
+    return places
+
+
+def _number_place(e164: str) -> RecipientPlace:
+    nanp = e164.startswith("+1") and len(e164) == 12
+    key = e164[:8] if nanp else f"{e164[:10]}/{len(e164)}"
+    place = _by_prefix.get(key)
+    if place is None:
+        if len(_by_prefix) >= _CACHE_LIMIT:
+            _by_prefix.clear()
+        place = _by_prefix[key] = _place_of_number(e164)
+    return place
+
+
+def _place_of_number(e164: str) -> RecipientPlace:
+    number = parse_e164(e164)
+    if number is None or number.country_code is None:
+        return _UNKNOWN
+    code = number.country_code
+    area = _nanp_areas().get(e164[2:5]) if code == 1 else None
+    country: str | None
+    if area is not None:
+        country, geographic, regions = area
+    else:
+        country = phonenumbers.region_code_for_number(number)
+        kind = phonenumbers.number_type(number)
+        geographic = phonenumbers.is_number_type_geographical(kind, code)
+        regions = ()
+    if not country or country == "ZZ":
+        return _UNKNOWN
+    if geographic:
+        zones = _zones_by_prefix(e164[1:], len(str(code)))
+        if zones is None and code == 1:
+            zones = _area_code_zones(e164[2:5])
+        if zones:
+            return RecipientPlace(zones, regions or _country_regions(country), country, "area_code")
+    return _country_place(country, code)
+
+
+def _zones_by_prefix(digits: str, country_code_length: int) -> tuple[str, ...] | None:
+    # libphonenumber's time_zones_for_geographical_number, on the E.164 digits we already have,
+    # stopping before the country-level entry: that one is answered by _country_place instead
+    # (for +1 libphonenumber's lists every NANP zone, Guam and Bermuda included).
+    for length in range(min(len(digits), TIMEZONE_LONGEST_PREFIX), country_code_length, -1):
+        zones = TIMEZONE_DATA.get(digits[:length])
+        if zones is not None:
+            return tuple(zone for zone in zones if zone != _UNKNOWN_ZONE) or None
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _area_code_zones(area_code: str) -> tuple[str, ...]:
+    """An area code libphonenumber lists only by exchange (208 Idaho): every zone it lists."""
+    prefix = "1" + area_code
+    zones = {
+        zone for key, names in TIMEZONE_DATA.items() if key.startswith(prefix) for zone in names
+    }
+    return tuple(sorted(zones - {_UNKNOWN_ZONE}))
+
+
+@functools.lru_cache(maxsize=512)
+def _country_place(country: str, country_code: int) -> RecipientPlace:
+    zones = _country_zones().get(country)
+    if zones is None:
+        # A region zone.tab does not list (Kosovo, Ascension): libphonenumber's own list.
+        listed = TIMEZONE_DATA.get(str(country_code), ())
+        zones = tuple(zone for zone in listed if zone != _UNKNOWN_ZONE)
+    if not zones:
+        return _UNKNOWN
+    return RecipientPlace(zones, _country_regions(country), country, "country")
+
+
+@functools.lru_cache(maxsize=65536)
+def _zip_place(value: str | None) -> tuple[str, str] | None:
+    """(zone, region) of a US ZIP, ZIP+4 or a ZIP a spreadsheet stripped of its leading zero."""
+    if value is None:
+        return None
+    digits = value.replace("-", "").replace(" ", "")
+    if not digits.isdigit() or len(digits) not in (4, 5, 9):
+        return None
+    code = digits.zfill(5)[:5] if len(digits) == 4 else digits[:5]
+    starts, ranges = _zip_ranges()
+    index = bisect.bisect_right(starts, code) - 1
+    if index < 0:
+        return None
+    last, state, zone = ranges[index]
+    return (zone, f"US-{state}") if code <= last else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _zone_name(value: str) -> str:
+    """The IANA spelling of a zone name given in any case, or InvalidTimeZone."""
+    zone = _zone_names().get(value.lower())
+    if zone is None:
+        raise InvalidTimeZone(value)
+    return zone
+
+
+def _attribute(attributes: Mapping[str, object], names: frozenset[str]) -> str | None:
+    for key, value in attributes.items():
+        if _key(key) in names and value is not None and not isinstance(value, bool):
+            text = str(value).strip()
+            if text:
+                return text
+    return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _key(name: str) -> str:
+    return name.lower().replace("_", "").replace("-", "")
+
+
+# The tables: read once, on first use (importing this module reads nothing).
+
+
+def _data_lines(name: str) -> list[list[str]]:
+    text = (importlib.resources.files("shared.domain") / "data" / name).read_text("utf-8")
+    return [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
+
+
+@functools.cache
+def _zip_ranges() -> tuple[list[str], list[tuple[str, str, str]]]:
+    rows = _data_lines("us_zip_zones.tsv")
+    return [row[0] for row in rows], [(row[1], row[2], row[3]) for row in rows]
+
+
+@functools.cache
+def _nanp_areas() -> dict[str, tuple[str, bool, tuple[str, ...]]]:
+    """Area code -> (country, geographic, regions); non-geographic codes have no regions."""
+    areas = {}
+    for area_code, country, regions in _data_lines("nanp_area_codes.tsv"):
+        names = tuple(regions.split(",")) if regions else ()
+        # US territories are geographic with their one region; US/CA codes with no region are
+        # the toll-free, premium and personal codes.
+        areas[area_code] = (country, bool(names), names)
+    return areas
+
+
+@functools.cache
+def _country_regions(country: str) -> tuple[str, ...]:
+    """Every region the area code table knows for a country (the US states, the provinces)."""
+    regions = {
+        region
+        for owner, _geographic, names in _nanp_areas().values()
+        if owner == country
+        for region in names
+    }
+    return tuple(sorted(regions))
+
+
+@functools.cache
+def _country_zones() -> dict[str, tuple[str, ...]]:
+    return {country: tuple(zones.split(",")) for country, zones in _data_lines("country_zones.tsv")}
+
+
+@functools.cache
+def _zone_names() -> dict[str, str]:
+    names = zoneinfo.available_timezones() - {"Factory", "localtime", "posixrules"}
+    return {name.lower(): name for name in names}
