@@ -35,12 +35,12 @@ first nine digits and the length (libphonenumber's longest time-zone prefix is n
 from __future__ import annotations
 
 import bisect
+import collections
 import functools
 import importlib.resources
 import zoneinfo
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import phonenumbers
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
@@ -59,8 +59,7 @@ _UNKNOWN_ZONE = "Etc/Unknown"
 _CACHE_LIMIT = 200_000
 
 
-@dataclass(frozen=True, slots=True)
-class RecipientPlace:
+class RecipientPlace(NamedTuple):
     """Candidate zones (IANA) and regions (ISO 3166-2), the country, and where they came from."""
 
     zones: tuple[str, ...]
@@ -82,6 +81,8 @@ class InvalidTimeZone(ValueError):
 
 
 _UNKNOWN = RecipientPlace((), (), None, "unknown")
+# Places are shared by every number of a prefix: a plain dict rather than lru_cache, because a
+# place is computed from a whole number but filed under its prefix.
 _by_prefix: dict[str, RecipientPlace] = {}
 
 
@@ -90,19 +91,10 @@ def recipient_place(e164: str, attributes: Mapping[str, object] | None = None) -
     place = _number_place(e164)
     if not attributes:
         return place
-    zone_name = _attribute(attributes, _TIMEZONE_KEYS)
-    postal = (
-        _zip_place(_attribute(attributes, _POSTAL_KEYS))
-        if place.country in _ZIP_COUNTRIES
-        else None
-    )
-    if zone_name is not None:
-        zone = _zone_name(zone_name)
-        regions = (postal[1],) if postal else place.regions
-        return RecipientPlace((zone,), regions, place.country, "attribute_timezone")
-    if postal is not None:
-        return RecipientPlace((postal[0],), (postal[1],), place.country, "postal_code")
-    return place
+    zone_text, postal_text = _location_attributes(attributes)
+    if zone_text is None and postal_text is None:
+        return place
+    return _attributed_place(place, zone_text, postal_text)
 
 
 def recipient_places(
@@ -118,6 +110,13 @@ def recipient_places(
     return places
 
 
+def clear_caches() -> None:
+    """Forget every cached place (the tables stay loaded): for cold-cache benchmarks."""
+    _by_prefix.clear()
+    for cached in (_attributed_place, _country_place, _zip_place, _zone_name, _key):
+        cached.cache_clear()
+
+
 def _number_place(e164: str) -> RecipientPlace:
     nanp = e164.startswith("+1") and len(e164) == 12
     key = e164[:8] if nanp else f"{e164[:10]}/{len(e164)}"
@@ -125,8 +124,22 @@ def _number_place(e164: str) -> RecipientPlace:
     if place is None:
         if len(_by_prefix) >= _CACHE_LIMIT:
             _by_prefix.clear()
-        place = _by_prefix[key] = _place_of_number(e164)
+        place = _by_prefix[key] = _nanp_place(e164) if nanp else _place_of_number(e164)
     return place
+
+
+def _nanp_place(e164: str) -> RecipientPlace:
+    # The table already says the country and kind of a US, Canadian or territory area code,
+    # so only the zones are looked up (the commonest miss, kept cheap).
+    area = _nanp_areas().get(e164[2:5])
+    if area is None:
+        return _place_of_number(e164)
+    country, geographic, regions = area
+    if geographic:
+        zones = _zones_by_prefix(e164[1:], 1) or _area_code_zones().get(e164[2:5])
+        if zones:
+            return RecipientPlace(zones, regions, country, "area_code")
+    return _country_place(country, 1)
 
 
 def _place_of_number(e164: str) -> RecipientPlace:
@@ -134,23 +147,16 @@ def _place_of_number(e164: str) -> RecipientPlace:
     if number is None or number.country_code is None:
         return _UNKNOWN
     code = number.country_code
-    area = _nanp_areas().get(e164[2:5]) if code == 1 else None
-    country: str | None
-    if area is not None:
-        country, geographic, regions = area
-    else:
-        country = phonenumbers.region_code_for_number(number)
-        kind = phonenumbers.number_type(number)
-        geographic = phonenumbers.is_number_type_geographical(kind, code)
-        regions = ()
+    country = phonenumbers.region_code_for_number(number)
     if not country or country == "ZZ":
         return _UNKNOWN
-    if geographic:
+    kind = phonenumbers.number_type(number)
+    if phonenumbers.is_number_type_geographical(kind, code):
         zones = _zones_by_prefix(e164[1:], len(str(code)))
         if zones is None and code == 1:
-            zones = _area_code_zones(e164[2:5])
+            zones = _area_code_zones().get(e164[2:5])
         if zones:
-            return RecipientPlace(zones, regions or _country_regions(country), country, "area_code")
+            return RecipientPlace(zones, _country_regions(country), country, "area_code")
     return _country_place(country, code)
 
 
@@ -161,18 +167,35 @@ def _zones_by_prefix(digits: str, country_code_length: int) -> tuple[str, ...] |
     for length in range(min(len(digits), TIMEZONE_LONGEST_PREFIX), country_code_length, -1):
         zones = TIMEZONE_DATA.get(digits[:length])
         if zones is not None:
-            return tuple(zone for zone in zones if zone != _UNKNOWN_ZONE) or None
+            if _UNKNOWN_ZONE in zones:
+                return tuple(zone for zone in zones if zone != _UNKNOWN_ZONE) or None
+            return zones
     return None
 
 
-@functools.lru_cache(maxsize=1024)
-def _area_code_zones(area_code: str) -> tuple[str, ...]:
-    """An area code libphonenumber lists only by exchange (208 Idaho): every zone it lists."""
-    prefix = "1" + area_code
-    zones = {
-        zone for key, names in TIMEZONE_DATA.items() if key.startswith(prefix) for zone in names
-    }
-    return tuple(sorted(zones - {_UNKNOWN_ZONE}))
+@functools.cache
+def _area_code_zones() -> dict[str, tuple[str, ...]]:
+    """Every zone libphonenumber lists under each NANP area code, for an exchange it does not
+    list in an area code it has no default for (208 Idaho)."""
+    zones: dict[str, set[str]] = collections.defaultdict(set)
+    for key, names in TIMEZONE_DATA.items():
+        if key.startswith("1") and len(key) >= 4:
+            zones[key[1:4]].update(names)
+    return {code: tuple(sorted(names - {_UNKNOWN_ZONE})) for code, names in zones.items()}
+
+
+@functools.lru_cache(maxsize=65536)
+def _attributed_place(
+    place: RecipientPlace, zone_text: str | None, postal_text: str | None
+) -> RecipientPlace:
+    postal = _zip_place(postal_text) if place.country in _ZIP_COUNTRIES else None
+    if zone_text is not None:
+        zone = _zone_name(zone_text)
+        regions = (postal[1],) if postal else place.regions
+        return RecipientPlace((zone,), regions, place.country, "attribute_timezone")
+    if postal is not None:
+        return RecipientPlace((postal[0],), (postal[1],), place.country, "postal_code")
+    return place
 
 
 @functools.lru_cache(maxsize=512)
@@ -213,18 +236,30 @@ def _zone_name(value: str) -> str:
     return zone
 
 
-def _attribute(attributes: Mapping[str, object], names: frozenset[str]) -> str | None:
+def _location_attributes(attributes: Mapping[str, object]) -> tuple[str | None, str | None]:
+    """The first non-empty zone attribute and postal attribute, as stripped text."""
+    zone = postal = None
     for key, value in attributes.items():
-        if _key(key) in names and value is not None and not isinstance(value, bool):
-            text = str(value).strip()
-            if text:
-                return text
-    return None
+        kind = _key(key)
+        if kind is None or value is None or isinstance(value, bool):
+            continue
+        text = str(value).strip()
+        if not text:
+            continue
+        if kind == "zone" and zone is None:
+            zone = text
+        elif kind == "postal" and postal is None:
+            postal = text
+    return zone, postal
 
 
 @functools.lru_cache(maxsize=1024)
-def _key(name: str) -> str:
-    return name.lower().replace("_", "").replace("-", "")
+def _key(name: str) -> str | None:
+    """ "zone", "postal" or None for an attribute name."""
+    folded = name.lower().replace("_", "").replace("-", "")
+    if folded in _TIMEZONE_KEYS:
+        return "zone"
+    return "postal" if folded in _POSTAL_KEYS else None
 
 
 # The tables: read once, on first use (importing this module reads nothing).
