@@ -13,19 +13,24 @@ and never recompute them. The first source that answers wins:
    one zone. A ZIP the table does not know falls through to the number.
 3. ``area_code``: the number itself, through libphonenumber's time-zone prefixes (down to the
    exchange, NPA-NXX, in North America: Indiana's and Florida's splits are by exchange) and,
-   for the US and Canada, the committed area code -> state/province table. An area code
-   whose zones libphonenumber lists as several (907 Alaska, 605 South Dakota) keeps them all.
+   for the US, Canada and the US territories, the committed area code -> state/province
+   table. A prefix whose zones libphonenumber lists as several (907 Alaska, 701 North Dakota,
+   Australia's 08) keeps them all; an exchange it does not list, in an area code it lists only
+   by exchange (208 Idaho), gets every zone listed under that area code.
 4. ``country``: every zone of the number's country (zone.tab), and for the US and Canada every
    state or province. This is what toll-free, premium, personal and other non-geographic
    numbers get, and mobiles of countries whose mobiles say nothing of where they are: the
    number is then callable only when every zone of its country allows it (fail closed: an
-   800 number is dialled in the hours that are legal from Hawaii to New York).
+   800 number is dialled in the hours that are legal from Hawaii to New York). Numbers of a
+   one-zone country (the UK, France) get its zone this way too, without a prefix lookup.
 5. ``unknown``: no zone at all (a number that is not E.164, an international service number
    such as +800); the calling rules never dial those without a default zone.
 
 Several zones or regions mean "any of these": the calling rules take the strictest. The
 country is always the number's (libphonenumber's region code: "PR" for Puerto Rico, whose
-state-level region is "US-PR"); regions are known only for NANP numbers and US ZIPs.
+state-level region is "US-PR"). Regions come from a ZIP when there is one (even beside an
+explicit zone), else from the area code; they are known only for NANP numbers and US ZIPs,
+and are empty elsewhere.
 
 Numbers sharing a prefix share a place, so places are cached by prefix: by NPA-NXX in
 North America (type and zones never depend on the last four digits there), elsewhere by the
@@ -54,8 +59,8 @@ _POSTAL_KEYS = frozenset({"zip", "zipcode", "postalcode", "postcode"})
 # Countries (libphonenumber region codes) whose numbers may come with a US ZIP.
 _ZIP_COUNTRIES = frozenset({"US", "PR", "VI", "GU", "AS", "MP"})
 _UNKNOWN_ZONE = "Etc/Unknown"
-# Bounds the prefix cache (a few hundred bytes an entry); 100k prefixes is more than a campaign
-# of 100k numbers can bring, and a full cache simply starts again.
+# Bounds the prefix cache (about 200 bytes an entry, places themselves are shared); more
+# prefixes than a 100,000-number batch can bring, and a full cache simply starts again.
 _CACHE_LIMIT = 200_000
 
 
@@ -150,6 +155,10 @@ def _place_of_number(e164: str) -> RecipientPlace:
     country = phonenumbers.region_code_for_number(number)
     if not country or country == "ZZ":
         return _UNKNOWN
+    if len(_country_zones().get(country, ())) == 1:
+        # Where in a one-zone country a number is cannot change its zone: this skips
+        # number_type, the slow part, for most of the world.
+        return _country_place(country, code)
     kind = phonenumbers.number_type(number)
     if phonenumbers.is_number_type_geographical(kind, code):
         zones = _zones_by_prefix(e164[1:], len(str(code)))
@@ -255,7 +264,7 @@ def _location_attributes(attributes: Mapping[str, object]) -> tuple[str | None, 
 
 @functools.lru_cache(maxsize=1024)
 def _key(name: str) -> str | None:
-    """ "zone", "postal" or None for an attribute name."""
+    """What an attribute name names: "zone", "postal" (a ZIP) or None."""
     folded = name.lower().replace("_", "").replace("-", "")
     if folded in _TIMEZONE_KEYS:
         return "zone"

@@ -93,13 +93,22 @@ def test_us_territories_and_the_rest_of_the_nanp() -> None:
         ("America/Puerto_Rico",), ("US-PR",), "PR", "area_code"
     )
     assert place("+17877221234", {"zip": "00901"}).source == "postal_code"
-    assert place("+12423221234") == RecipientPlace(("America/Nassau",), (), "BS", "area_code")
+    assert place("+12423221234") == RecipientPlace(("America/Nassau",), (), "BS", "country")
 
 
 def test_uk_fixed_line_and_mobile() -> None:
-    assert place("+442079460000") == RecipientPlace(("Europe/London",), (), "GB", "area_code")
-    # A UK mobile says nothing of where it is; the country has one zone.
+    # The UK has one zone: where in it a number is does not matter.
+    assert place("+442079460000") == RecipientPlace(("Europe/London",), (), "GB", "country")
     assert place("+447400123456") == RecipientPlace(("Europe/London",), (), "GB", "country")
+    # Guernsey shares +44 but is a country (and zone) of its own.
+    assert place("+447911123456").zones == ("Europe/Guernsey",)
+
+
+def test_a_country_of_several_zones_by_prefix() -> None:
+    assert place("+78123456789") == RecipientPlace(("Europe/Moscow",), (), "RU", "area_code")
+    assert place("+61299999999").zones == ("Australia/Sydney",)
+    # Australia's 08 area spans South and Western Australia.
+    assert place("+61892345678").zones == ("Australia/Adelaide", "Australia/Perth")
 
 
 def test_toll_free_gets_every_zone_and_state_of_its_country() -> None:
