@@ -42,8 +42,6 @@ from __future__ import annotations
 import bisect
 import collections
 import functools
-import importlib.resources
-import zoneinfo
 from collections.abc import Iterable, Mapping
 from typing import Literal, NamedTuple
 
@@ -51,6 +49,13 @@ import phonenumbers
 from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
 from shared.domain.phone import parse_e164
+from shared.domain.place_tables import (
+    country_regions,
+    country_zones,
+    nanp_areas,
+    zip_ranges,
+    zone_names,
+)
 
 Source = Literal["attribute_timezone", "postal_code", "area_code", "country", "unknown"]
 
@@ -136,7 +141,7 @@ def _number_place(e164: str) -> RecipientPlace:
 def _nanp_place(e164: str) -> RecipientPlace:
     # The table already says the country and kind of a US, Canadian or territory area code,
     # so only the zones are looked up (the commonest miss, kept cheap).
-    area = _nanp_areas().get(e164[2:5])
+    area = nanp_areas().get(e164[2:5])
     if area is None:
         return _place_of_number(e164)
     country, geographic, regions = area
@@ -155,7 +160,7 @@ def _place_of_number(e164: str) -> RecipientPlace:
     country = phonenumbers.region_code_for_number(number)
     if not country or country == "ZZ":
         return _UNKNOWN
-    if len(_country_zones().get(country, ())) == 1:
+    if len(country_zones().get(country, ())) == 1:
         # Where in a one-zone country a number is cannot change its zone: this skips
         # number_type, the slow part, for most of the world.
         return _country_place(country, code)
@@ -165,7 +170,7 @@ def _place_of_number(e164: str) -> RecipientPlace:
         if zones is None and code == 1:
             zones = _area_code_zones().get(e164[2:5])
         if zones:
-            return RecipientPlace(zones, _country_regions(country), country, "area_code")
+            return RecipientPlace(zones, country_regions(country), country, "area_code")
     return _country_place(country, code)
 
 
@@ -209,14 +214,14 @@ def _attributed_place(
 
 @functools.lru_cache(maxsize=512)
 def _country_place(country: str, country_code: int) -> RecipientPlace:
-    zones = _country_zones().get(country)
+    zones = country_zones().get(country)
     if zones is None:
         # A region zone.tab does not list (Kosovo, Ascension): libphonenumber's own list.
         listed = TIMEZONE_DATA.get(str(country_code), ())
         zones = tuple(zone for zone in listed if zone != _UNKNOWN_ZONE)
     if not zones:
         return _UNKNOWN
-    return RecipientPlace(zones, _country_regions(country), country, "country")
+    return RecipientPlace(zones, country_regions(country), country, "country")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -228,7 +233,7 @@ def _zip_place(value: str | None) -> tuple[str, str] | None:
     if not digits.isdigit() or len(digits) not in (4, 5, 9):
         return None
     code = digits.zfill(5)[:5] if len(digits) == 4 else digits[:5]
-    starts, ranges = _zip_ranges()
+    starts, ranges = zip_ranges()
     index = bisect.bisect_right(starts, code) - 1
     if index < 0:
         return None
@@ -239,7 +244,7 @@ def _zip_place(value: str | None) -> tuple[str, str] | None:
 @functools.lru_cache(maxsize=4096)
 def _zone_name(value: str) -> str:
     """The IANA spelling of a zone name given in any case, or InvalidTimeZone."""
-    zone = _zone_names().get(value.lower())
+    zone = zone_names().get(value.lower())
     if zone is None:
         raise InvalidTimeZone(value)
     return zone
@@ -269,52 +274,3 @@ def _key(name: str) -> str | None:
     if folded in _TIMEZONE_KEYS:
         return "zone"
     return "postal" if folded in _POSTAL_KEYS else None
-
-
-# The tables: read once, on first use (importing this module reads nothing).
-
-
-def _data_lines(name: str) -> list[list[str]]:
-    text = (importlib.resources.files("shared.domain") / "data" / name).read_text("utf-8")
-    return [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
-
-
-@functools.cache
-def _zip_ranges() -> tuple[list[str], list[tuple[str, str, str]]]:
-    rows = _data_lines("us_zip_zones.tsv")
-    return [row[0] for row in rows], [(row[1], row[2], row[3]) for row in rows]
-
-
-@functools.cache
-def _nanp_areas() -> dict[str, tuple[str, bool, tuple[str, ...]]]:
-    """Area code -> (country, geographic, regions); non-geographic codes have no regions."""
-    areas = {}
-    for area_code, country, regions in _data_lines("nanp_area_codes.tsv"):
-        names = tuple(regions.split(",")) if regions else ()
-        # US territories are geographic with their one region; US/CA codes with no region are
-        # the toll-free, premium and personal codes.
-        areas[area_code] = (country, bool(names), names)
-    return areas
-
-
-@functools.cache
-def _country_regions(country: str) -> tuple[str, ...]:
-    """Every region the area code table knows for a country (the US states, the provinces)."""
-    regions = {
-        region
-        for owner, _geographic, names in _nanp_areas().values()
-        if owner == country
-        for region in names
-    }
-    return tuple(sorted(regions))
-
-
-@functools.cache
-def _country_zones() -> dict[str, tuple[str, ...]]:
-    return {country: tuple(zones.split(",")) for country, zones in _data_lines("country_zones.tsv")}
-
-
-@functools.cache
-def _zone_names() -> dict[str, str]:
-    names = zoneinfo.available_timezones() - {"Factory", "localtime", "posixrules"}
-    return {name.lower(): name for name in names}

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from shared.domain import recipient_zones
+from shared.domain import place_tables
 from shared.domain.recipient_zones import (
     InvalidTimeZone,
     RecipientPlace,
@@ -188,17 +188,17 @@ def test_batch_matches_one_by_one_and_shares_places_of_a_prefix() -> None:
 
 
 def test_the_tables_name_only_zones_zoneinfo_loads() -> None:
-    starts, ranges = recipient_zones._zip_ranges()
+    starts, ranges = place_tables.zip_ranges()
     assert starts == sorted(starts)
     assert all(start <= last for start, (last, _, _) in zip(starts, ranges, strict=True))
     assert all(
         last < following for (last, _, _), following in zip(ranges, starts[1:], strict=False)
     )
     zones = {zone for _, _, zone in ranges}
-    zones |= {zone for names in recipient_zones._country_zones().values() for zone in names}
+    zones |= {zone for names in place_tables.country_zones().values() for zone in names}
     for zone in zones:
         zoneinfo.ZoneInfo(zone)
-    assert len(recipient_zones._country_regions("CA")) == 13
+    assert len(place_tables.country_regions("CA")) == 13
 
 
 # Random valid numbers, from libphonenumber's example number of each region and type with
@@ -214,7 +214,7 @@ _TYPES = [
 @st.composite
 def valid_numbers(draw: st.DrawFn) -> str:
     if draw(st.booleans()):
-        area_code = draw(st.sampled_from(sorted(recipient_zones._nanp_areas())))
+        area_code = draw(st.sampled_from(sorted(place_tables.nanp_areas())))
         number = phonenumbers.parse(
             f"+1{area_code}{draw(st.integers(200, 999))}{draw(st.integers(0, 9999)):04d}"
         )
