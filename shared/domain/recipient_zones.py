@@ -146,7 +146,8 @@ def _nanp_place(e164: str) -> RecipientPlace:
         return _place_of_number(e164)
     country, geographic, regions = area
     if geographic:
-        zones = _zones_by_prefix(e164[1:], 1) or _area_code_zones().get(e164[2:5])
+        # 1 + NPA-NXX: the depth of the cache key, and of libphonenumber's NANP prefixes.
+        zones = _zones_by_prefix(e164[1:8], 1) or _area_code_zones().get(e164[2:5])
         if zones:
             return RecipientPlace(zones, regions, country, "area_code")
     return _country_place(country, 1)
