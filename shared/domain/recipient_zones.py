@@ -26,7 +26,8 @@ and never recompute them. The first source that answers wins:
 5. ``unknown``: no zone at all (a number that is not E.164, an international service number
    such as +800); the calling rules never dial those without a default zone.
 
-Several zones or regions mean "any of these": the calling rules take the strictest. The
+Several zones or regions mean "any of these": the calling rules take the strictest. Both are
+sorted and without repeats, so equal tuples can serve as a zone-group key. The
 country is always the number's (libphonenumber's region code: "PR" for Puerto Rico, whose
 state-level region is "US-PR"). Regions come from a ZIP when there is one (even beside an
 explicit zone), else from the area code; they are known only for NANP numbers and US ZIPs,
@@ -222,7 +223,7 @@ def _country_place(country: str, country_code: int) -> RecipientPlace:
         zones = tuple(zone for zone in listed if zone != _UNKNOWN_ZONE)
     if not zones:
         return _UNKNOWN
-    return RecipientPlace(zones, country_regions(country), country, "country")
+    return RecipientPlace(tuple(sorted(zones)), country_regions(country), country, "country")
 
 
 @functools.lru_cache(maxsize=65536)

@@ -9,6 +9,7 @@ import phonenumbers
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from phonenumbers.tzdata import TIMEZONE_DATA
 
 from shared.domain import place_tables
 from shared.domain.recipient_zones import (
@@ -199,6 +200,8 @@ def test_the_tables_name_only_zones_zoneinfo_loads() -> None:
     for zone in zones:
         zoneinfo.ZoneInfo(zone)
     assert len(place_tables.country_regions("CA")) == 13
+    # Places pass libphonenumber's lists on as they are: zone-group keys need them sorted.
+    assert all(list(zones) == sorted(set(zones)) for zones in TIMEZONE_DATA.values())
 
 
 # Random valid numbers, from libphonenumber's example number of each region and type with
@@ -239,6 +242,8 @@ def test_every_zone_of_a_valid_number_is_a_zone_zoneinfo_loads(
     result = recipient_place(number, {"zip": zip_code} if zip_code else None)
     for zone in result.zones:
         zoneinfo.ZoneInfo(zone)
+    assert result.zones == tuple(sorted(set(result.zones)))
+    assert result.regions == tuple(sorted(set(result.regions)))
     assert result.country == phonenumbers.region_code_for_number(phonenumbers.parse(number))
     assert (result.source == "unknown") == (not result.zones)
     assert all(region.split("-")[0] in ("US", "CA") for region in result.regions)
