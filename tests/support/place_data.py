@@ -13,6 +13,7 @@ Run from a checkout with `python -m tests.support.place_data`; it overwrites the
 from __future__ import annotations
 
 import collections
+import functools
 import importlib.resources
 import re
 import sys
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import phonenumbers
 from phonenumbers.geodata import GEOCODE_DATA
+from phonenumbers.tzdata import TIMEZONE_DATA
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "domain" / "data"
 
@@ -129,9 +131,18 @@ def zip_ranges() -> list[tuple[str, str, str, str]]:
     return ranges
 
 
+@functools.cache
+def _listed_area_codes() -> set[str]:
+    return {key[1:4] for key in (*GEOCODE_DATA, *TIMEZONE_DATA) if key.startswith("1")}
+
+
 def _sample_number(npa: int) -> phonenumbers.PhoneNumber | None:
     # The first valid number in the area code tells its country and whether it is geographic.
-    for exchange in range(200, 1000):
+    # Most area codes take any exchange; only those libphonenumber has data for are searched
+    # exchange by exchange (Caribbean codes valid for a few exchanges), which keeps this fast.
+    listed = str(npa) in _listed_area_codes()
+    exchanges = range(200, 1000) if listed else (200, 234, 456, 555, 678, 789, 987)
+    for exchange in exchanges:
         number = phonenumbers.PhoneNumber(
             country_code=1, national_number=int(f"{npa}{exchange}0100")
         )

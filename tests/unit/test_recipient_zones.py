@@ -18,6 +18,7 @@ from shared.domain.recipient_zones import (
     recipient_place,
     recipient_places,
 )
+from tests.support import place_data
 
 US_STATES_AND_DC = 51
 
@@ -247,3 +248,23 @@ def test_every_zone_of_a_valid_number_is_a_zone_zoneinfo_loads(
     assert result.country == phonenumbers.region_code_for_number(phonenumbers.parse(number))
     assert (result.source == "unknown") == (not result.zones)
     assert all(region.split("-")[0] in ("US", "CA") for region in result.regions)
+
+
+def test_the_committed_area_code_and_country_tables_are_current() -> None:
+    # They follow the pinned phonenumbers and tzdata: after a bump, run `make place-data`.
+    committed = {
+        code: (country, regions)
+        for code, (country, _, regions) in place_tables.nanp_areas().items()
+    }
+    assert committed == {
+        code: (country, regions) for code, country, regions in place_data.area_codes()
+    }
+    generated = {country: tuple(zones) for country, zones in place_data.country_zones().items()}
+    assert place_tables.country_zones() == generated
+
+
+def test_area_names_become_iso_codes() -> None:
+    assert place_data._regions_of("San Antonio, TX", "US") == {"US-TX"}
+    assert place_data._regions_of("Nova Scotia/Prince Edward Island", "CA") == {"CA-NS", "CA-PE"}
+    with pytest.raises(SystemExit, match="Atlantis"):
+        place_data._regions_of("Atlantis", "US")
