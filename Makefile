@@ -18,7 +18,7 @@ UI_DEPS := $(UI)/node_modules/.package-lock.json
 UI_SOURCES := $(shell find $(UI)/src $(UI)/index.html $(UI)/vite.config.ts $(UI)/tsconfig.json -type f 2>/dev/null)
 
 .PHONY: run run-twilio test test-unit test-integration test-e2e test-pythons test-faults soak \
-	ui browser install db topology schema rabbitmq-management lint format bench clean
+	ui browser install db topology schema rabbitmq-management lint format bench place-data clean
 
 run: install rabbitmq-management db topology
 	@echo ""
@@ -140,6 +140,11 @@ bench: install rabbitmq-management
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y -q wrk >/dev/null \
 		|| { echo "make bench needs wrk (Debian package wrk)"; exit 1; }
 	$(BIN)/python -m bench
+
+# The ZIP, area code and country-zone tables recipient_zones reads (shared/domain/data/),
+# regenerated from the zipcodes, phonenumbers and tzdata packages; commit what changes.
+place-data: install
+	$(BIN)/python -m tests.support.place_data
 
 clean:
 	rm -rf $(VENV) $(foreach v,$(OTHER_PYTHONS),.venv-$(v)) .pytest_cache .ruff_cache .mypy_cache

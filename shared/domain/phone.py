@@ -75,6 +75,13 @@ def is_valid_number(number: PhoneNumber) -> bool:
     return bool(phonenumbers.is_valid_number(number))
 
 
+def parse_e164(e164: str) -> PhoneNumber | None:
+    """An E.164 string ("+14155550100") as a PhoneNumber, or None; does not check validity."""
+    if not _E164.match(e164):
+        return None
+    return _from_e164_digits(e164[1:])
+
+
 def _from_e164_digits(digits: str) -> PhoneNumber | None:
     # Country codes are prefix-free, so at most one of the 1-3 digit prefixes is assigned.
     for length in (1, 2, 3):
