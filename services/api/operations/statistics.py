@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
-from contextlib import suppress
 from datetime import datetime, timedelta
 from uuid import UUID
 
-import aiormq
 import asyncpg
-from aio_pika.abc import AbstractConnection
 
-from services.api.campaign_ops import get_visible_campaign
+from services.api.operations.broker import Broker
+from services.api.operations.campaigns import get_visible_campaign
 from services.api.stats_schemas import (
     BreakerState,
     CallCountsOut,
@@ -22,7 +19,6 @@ from services.api.stats_schemas import (
     QueueOut,
     WorkerOut,
 )
-from shared.amqp import BROKER_UNAVAILABLE
 from shared.domain.campaign import Campaign
 from shared.domain.statuses import CallStatus, CampaignStatus
 from shared.repositories import campaigns as campaign_repo
@@ -112,7 +108,7 @@ def _minutes_out(series: Sequence[stats_repo.MinuteActivity]) -> list[MinuteOut]
 
 
 async def global_metrics(
-    pool: asyncpg.Pool, broker: AbstractConnection, settings: Settings, now: datetime
+    pool: asyncpg.Pool, broker: Broker, settings: Settings, now: datetime
 ) -> GlobalMetricsOut:
     async with pool.acquire() as conn:
         campaigns = await stats_repo.campaign_totals(conn)
@@ -125,7 +121,7 @@ async def global_metrics(
         beats = await live_workers(conn, now - 3 * heartbeat)
         queued_campaigns = await campaign_repo.consumable_campaigns(conn)
         ended_last_minute = await stats_repo.attempts_ended_since(conn, now - timedelta(minutes=1))
-    depths = await queue_depths(broker, [c.id for c in queued_campaigns])
+    depths = await broker.queue_depths([c.id for c in queued_campaigns])
     capacity = settings.max_concurrent_calls
     return GlobalMetricsOut(
         total_campaigns=sum(campaigns.by_status.values()),
@@ -182,33 +178,3 @@ def _worst_breaker(states: Sequence[str]) -> BreakerState:
         if state in states:
             return state
     return "unknown"
-
-
-async def queue_depths(
-    broker: AbstractConnection, campaign_ids: Sequence[UUID]
-) -> dict[UUID, int | None]:
-    """Jobs waiting in each campaign's queue, by passive declaration (which creates nothing).
-    A queue that is missing closes the channel it was asked on, so the next one gets another."""
-    depths: dict[UUID, int | None] = dict.fromkeys(campaign_ids)
-    channel = None
-    try:
-        async with asyncio.timeout(3):
-            for campaign_id in campaign_ids:
-                if channel is None or channel.is_closed:
-                    channel = await broker.channel(publisher_confirms=False)
-                underlay = await channel.get_underlay_channel()
-                try:
-                    declared = await underlay.queue_declare(
-                        campaign_queue(campaign_id), passive=True
-                    )
-                except aiormq.exceptions.ChannelNotFoundEntity:
-                    channel = None  # the broker closed it
-                    continue
-                depths[campaign_id] = int(declared.message_count or 0)
-    except BROKER_UNAVAILABLE:
-        pass  # depths the broker could not tell stay None
-    finally:
-        if channel is not None and not channel.is_closed:
-            with suppress(Exception):
-                await channel.close()
-    return depths

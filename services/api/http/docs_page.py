@@ -7,7 +7,7 @@ from functools import cache
 from html import escape
 from typing import Any
 
-from services.api.openapi import openapi_document
+from services.api.http.openapi import openapi_document
 
 _STYLE = """
 body{font:15px/1.5 system-ui,sans-serif;max-width:62rem;margin:2rem auto;padding:0 1rem;

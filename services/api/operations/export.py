@@ -12,7 +12,7 @@ from uuid import UUID
 
 import asyncpg
 
-from services.api.campaign_ops import get_visible_campaign
+from services.api.operations.campaigns import get_visible_campaign
 from shared.domain.statuses import CallStatus
 from shared.repositories import calls as call_repo
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.api import call_ops, idempotency, twilio_callback
-from services.api.context import METRICS, POOL, PUBLISHER, SETTINGS
-from services.api.events import ensure_job_queue, publish_event, require_broker
-from services.api.http_io import json_body, path_id
+from services.api.http import idempotency, twilio_callback
+from services.api.http.context import BROKER, METRICS, POOL, SETTINGS
+from services.api.http.request_io import json_body, path_id
+from services.api.operations import calls as call_ops
 from services.api.schemas import CallbackIn, SingleCallCreate
 from shared.errors import PermanentError, Unauthorized, UnsupportedMediaType
-from shared.messages import CallsAdded
 from shared.signatures import SIGNATURE_HEADER, is_valid
 from shared.twilio_protocol import CALLBACK_PATH
 
@@ -23,7 +22,7 @@ FORM = "application/x-www-form-urlencoded"
 async def create_call(request: web.Request) -> web.Response:
     raw = await request.read()
     body = SingleCallCreate.model_validate_json(raw)
-    require_broker(request.app[PUBLISHER])
+    request.app[BROKER].require_ready()
     async with request.app[POOL].acquire() as conn, conn.transaction():
         claim = await idempotency.begin(conn, request, raw)
         if isinstance(claim, idempotency.Replay):
@@ -32,9 +31,7 @@ async def create_call(request: web.Request) -> web.Response:
         location = f"/api/v1/calls/{call.id}"
         if claim is not None:
             await claim.record(201, call.model_dump(mode="json", by_alias=True), location)
-    publisher = request.app[PUBLISHER]
-    await ensure_job_queue(publisher, campaign_id)
-    await publish_event(publisher, CallsAdded(campaign_id=campaign_id, count=1))
+    await call_ops.announce_single_call(request.app[BROKER], campaign_id)
     return json_body(call, 201, headers={"Location": location})
 
 
@@ -49,7 +46,7 @@ async def provider_callback(request: web.Request) -> web.Response:
         raise Unauthorized(f"missing or wrong {SIGNATURE_HEADER} for this body")
     body = CallbackIn.model_validate_json(raw)
     app = request.app
-    result = await call_ops.apply_callback(app[POOL], app[PUBLISHER], body, app[METRICS])
+    result = await call_ops.apply_callback(app[POOL], app[BROKER], body, app[METRICS])
     return json_body(result)
 
 
@@ -69,7 +66,7 @@ async def twilio_status_callback(request: web.Request) -> web.Response:
     target = twilio_callback.CallbackTarget.model_validate(dict(request.query))
     app = request.app
     report = twilio_callback.provider_report(callback, target)
-    result = await call_ops.apply_report(app[POOL], app[PUBLISHER], report, app[METRICS])
+    result = await call_ops.apply_report(app[POOL], app[BROKER], report, app[METRICS])
     return json_body(result)
 
 

@@ -13,7 +13,7 @@ from typing import IO, TypeVar
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from services.api.number_file import NumberFileParser, Row
+from services.api.operations.number_file import NumberFileParser, Row
 from shared.errors import InvalidInput, PermanentError, ServiceError
 
 UPLOAD_FIELD = "file"

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from services.api import stats_ops
-from services.api.context import BROKER, POOL, RECENT_METRICS, SETTINGS
-from services.api.http_io import json_body, path_id, query_int
+from services.api.http.context import BROKER, POOL, RECENT_METRICS, SETTINGS
+from services.api.http.request_io import json_body, path_id, query_int
+from services.api.operations import statistics as stats_ops
 from services.api.stats_schemas import GlobalMetricsOut
 
 routes = web.RouteTableDef()

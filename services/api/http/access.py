@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import asyncpg
 from aiohttp import web
 
-from services.api.problems import problem
-from services.api.rate_limit import RateLimiter
+from services.api.http.problems import problem
+from services.api.http.rate_limit import RateLimiter
 from shared.repositories.api_keys import active_key_id, hash_key
 
 #: No key needed: health checks, the API's documentation, and the provider callbacks (which

@@ -19,7 +19,7 @@ from uuid import UUID
 
 import asyncpg
 
-from services.api.number_file import Row
+from services.api.operations.number_file import Row
 from shared.db.pool import RawJson
 from shared.domain.phone import normalize_many
 

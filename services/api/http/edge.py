@@ -10,10 +10,10 @@ from uuid import uuid4
 import structlog
 from aiohttp import web
 
-from services.api.access import admit
+from services.api.http.access import admit
+from services.api.http.problems import answer, problem
+from services.api.http.rate_limit import RateLimiter
 from services.api.metrics import ApiMetrics
-from services.api.problems import answer, problem
-from services.api.rate_limit import RateLimiter
 
 log = structlog.get_logger()
 

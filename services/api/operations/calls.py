@@ -8,18 +8,18 @@ from uuid import UUID
 import asyncpg
 import structlog
 
-from services.api.campaign_ops import get_visible_campaign
-from services.api.campaign_settings import retry_config_from
 from services.api.metrics import ApiMetrics
+from services.api.operations.broker import Broker
+from services.api.operations.campaign_settings import retry_config_from
+from services.api.operations.campaigns import get_visible_campaign
 from services.api.presenters import call_out
 from services.api.schemas import CallbackIn, CallbackOut, CallOut, SingleCallCreate
-from shared.amqp import Publisher
-from shared.attempt_signals import signal_attempt_ended
 from shared.domain.business_hours import ALWAYS_OPEN
 from shared.domain.campaign import SINGLE_CALLS
 from shared.domain.phone import InvalidPhoneNumber, normalize
 from shared.domain.statuses import CallStatus, CampaignStatus
-from shared.errors import Conflict, InvalidInput, NotFound, TransientError
+from shared.errors import Conflict, InvalidInput, NotFound
+from shared.messages import CallsAdded
 from shared.repositories import calls as call_repo
 from shared.repositories import campaigns as campaign_repo
 from shared.results import ProviderReport, apply_provider_report
@@ -60,6 +60,13 @@ async def place_single_call(
     return call_out(row, []), campaign.id
 
 
+async def announce_single_call(broker: Broker, campaign_id: UUID) -> None:
+    """After the commit: the single-calls campaign's queue exists, and the dispatcher hears
+    of one more call."""
+    await broker.ensure_job_queue(campaign_id)
+    await broker.publish_event(CallsAdded(campaign_id=campaign_id, count=1))
+
+
 async def get_call(pool: asyncpg.Pool, call_id: UUID) -> CallOut:
     async with pool.acquire() as conn:
         found = await call_repo.fetch_call_with_attempts(conn, call_id)
@@ -89,7 +96,7 @@ async def list_campaign_calls(
 
 
 async def apply_callback(
-    pool: asyncpg.Pool, publisher: Publisher, body: CallbackIn, metrics: ApiMetrics
+    pool: asyncpg.Pool, broker: Broker, body: CallbackIn, metrics: ApiMetrics
 ) -> CallbackOut:
     """A provider's result over HTTP, through the same idempotent path as the mock's messages."""
     report = ProviderReport(
@@ -98,11 +105,11 @@ async def apply_callback(
         duration_seconds=body.duration_seconds,
         failure_reason=body.failure_reason,
     )
-    return await apply_report(pool, publisher, report, metrics)
+    return await apply_report(pool, broker, report, metrics)
 
 
 async def apply_report(
-    pool: asyncpg.Pool, publisher: Publisher, report: ProviderReport, metrics: ApiMetrics
+    pool: asyncpg.Pool, broker: Broker, report: ProviderReport, metrics: ApiMetrics
 ) -> CallbackOut:
     """Apply a provider's report, then tell the worker holding the attempt if it ended it."""
     async with pool.acquire() as conn:
@@ -116,10 +123,7 @@ async def apply_report(
         metrics.callbacks.labels("unknown").inc()
         raise NotFound(f"no call attempt with externalCallId {report.external_call_id!r}")
     metrics.callbacks.labels("applied" if effect.applied else "duplicate").inc()
-    try:
-        await signal_attempt_ended(publisher, effect)
-    except TransientError as exc:
-        log.warning("could not signal the attempt's end; the worker will notice", error=exc.detail)
+    await broker.signal_attempt_ended(effect)
     return CallbackOut(
         external_call_id=report.external_call_id,
         applied=effect.applied,

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 from yarl import URL
 
-from services.api.http_io import query_int
+from services.api.http.request_io import query_int
 from shared.errors import InvalidInput
 
 MAX_PAGE_SIZE = 1000

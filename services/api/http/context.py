@@ -7,20 +7,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
-from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 
+from services.api.http.recent import Recent
 from services.api.metrics import ApiMetrics
-from services.api.recent import Recent
+from services.api.operations.broker import Broker
+from services.api.operations.validation_pool import ValidationPool
 from services.api.stats_schemas import GlobalMetricsOut
-from services.api.validation_pool import ValidationPool
-from shared.amqp import Publisher
 from shared.settings import Settings
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool", asyncpg.Pool)
-BROKER: web.AppKey[AbstractRobustConnection] = web.AppKey("broker", AbstractRobustConnection)
-PUBLISHER: web.AppKey[Publisher] = web.AppKey("publisher", Publisher)
+#: Events, job queues and queue depths: the views reach the broker only through this.
+BROKER: web.AppKey[Broker] = web.AppKey("broker", Broker)
 VALIDATION: web.AppKey[ValidationPool] = web.AppKey("validation", ValidationPool)
 METRICS: web.AppKey[ApiMetrics] = web.AppKey("metrics", ApiMetrics)
 #: Loads of numbers (imports, campaigns created with numbers) running at once: each holds a

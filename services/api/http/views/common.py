@@ -8,7 +8,7 @@ from uuid import UUID
 import asyncpg
 from aiohttp import web
 
-from services.api.campaign_ops import get_visible_campaign
+from services.api.operations.campaigns import get_visible_campaign
 from services.api.presenters import campaign_out
 from services.api.schemas import CampaignOut
 from shared.domain.statuses import CallStatus, CampaignStatus

@@ -9,11 +9,13 @@ from uuid import UUID
 import asyncpg
 import structlog
 
-from services.api.ingestion import ImportReport, Ingestion
-from services.api.number_file import Row
+from services.api.operations.broker import Broker
+from services.api.operations.ingestion import ImportReport, Ingestion
+from services.api.operations.number_file import Row
 from shared.domain.campaign import SINGLE_CALLS
 from shared.domain.statuses import CampaignStatus
 from shared.errors import Conflict, NotFound
+from shared.messages import CallsAdded
 
 log = structlog.get_logger()
 
@@ -54,3 +56,9 @@ async def import_numbers(
         invalid=report.invalid_skipped,
     )
     return report, status
+
+
+async def announce_imported(broker: Broker, campaign_id: UUID, imported: int) -> None:
+    """After the commit: tell the dispatcher the campaign has new numbers, if it has."""
+    if imported:
+        await broker.publish_event(CallsAdded(campaign_id=campaign_id, count=imported))

@@ -10,16 +10,20 @@ from uuid import UUID
 import asyncpg
 from aiohttp import web
 
-from services.api import call_ops, campaign_ops, export, idempotency
-from services.api.context import POOL, PUBLISHER, SETTINGS, VALIDATION, bulk_load
-from services.api.events import publish_event, remove_job_queue, require_broker
-from services.api.http_io import json_body, json_list, path_id
-from services.api.pagination import (
+from services.api.http import idempotency
+from services.api.http.context import BROKER, POOL, SETTINGS, VALIDATION, bulk_load
+from services.api.http.pagination import (
     CALL_PAGE_SIZE,
     CAMPAIGN_PAGE_SIZE,
     page_headers,
     page_request,
 )
+from services.api.http.request_io import json_body, json_list, path_id
+from services.api.http.views.common import campaign_body, status_filter
+from services.api.operations import calls as call_ops
+from services.api.operations import campaigns as campaign_ops
+from services.api.operations import export
+from services.api.operations.broker import Broker
 from services.api.presenters import campaign_out, import_result
 from services.api.schemas import (
     CallOut,
@@ -28,18 +32,15 @@ from services.api.schemas import (
     CampaignOut,
     CampaignPatch,
 )
-from services.api.views.common import campaign_body, status_filter
-from shared.amqp import Publisher
 from shared.domain.campaign import Campaign
 from shared.domain.statuses import CallStatus, CampaignStatus
 from shared.errors import InvalidInput
-from shared.messages import CampaignUpdated
 from shared.repositories import campaigns as campaign_repo
 from shared.repositories.call_counts import call_counts
 
 routes = web.RouteTableDef()
 
-Operation = Callable[[asyncpg.Pool, Publisher, UUID], Awaitable[Campaign]]
+Operation = Callable[[asyncpg.Pool, Broker, UUID], Awaitable[Campaign]]
 
 
 @routes.post("/api/v1/campaigns")
@@ -102,9 +103,8 @@ async def get_campaign(request: web.Request) -> web.Response:
 async def update_campaign(request: web.Request) -> web.Response:
     body = CampaignPatch.model_validate_json(await request.read())
     campaign_id = path_id(request)
-    require_broker(request.app[PUBLISHER])
-    await campaign_ops.update_campaign(request.app[POOL], campaign_id, body, request.app[SETTINGS])
-    await publish_event(request.app[PUBLISHER], CampaignUpdated(campaign_id=campaign_id))
+    app = request.app
+    await campaign_ops.update_campaign(app[POOL], app[BROKER], campaign_id, body, app[SETTINGS])
     async with request.app[POOL].acquire() as conn:
         return json_body(await campaign_body(conn, campaign_id))
 
@@ -112,8 +112,7 @@ async def update_campaign(request: web.Request) -> web.Response:
 @routes.delete("/api/v1/campaigns/{id}")
 async def delete_campaign(request: web.Request) -> web.Response:
     campaign_id = path_id(request)
-    await campaign_ops.delete_campaign(request.app[POOL], campaign_id)
-    await remove_job_queue(request.app[PUBLISHER], request.app[POOL], campaign_id)
+    await campaign_ops.delete_campaign(request.app[POOL], request.app[BROKER], campaign_id)
     return web.Response(status=204)
 
 
@@ -165,7 +164,7 @@ async def export_campaign_calls(request: web.Request) -> web.StreamResponse:
 
 def _lifecycle_view(operation: Operation) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def view(request: web.Request) -> web.Response:
-        campaign = await operation(request.app[POOL], request.app[PUBLISHER], path_id(request))
+        campaign = await operation(request.app[POOL], request.app[BROKER], path_id(request))
         async with request.app[POOL].acquire() as conn:
             return json_body(await campaign_body(conn, campaign.id))
 

@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from services.api.access import CLIENT
+from services.api.http.access import CLIENT
 from shared.errors import InvalidInput
 from shared.repositories.idempotency_keys import claim_key, fetch_answer, record_answer
 

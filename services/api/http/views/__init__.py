@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp.web import RouteDef
 
-from services.api.views import calls, campaigns, docs, health, imports, statistics
+from services.api.http.views import calls, campaigns, docs, health, imports, statistics
 
 ROUTES: list[RouteDef] = [
     *campaigns.routes,

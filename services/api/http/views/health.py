@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.api.context import BROKER, POOL
+from services.api.http.context import BROKER, POOL
 from shared.db.pool import check_database
 from shared.health import health_response, run_checks
 
@@ -19,7 +19,7 @@ async def _health(request: web.Request) -> web.Response:
         await check_database(pool)
 
     async def amqp() -> None:
-        if broker.is_closed:
+        if not broker.connected:
             raise ConnectionError("broker connection closed")
 
     healthy, components = await run_checks({"database": database, "broker": amqp})

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.api.docs_page import docs_html
-from services.api.openapi import openapi_document
+from services.api.http.docs_page import docs_html
+from services.api.http.openapi import openapi_document
 
 routes = web.RouteTableDef()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 #: Where `npm run build` (make ui) writes the console, relative to this file.
-DEFAULT_UI_DIR = Path(__file__).resolve().parents[1] / "ui" / "dist"
+DEFAULT_UI_DIR = Path(__file__).resolve().parents[2] / "ui" / "dist"
 
 NOT_BUILT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Voice Campaigns</title></head><body><h1>The web console is not built</h1>

@@ -10,16 +10,15 @@ from uuid import UUID
 import asyncpg
 import structlog
 
-from services.api.campaign_settings import (
+from services.api.operations.broker import Broker
+from services.api.operations.campaign_settings import (
     business_hours_from,
     merged_retry_config,
     pick,
     retry_config_from,
 )
-from services.api.events import ensure_job_queue, publish_event, require_broker
-from services.api.ingestion import ImportReport, Ingestion, listed_rows
+from services.api.operations.ingestion import ImportReport, Ingestion, listed_rows
 from services.api.schemas import CampaignCreate, CampaignPatch
-from shared.amqp import Publisher
 from shared.domain.campaign import Campaign
 from shared.domain.statuses import CampaignStatus
 from shared.errors import Conflict, InvalidInput, NotFound
@@ -29,6 +28,7 @@ from shared.messages import (
     CampaignPaused,
     CampaignResumed,
     CampaignStarted,
+    CampaignUpdated,
 )
 from shared.repositories import campaigns as campaign_repo
 from shared.settings import Settings
@@ -125,28 +125,28 @@ _CANCEL = _Transition(
 )
 
 
-async def start_campaign(pool: asyncpg.Pool, publisher: Publisher, campaign_id: UUID) -> Campaign:
+async def start_campaign(pool: asyncpg.Pool, broker: Broker, campaign_id: UUID) -> Campaign:
     """Start a new campaign or resume a paused one (the seed's start does both)."""
-    return await _transition(pool, publisher, campaign_id, _START)
+    return await _transition(pool, broker, campaign_id, _START)
 
 
-async def pause_campaign(pool: asyncpg.Pool, publisher: Publisher, campaign_id: UUID) -> Campaign:
-    return await _transition(pool, publisher, campaign_id, _PAUSE)
+async def pause_campaign(pool: asyncpg.Pool, broker: Broker, campaign_id: UUID) -> Campaign:
+    return await _transition(pool, broker, campaign_id, _PAUSE)
 
 
-async def resume_campaign(pool: asyncpg.Pool, publisher: Publisher, campaign_id: UUID) -> Campaign:
-    return await _transition(pool, publisher, campaign_id, _RESUME)
+async def resume_campaign(pool: asyncpg.Pool, broker: Broker, campaign_id: UUID) -> Campaign:
+    return await _transition(pool, broker, campaign_id, _RESUME)
 
 
-async def cancel_campaign(pool: asyncpg.Pool, publisher: Publisher, campaign_id: UUID) -> Campaign:
+async def cancel_campaign(pool: asyncpg.Pool, broker: Broker, campaign_id: UUID) -> Campaign:
     """Cancel every number not being dialled now; calls in progress finish."""
-    return await _transition(pool, publisher, campaign_id, _CANCEL)
+    return await _transition(pool, broker, campaign_id, _CANCEL)
 
 
 async def _transition(
-    pool: asyncpg.Pool, publisher: Publisher, campaign_id: UUID, transition: _Transition
+    pool: asyncpg.Pool, broker: Broker, campaign_id: UUID, transition: _Transition
 ) -> Campaign:
-    require_broker(publisher)
+    broker.require_ready()
     async with pool.acquire() as conn, conn.transaction():
         campaign = await campaign_repo.fetch_campaign(conn, campaign_id)
         if campaign is None or campaign.is_single_calls:
@@ -175,8 +175,8 @@ async def _transition(
             current = await campaign_repo.fetch_campaign(conn, campaign_id)
             raise _conflict(current.status if current else campaign.status, transition.target)
     if transition is _START:
-        await ensure_job_queue(publisher, campaign_id)
-    await publish_event(publisher, event_type(campaign_id=campaign_id))
+        await broker.ensure_job_queue(campaign_id)
+    await broker.publish_event(event_type(campaign_id=campaign_id))
     return updated
 
 
@@ -191,10 +191,12 @@ def _conflict(current: CampaignStatus, target: CampaignStatus) -> Conflict:
 
 
 async def update_campaign(
-    pool: asyncpg.Pool, campaign_id: UUID, body: CampaignPatch, settings: Settings
+    pool: asyncpg.Pool, broker: Broker, campaign_id: UUID, body: CampaignPatch, settings: Settings
 ) -> Campaign:
-    """Change what the body names; a running campaign follows within seconds."""
+    """Change what the body names, then publish CampaignUpdated: a running campaign follows
+    within seconds."""
     present = body.model_fields_set
+    broker.require_ready()
     async with pool.acquire() as conn:
         current = await get_visible_campaign(conn, campaign_id)
         if current.status.is_final:
@@ -221,16 +223,20 @@ async def update_campaign(
             latest = await get_visible_campaign(conn, campaign_id)
             raise _conflict(latest.status, latest.status)
     log.info("campaign updated", campaign_id=str(campaign_id), fields=sorted(present))
+    await broker.publish_event(CampaignUpdated(campaign_id=campaign_id))
     return updated
 
 
-async def delete_campaign(pool: asyncpg.Pool, campaign_id: UUID) -> None:
-    """Delete a campaign that is not running (and whose last calls have ended)."""
+async def delete_campaign(pool: asyncpg.Pool, broker: Broker, campaign_id: UUID) -> None:
+    """Delete a campaign that is not running (and whose last calls have ended), then its job
+    queue."""
     async with pool.acquire() as conn:
-        if await campaign_repo.delete_campaign(conn, campaign_id):
-            log.info("campaign deleted", campaign_id=str(campaign_id))
-            return
-        current = await get_visible_campaign(conn, campaign_id)
+        deleted = await campaign_repo.delete_campaign(conn, campaign_id)
+        current = None if deleted else await get_visible_campaign(conn, campaign_id)
+    if current is None:
+        log.info("campaign deleted", campaign_id=str(campaign_id))
+        await broker.remove_job_queue(pool, campaign_id)
+        return
     if current.status is CampaignStatus.IN_PROGRESS:
         raise Conflict(
             "a running campaign cannot be deleted; pause or cancel it first",

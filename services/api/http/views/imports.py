@@ -7,16 +7,15 @@ from collections.abc import AsyncIterator
 import asyncpg
 from aiohttp import web
 
-from services.api import idempotency, import_ops
-from services.api.context import POOL, PUBLISHER, SETTINGS, VALIDATION, bulk_load
-from services.api.events import publish_event, require_broker
-from services.api.http_io import json_body, path_id
-from services.api.ingestion import listed_rows
-from services.api.number_file import Row
+from services.api.http import idempotency
+from services.api.http.context import BROKER, POOL, SETTINGS, VALIDATION, bulk_load
+from services.api.http.request_io import json_body, path_id
+from services.api.http.uploads import rows_of, spool_upload
+from services.api.operations import imports as import_ops
+from services.api.operations.ingestion import listed_rows
+from services.api.operations.number_file import Row
 from services.api.presenters import import_result
 from services.api.schemas import ImportBatch, ImportResult
-from services.api.uploads import rows_of, spool_upload
-from shared.messages import CallsAdded
 
 routes = web.RouteTableDef()
 
@@ -25,7 +24,7 @@ routes = web.RouteTableDef()
 async def import_batch(request: web.Request) -> web.Response:
     raw = await request.read()
     body = ImportBatch.model_validate_json(raw)
-    require_broker(request.app[PUBLISHER])
+    request.app[BROKER].require_ready()
     async with bulk_load(request), request.app[POOL].acquire() as conn, conn.transaction():
         claim = await idempotency.begin(conn, request, raw)
         if isinstance(claim, idempotency.Replay):
@@ -41,7 +40,7 @@ async def import_batch(request: web.Request) -> web.Response:
 async def import_file(request: web.Request) -> web.Response:
     # Received whole before a connection is taken: a slow client must not hold one.
     with await spool_upload(request, request.app[SETTINGS].max_request_bytes) as spool:
-        require_broker(request.app[PUBLISHER])
+        request.app[BROKER].require_ready()
         async with bulk_load(request), request.app[POOL].acquire() as conn, conn.transaction():
             out = await _import(request, conn, rows_of(spool))
     await _announce(request, out)
@@ -62,8 +61,4 @@ async def _import(
 
 
 async def _announce(request: web.Request, out: ImportResult) -> None:
-    if out.total_imported:
-        await publish_event(
-            request.app[PUBLISHER],
-            CallsAdded(campaign_id=path_id(request), count=out.total_imported),
-        )
+    await import_ops.announce_imported(request.app[BROKER], path_id(request), out.total_imported)
