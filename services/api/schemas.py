@@ -52,10 +52,9 @@ def _json_integer(value: Any) -> Any:
     return value
 
 
-JSON_INTEGER = BeforeValidator(_json_integer)
 #: Bounds go before JSON_INTEGER in an Annotated: after it, pydantic writes them into the JSON
 #: Schema as "ge"/"le" instead of "minimum"/"maximum".
-Int = Annotated[int, JSON_INTEGER]
+JSON_INTEGER = BeforeValidator(_json_integer)
 CLOCK_PATTERN = r"^([01][0-9]|2[0-4]):[0-5][0-9](:[0-5][0-9])?$"
 TimeZone = Annotated[
     str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from aiohttp import web
@@ -12,17 +12,9 @@ from pydantic import BaseModel, TypeAdapter
 
 from shared.errors import InvalidInput, NotFound
 
-M = TypeVar("M", bound=BaseModel)
-
-MAX_PAGE_SIZE = 1000
-
-
-async def read_json(request: web.Request, model: type[M]) -> M:
-    """The body parsed and validated by `model` (pydantic errors become 400/422 problems)."""
-    return model.model_validate_json(await request.read())
-
 
 def path_id(request: web.Request, name: str = "id", *, what: str = "campaign") -> UUID:
+    """The path's id; a 404 naming `what` when it is not a UUID (no such thing can exist)."""
     raw = request.match_info[name]
     try:
         return UUID(raw)
@@ -31,6 +23,7 @@ def path_id(request: web.Request, name: str = "id", *, what: str = "campaign") -
 
 
 def query_int(request: web.Request, name: str, default: int, *, low: int, high: int) -> int:
+    """A whole-number query parameter from `low` to `high`; `default` when absent or empty."""
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
@@ -44,16 +37,10 @@ def query_int(request: web.Request, name: str, default: int, *, low: int, high: 
     return value
 
 
-def page_params(request: web.Request, default_size: int = 20) -> tuple[int, int]:
-    """`page` (from 0, as the seed numbers them) and `size`."""
-    page = query_int(request, "page", 0, low=0, high=1_000_000)
-    size = query_int(request, "size", default_size, low=1, high=MAX_PAGE_SIZE)
-    return page, size
-
-
 def json_body(
     model: BaseModel, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
+    """A response body as JSON, with the API's camelCase names."""
     return web.Response(
         status=status,
         text=model.model_dump_json(by_alias=True),
