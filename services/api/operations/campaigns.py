@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
@@ -18,7 +19,8 @@ from services.api.operations.campaign_settings import (
     retry_config_from,
 )
 from services.api.operations.ingestion import ImportReport, Ingestion, listed_rows
-from services.api.schemas import CampaignCreate, CampaignPatch
+from services.api.presenters import campaign_out
+from services.api.schemas import CampaignCreate, CampaignOut, CampaignPatch
 from shared.domain.campaign import Campaign
 from shared.domain.statuses import CampaignStatus
 from shared.errors import Conflict, InvalidInput, NotFound
@@ -31,6 +33,7 @@ from shared.messages import (
     CampaignUpdated,
 )
 from shared.repositories import campaigns as campaign_repo
+from shared.repositories.call_counts import call_counts
 from shared.settings import Settings
 
 log = structlog.get_logger()
@@ -88,6 +91,33 @@ async def get_visible_campaign(conn: asyncpg.Connection, campaign_id: UUID) -> C
     if campaign is None or campaign.is_single_calls:
         raise NotFound(f"no campaign with id {campaign_id}")
     return campaign
+
+
+async def read_campaign(conn: asyncpg.Connection, campaign_id: UUID) -> CampaignOut:
+    """The campaign as the API shows it, its calls counted; NotFound if there is none."""
+    campaign = await get_visible_campaign(conn, campaign_id)
+    counts = await call_counts(conn, [campaign.id])
+    return campaign_out(campaign, counts[campaign.id])
+
+
+async def list_campaigns(
+    conn: asyncpg.Connection,
+    *,
+    status: CampaignStatus | None,
+    limit: int,
+    offset: int,
+    after: tuple[datetime, UUID] | None,
+) -> tuple[list[CampaignOut], int, tuple[datetime, UUID] | None]:
+    """A page of campaigns, newest first; the total matching the filter; and, when the page
+    is full, where it ended (creation time and id) for the next page's cursor."""
+    campaigns = await campaign_repo.list_campaigns(
+        conn, limit=limit, offset=offset, status=status, after=after
+    )
+    total = await campaign_repo.count_campaigns(conn, status)
+    counts = await call_counts(conn, [c.id for c in campaigns])
+    last = campaigns[-1] if len(campaigns) == limit else None
+    position = (last.created_at, last.id) if last else None
+    return [campaign_out(c, counts[c.id]) for c in campaigns], total, position
 
 
 @dataclass(frozen=True)

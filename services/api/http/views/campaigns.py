@@ -19,12 +19,12 @@ from services.api.http.pagination import (
     page_request,
 )
 from services.api.http.request_io import json_body, json_list, path_id
-from services.api.http.views.common import campaign_body, status_filter
+from services.api.http.views.common import status_filter
 from services.api.operations import calls as call_ops
 from services.api.operations import campaigns as campaign_ops
 from services.api.operations import export
 from services.api.operations.broker import Broker
-from services.api.presenters import campaign_out, import_result
+from services.api.presenters import import_result
 from services.api.schemas import (
     CallOut,
     CampaignCreate,
@@ -35,8 +35,6 @@ from services.api.schemas import (
 from shared.domain.campaign import Campaign
 from shared.domain.statuses import CallStatus, CampaignStatus
 from shared.errors import InvalidInput
-from shared.repositories import campaigns as campaign_repo
-from shared.repositories.call_counts import call_counts
 
 routes = web.RouteTableDef()
 
@@ -56,7 +54,7 @@ async def create_campaign(request: web.Request) -> web.Response:
         campaign, report = await campaign_ops.create_campaign(
             conn, body, settings, request.app[VALIDATION].executor
         )
-        shown = await campaign_body(conn, campaign.id)
+        shown = await campaign_ops.read_campaign(conn, campaign.id)
         out = CampaignCreated(
             **shown.model_dump(),
             import_summary=import_result(report, campaign.status) if report else None,
@@ -81,14 +79,11 @@ async def list_campaigns(request: web.Request) -> web.Response:
                 f"cursor {message}", errors=[{"field": "cursor", "message": message}]
             ) from None
     async with request.app[POOL].acquire() as conn:
-        campaigns = await campaign_repo.list_campaigns(
-            conn, limit=page.size, offset=page.offset, status=status, after=after
+        campaigns, total, last = await campaign_ops.list_campaigns(
+            conn, status=status, limit=page.size, offset=page.offset, after=after
         )
-        total = await campaign_repo.count_campaigns(conn, status)
-        counts = await call_counts(conn, [c.id for c in campaigns])
-    last = campaigns[-1] if len(campaigns) == page.size else None
-    position = {"c": last.created_at.isoformat(), "i": str(last.id)} if last else None
-    response = json_list([campaign_out(c, counts[c.id]) for c in campaigns], CampaignOut)
+    position = {"c": last[0].isoformat(), "i": str(last[1])} if last else None
+    response = json_list(campaigns, CampaignOut)
     response.headers.update(page_headers(request, total, page.size, position))
     return response
 
@@ -96,7 +91,7 @@ async def list_campaigns(request: web.Request) -> web.Response:
 @routes.get("/api/v1/campaigns/{id}")
 async def get_campaign(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
-        return json_body(await campaign_body(conn, path_id(request)))
+        return json_body(await campaign_ops.read_campaign(conn, path_id(request)))
 
 
 @routes.patch("/api/v1/campaigns/{id}")
@@ -106,7 +101,7 @@ async def update_campaign(request: web.Request) -> web.Response:
     app = request.app
     await campaign_ops.update_campaign(app[POOL], app[BROKER], campaign_id, body, app[SETTINGS])
     async with request.app[POOL].acquire() as conn:
-        return json_body(await campaign_body(conn, campaign_id))
+        return json_body(await campaign_ops.read_campaign(conn, campaign_id))
 
 
 @routes.delete("/api/v1/campaigns/{id}")
@@ -166,7 +161,7 @@ def _lifecycle_view(operation: Operation) -> Callable[[web.Request], Awaitable[w
     async def view(request: web.Request) -> web.Response:
         campaign = await operation(request.app[POOL], request.app[BROKER], path_id(request))
         async with request.app[POOL].acquire() as conn:
-            return json_body(await campaign_body(conn, campaign.id))
+            return json_body(await campaign_ops.read_campaign(conn, campaign.id))
 
     return view
 
