@@ -67,17 +67,17 @@ TimeZone = Annotated[
         json_schema_extra={"format": "iana-time-zone"},
     ),
 ]
-#: A phone number as people write it ("+1 415 555 0100", "(415) 555-0100"): checked against
-#: its country's numbering plan (libphonenumber), so only the server can say it is valid. In a
-#: list an invalid one is skipped and reported, never a 422, so the list's items carry no
-#: other constraint.
+#: A phone number as people write it ("+1 415 555 0100", "(415) 555-0100") in a list: checked
+#: against its country's numbering plan (libphonenumber), so only the server can say it is
+#: valid, and an invalid one is skipped and reported, never a 422. The items therefore carry
+#: no constraint, not even the `phone-number` format: any string is accepted into the report.
 PhoneNumber = Annotated[
     str,
     Field(
         description="E.164 (+14155550100) or national (415 555 0100, read in the default"
-        " region); validated against the country's numbering plan",
+        " region), validated against the country's numbering plan; one that is not a valid"
+        " number is skipped and listed in invalidLines",
         examples=["+14155550100"],
-        json_schema_extra={"format": "phone-number"},
     ),
 ]
 _DAY_NAMES = [d for day in WEEKDAYS for d in (day, day[:3])]
