@@ -3,57 +3,74 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-import aio_pika
+import asyncpg
 from aiohttp import web
 
-from services.api.access import KEYS, KeyChecker
-from services.api.console import DEFAULT_UI_DIR, console_routes
-from services.api.context import (
+from services.api.http.access import KEYS, KeyChecker
+from services.api.http.console import DEFAULT_UI_DIR, console_routes
+from services.api.http.context import (
     BROKER,
     BULK_LOADS,
     METRICS,
     METRICS_TTL_S,
     POOL,
-    PUBLISHER,
     RECENT_METRICS,
     SETTINGS,
     VALIDATION,
 )
-from services.api.edge import edge_middleware
+from services.api.http.edge import edge_middleware
+from services.api.http.rate_limit import RateLimiter
+from services.api.http.recent import Recent
+from services.api.http.views import ROUTES
 from services.api.metrics import ApiMetrics
-from services.api.rate_limit import RateLimiter
-from services.api.recent import Recent
-from services.api.validation_pool import ValidationPool
-from services.api.views import ROUTES
-from shared.amqp import RECONNECT_INTERVAL_S, Publisher, connection_name
+from services.api.operations.broker import Broker
+from services.api.operations.validation_pool import ValidationPool
 from shared.db.pool import create_pool
 from shared.prometheus import metrics_route
 from shared.settings import Settings
 
-
-async def _database(app: web.Application) -> AsyncIterator[None]:
-    pool = await create_pool(app[SETTINGS])
-    app[POOL] = pool
-    yield
-    await pool.close()
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 
-async def _broker(app: web.Application) -> AsyncIterator[None]:
-    # Robust: the api only publishes, and a publish during a reconnect fails fast (events
-    # are hints; the dispatcher's tick catches up).
-    connection = await aio_pika.connect_robust(
-        app[SETTINGS].amqp_url,
-        reconnect_interval=RECONNECT_INTERVAL_S,
-        client_properties=connection_name("api"),
-    )
-    app[BROKER] = connection
-    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-    app[PUBLISHER] = Publisher(channel)
-    yield
-    await connection.close()
+@dataclass(frozen=True)
+class Deps:
+    """Collaborators a caller (a test) made itself; the app uses them and leaves closing them
+    to that caller. Each one left out is made from the settings and closed with the app."""
+
+    pool: asyncpg.Pool | None = None
+    broker: Broker | None = None
+
+
+def _database(given: asyncpg.Pool | None) -> CleanupContext:
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        if given is not None:
+            app[POOL] = given
+            yield
+            return
+        pool = await create_pool(app[SETTINGS])
+        app[POOL] = pool
+        yield
+        await pool.close()
+
+    return database
+
+
+def _broker(given: Broker | None) -> CleanupContext:
+    async def broker(app: web.Application) -> AsyncIterator[None]:
+        if given is not None:
+            app[BROKER] = given
+            yield
+            return
+        connected = await Broker.connect(app[SETTINGS].amqp_url)
+        app[BROKER] = connected
+        yield
+        await connected.close()
+
+    return broker
 
 
 async def _validation(app: web.Application) -> AsyncIterator[None]:
@@ -71,7 +88,9 @@ async def _access(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, deps: Deps | None = None) -> web.Application:
+    """The api as an aiohttp application; its pool and broker are opened on startup."""
+    deps = deps or Deps()
     limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     metrics = ApiMetrics.create()
     app = web.Application(
@@ -82,7 +101,7 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = metrics
     app[BULK_LOADS] = asyncio.Semaphore(max(1, settings.db_pool_max_size // 2))
     app[RECENT_METRICS] = Recent(METRICS_TTL_S)
-    app.cleanup_ctx.extend([_database, _broker, _access, _validation])
+    app.cleanup_ctx.extend([_database(deps.pool), _broker(deps.broker), _access, _validation])
     app.add_routes(ROUTES)
     app.add_routes([metrics_route(metrics.registry)])
     app.add_routes(console_routes(Path(settings.ui_dir) if settings.ui_dir else DEFAULT_UI_DIR))

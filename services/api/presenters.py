@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from services.api.ingestion import ImportReport
+from services.api.operations.ingestion import ImportReport
 from services.api.schemas import (
     AttemptOut,
     BusinessHoursOut,

@@ -52,10 +52,9 @@ def _json_integer(value: Any) -> Any:
     return value
 
 
-JSON_INTEGER = BeforeValidator(_json_integer)
 #: Bounds go before JSON_INTEGER in an Annotated: after it, pydantic writes them into the JSON
 #: Schema as "ge"/"le" instead of "minimum"/"maximum".
-Int = Annotated[int, JSON_INTEGER]
+JSON_INTEGER = BeforeValidator(_json_integer)
 CLOCK_PATTERN = r"^([01][0-9]|2[0-4]):[0-5][0-9](:[0-5][0-9])?$"
 TimeZone = Annotated[
     str,
@@ -68,17 +67,17 @@ TimeZone = Annotated[
         json_schema_extra={"format": "iana-time-zone"},
     ),
 ]
-#: A phone number as people write it ("+1 415 555 0100", "(415) 555-0100"): checked against
-#: its country's numbering plan (libphonenumber), so only the server can say it is valid. In a
-#: list an invalid one is skipped and reported, never a 422, so the list's items carry no
-#: other constraint.
+#: A phone number as people write it ("+1 415 555 0100", "(415) 555-0100") in a list: checked
+#: against its country's numbering plan (libphonenumber), so only the server can say it is
+#: valid, and an invalid one is skipped and reported, never a 422. The items therefore carry
+#: no constraint, not even the `phone-number` format: any string is accepted into the report.
 PhoneNumber = Annotated[
     str,
     Field(
         description="E.164 (+14155550100) or national (415 555 0100, read in the default"
-        " region); validated against the country's numbering plan",
+        " region), validated against the country's numbering plan; one that is not a valid"
+        " number is skipped and listed in invalidLines",
         examples=["+14155550100"],
-        json_schema_extra={"format": "phone-number"},
     ),
 ]
 _DAY_NAMES = [d for day in WEEKDAYS for d in (day, day[:3])]

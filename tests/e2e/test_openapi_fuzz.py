@@ -20,7 +20,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 
-from services.api.openapi import openapi_document
+from services.api.http.openapi import openapi_document
 from tests.support.api_client import TEST_API_KEY
 from tests.support.stack import ROOT, Stack
 

@@ -15,7 +15,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from services.api.app import create_app
-from services.api.context import BROKER, SETTINGS
+from services.api.http.context import BROKER, SETTINGS
 from services.dispatcher.bootstrap import bootstrap
 from services.dispatcher.housekeeping import remove_finished_queues
 from shared.settings import Settings

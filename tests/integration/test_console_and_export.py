@@ -9,8 +9,8 @@ from uuid import uuid4
 
 import pytest
 
-from services.api import export
 from services.api.app import create_app
+from services.api.operations import export
 from shared.settings import Settings
 from tests.integration.test_api_features import AUTH, Client, MakeClient, create
 from tests.support.numbers import fresh_numbers

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from services.api.number_file import NumberFileParser, Row
+from services.api.operations.number_file import NumberFileParser, Row
 
 
 def parse(*chunks: str) -> list[Row]:

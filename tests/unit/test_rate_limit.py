@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from services.api.rate_limit import RateLimiter
+from services.api.http.rate_limit import RateLimiter
 
 
 def test_a_burst_then_the_steady_rate() -> None:

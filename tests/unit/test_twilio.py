@@ -10,7 +10,7 @@ import pytest
 from multidict import MultiDict
 from twilio.request_validator import RequestValidator
 
-from services.api.twilio_callback import CallbackTarget, TwilioStatusCallback, provider_report
+from services.api.http.twilio_callback import CallbackTarget, TwilioStatusCallback, provider_report
 from services.worker.telephony.base import DialRequest, ProviderConfigError
 from services.worker.telephony.providers import available_providers, check_provider
 from services.worker.telephony.providers.twilio import TwilioConfig, call_sid_from

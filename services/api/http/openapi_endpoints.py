@@ -1,0 +1,371 @@
+"""Every endpoint of the OpenAPI document, described once: its method and path, a stable
+operationId, its parameters, bodies and the errors it can answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from services.api.http.pagination import CALL_PAGE_SIZE, CAMPAIGN_PAGE_SIZE
+from services.api.http.twilio_callback import TwilioStatusCallback
+from services.api.schemas import (
+    CallbackIn,
+    CallbackOut,
+    CallOut,
+    CampaignCreate,
+    CampaignCreated,
+    CampaignOut,
+    CampaignPatch,
+    ImportBatch,
+    ImportResult,
+    SingleCallCreate,
+)
+from services.api.stats_schemas import CampaignStatsOut, GlobalMetricsOut
+from shared.domain.statuses import CallStatus, CampaignStatus
+from shared.twilio_protocol import CALLBACK_PATH as TWILIO_CALLBACK_PATH
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    location: str  # "path", "query" or "header"
+    schema: dict[str, Any]
+    description: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    #: Stable and readable: generated clients name their functions after it.
+    operation_id: str
+    summary: str
+    tag: str
+    ok_status: int = 200
+    ok_model: type[BaseModel] | None = None
+    ok_list: bool = False
+    ok_csv: bool = False
+    body: type[BaseModel] | None = None
+    #: A body posted as application/x-www-form-urlencoded, as carriers post callbacks.
+    form_body: type[BaseModel] | None = None
+    multipart: bool = False
+    params: tuple[Param, ...] = ()
+    errors: tuple[int, ...] = ()
+    public: bool = False
+    description: str = ""
+    ok_headers: dict[str, Any] = field(default_factory=dict)
+    #: OpenAPI links from the answer to the operations it leads to (by operation id), each
+    #: taking the answer's `id` as its `id`.
+    links_to: tuple[str, ...] = ()
+
+
+CAMPAIGN_ID = Param("id", "path", {"type": "string", "format": "uuid"}, "Campaign id", True)
+CALL_ID = Param("id", "path", {"type": "string", "format": "uuid"}, "Call id", True)
+IDEMPOTENCY = Param(
+    "Idempotency-Key",
+    "header",
+    {"type": "string", "minLength": 1, "maxLength": 255},
+    "Retrying with the same key returns the first answer and creates nothing twice"
+    " (kept 24 hours); the same key with another body is a 422. A UUID makes a good key",
+)
+
+
+def _paging(default_size: int, cursor_format: str) -> tuple[Param, ...]:
+    return (
+        Param("page", "query", {"type": "integer", "minimum": 0, "default": 0}, "Page, from 0"),
+        Param(
+            "size",
+            "query",
+            {"type": "integer", "minimum": 1, "maximum": 1000, "default": default_size},
+            "Items per page",
+        ),
+        Param(
+            "cursor",
+            "query",
+            {"type": "string", "format": cursor_format, "pattern": "^[A-Za-z0-9_-]*$"},
+            "Opaque: only a cursor from this list's previous page (its Link header); any"
+            " other is a 422. Empty: the first page",
+        ),
+    )
+
+
+LIST_HEADERS = {
+    "X-Total-Count": {"schema": {"type": "string"}, "description": "Items matching the filter"},
+    "Link": {"schema": {"type": "string"}, "description": 'The next page: <url>; rel="next"'},
+}
+
+
+def _status_param(values: list[str]) -> Param:
+    return Param(
+        "status",
+        "query",
+        {"type": "string", "enum": [*values, ""]},
+        "Only this status (in any case); empty: every status",
+    )
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(
+        "post",
+        "/api/v1/campaigns",
+        "createCampaign",
+        "Create a campaign",
+        "Campaigns",
+        201,
+        CampaignCreated,
+        body=CampaignCreate,
+        params=(IDEMPOTENCY,),
+        errors=(400, 413, 422),
+        description="Numbers are validated, normalised to E.164 and deduplicated; invalid"
+        " ones are skipped and listed in importSummary (strictNumbers: true refuses the"
+        " request instead), and a list with no valid number is a 422.",
+        ok_headers={"Location": {"schema": {"type": "string"}}},
+        links_to=(
+            "getCampaign",
+            "updateCampaign",
+            "startCampaign",
+            "pauseCampaign",
+            "resumeCampaign",
+            "cancelCampaign",
+            "listCampaignCalls",
+            "importNumbers",
+            "getCampaignStats",
+            "exportCampaignCalls",
+            "deleteCampaign",
+        ),
+    ),
+    Endpoint(
+        "get",
+        "/api/v1/campaigns",
+        "listCampaigns",
+        "List campaigns, newest first",
+        "Campaigns",
+        ok_model=CampaignOut,
+        ok_list=True,
+        params=(
+            *_paging(CAMPAIGN_PAGE_SIZE, "campaigns-cursor"),
+            _status_param([s.value for s in CampaignStatus]),
+        ),
+        errors=(422,),
+        ok_headers=LIST_HEADERS,
+    ),
+    Endpoint(
+        "get",
+        "/api/v1/campaigns/{id}",
+        "getCampaign",
+        "Get a campaign",
+        "Campaigns",
+        ok_model=CampaignOut,
+        params=(CAMPAIGN_ID,),
+        errors=(404,),
+    ),
+    Endpoint(
+        "patch",
+        "/api/v1/campaigns/{id}",
+        "updateCampaign",
+        "Change a campaign's settings",
+        "Campaigns",
+        ok_model=CampaignOut,
+        body=CampaignPatch,
+        params=(CAMPAIGN_ID,),
+        errors=(400, 404, 409, 413, 422),
+        description="A running campaign follows the new settings within seconds.",
+    ),
+    Endpoint(
+        "delete",
+        "/api/v1/campaigns/{id}",
+        "deleteCampaign",
+        "Delete a campaign that is not running",
+        "Campaigns",
+        ok_status=204,
+        params=(CAMPAIGN_ID,),
+        errors=(404, 409),
+    ),
+    *(
+        Endpoint(
+            "post",
+            f"/api/v1/campaigns/{{id}}/{verb}",
+            f"{verb}Campaign",
+            summary,
+            "Campaigns",
+            ok_model=CampaignOut,
+            params=(CAMPAIGN_ID,),
+            errors=(404, 409, 422),
+        )
+        for verb, summary in (
+            ("start", "Start a campaign (or resume a paused one)"),
+            ("pause", "Pause: no new calls; calls in progress finish"),
+            ("resume", "Resume a paused campaign"),
+            ("cancel", "Cancel: every number not being dialled ends CANCELLED"),
+        )
+    ),
+    Endpoint(
+        "get",
+        "/api/v1/campaigns/{id}/calls",
+        "listCampaignCalls",
+        "List a campaign's calls",
+        "Campaigns",
+        ok_model=CallOut,
+        ok_list=True,
+        params=(
+            CAMPAIGN_ID,
+            *_paging(CALL_PAGE_SIZE, "calls-cursor"),
+            _status_param([s.value for s in CallStatus]),
+        ),
+        errors=(404, 422),
+        ok_headers=LIST_HEADERS,
+    ),
+    Endpoint(
+        "get",
+        "/api/v1/campaigns/{id}/calls/export",
+        "exportCampaignCalls",
+        "Export a campaign's calls as CSV",
+        "Campaigns",
+        ok_csv=True,
+        params=(CAMPAIGN_ID, _status_param([s.value for s in CallStatus])),
+        errors=(404, 422),
+        description="One line per call, in the order the numbers were added, streamed:"
+        " id, phoneNumber, status, retryCount, attempts, lastOutcome, lastAttemptedAt,"
+        " nextRetryAt, externalCallId, failureReason, callDurationSeconds, createdAt,"
+        " updatedAt, attributes (JSON).",
+    ),
+    Endpoint(
+        "post",
+        "/api/v1/campaigns/{id}/import/batch",
+        "importNumbers",
+        "Add numbers (JSON)",
+        "Campaigns",
+        ok_model=ImportResult,
+        body=ImportBatch,
+        params=(CAMPAIGN_ID, IDEMPOTENCY),
+        errors=(400, 404, 409, 413, 422),
+        description="Invalid numbers are reported and skipped; duplicates are dropped.",
+    ),
+    Endpoint(
+        "post",
+        "/api/v1/campaigns/{id}/import",
+        "uploadNumbers",
+        "Add numbers (CSV or text file)",
+        "Campaigns",
+        ok_model=ImportResult,
+        multipart=True,
+        params=(CAMPAIGN_ID,),
+        errors=(400, 404, 409, 413, 422),
+        description="Field `file`: one number a line, or a CSV whose header names the"
+        " phone column; other columns are kept per number as `attributes`.",
+    ),
+    Endpoint(
+        "get",
+        "/api/v1/campaigns/{id}/stats",
+        "getCampaignStats",
+        "A campaign's progress, pace and calling window",
+        "Statistics",
+        ok_model=CampaignStatsOut,
+        params=(
+            CAMPAIGN_ID,
+            Param(
+                "minutes",
+                "query",
+                {"type": "integer", "minimum": 1, "maximum": 180, "default": 15},
+                "How many recent minutes dialsPerMinute covers",
+            ),
+        ),
+        errors=(404, 422),
+    ),
+    Endpoint(
+        "get",
+        "/api/v1/metrics",
+        "getMetrics",
+        "Global figures: campaigns, calls, lines, workers, queues",
+        "Statistics",
+        ok_model=GlobalMetricsOut,
+        description="Every field of the seed's metrics, with its meaning here, and more."
+        " Prometheus metrics are at /metrics on every service.",
+    ),
+    Endpoint(
+        "post",
+        "/api/v1/calls",
+        "createCall",
+        "Place one call outside any campaign",
+        "Calls",
+        201,
+        CallOut,
+        body=SingleCallCreate,
+        params=(IDEMPOTENCY,),
+        errors=(400, 413, 422),
+        ok_headers={"Location": {"schema": {"type": "string"}}},
+        links_to=("getCall",),
+    ),
+    Endpoint(
+        "get",
+        "/api/v1/calls/{id}",
+        "getCall",
+        "Get a call with its attempts",
+        "Calls",
+        ok_model=CallOut,
+        params=(CALL_ID,),
+        errors=(404,),
+    ),
+    Endpoint(
+        "post",
+        "/api/v1/calls/callback",
+        "reportCallResult",
+        "A provider reports a call's result",
+        "Provider callbacks",
+        ok_model=CallbackOut,
+        body=CallbackIn,
+        public=True,
+        params=(
+            Param(
+                "X-Signature",
+                "header",
+                {"type": "string"},
+                "sha256=<hex HMAC-SHA256 of the raw body with the shared secret>",
+                True,
+            ),
+        ),
+        errors=(400, 401, 404, 409, 413, 422),
+        description="Idempotent: a status already recorded answers applied=false.",
+    ),
+    Endpoint(
+        "post",
+        TWILIO_CALLBACK_PATH,
+        "reportTwilioCallStatus",
+        "Twilio (or a compatible carrier) reports a call's progress or result",
+        "Provider callbacks",
+        ok_model=CallbackOut,
+        form_body=TwilioStatusCallback,
+        public=True,
+        params=(
+            Param(
+                "X-Twilio-Signature",
+                "header",
+                {"type": "string"},
+                "base64 HMAC-SHA1, keyed by the auth token, of the public URL followed by the"
+                " form's fields sorted by name",
+                True,
+            ),
+            Param("callId", "query", {"type": "string", "format": "uuid"}, "Our call's id"),
+            Param(
+                "attemptNo",
+                "query",
+                {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+                "The attempt's number",
+            ),
+            Param(
+                "campaignId",
+                "query",
+                {"type": "string", "format": "uuid"},
+                "The call's campaign (informative)",
+            ),
+        ),
+        errors=(400, 403, 404, 409, 413, 415, 422),
+        description="The StatusCallback URL the twilio provider gives the carrier, query"
+        " included. Progress (queued, initiated, ringing, in-progress) updates the attempt;"
+        " completed, busy, no-answer, failed and canceled end it. Duplicates and late"
+        " progress change nothing.",
+    ),
+)

@@ -1,0 +1,184 @@
+"""Loading numbers into a campaign: validated in chunks off the event loop and copied straight
+into the calls table with COPY, while the next chunk is being read.
+
+Duplicates are dropped before the copy, against the numbers the campaign already has and
+those seen earlier in the same load; a transaction-scoped advisory lock keeps two loads into
+one campaign from racing. Memory stays bounded by a few chunks, plus that set of numbers.
+Validation runs in a process pool (libphonenumber is pure Python: about 9 µs a number).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import Executor
+from contextlib import suppress
+from dataclasses import dataclass, field
+from json.encoder import encode_basestring
+from uuid import UUID
+
+import asyncpg
+
+from services.api.operations.number_file import Row
+from shared.db.pool import RawJson
+from shared.domain.phone import normalize_many
+
+CHUNK_ROWS = 5000
+#: Below this, validating in the event loop costs less than a trip to the pool.
+INLINE_VALIDATION_ROWS = 500
+#: Chunks validated or waiting to be copied while more rows are read.
+LOADS_IN_FLIGHT = 3
+#: How many invalid lines a report lists; the count covers all of them.
+MAX_LISTED_INVALID = 1000
+
+_Validated = tuple[list[tuple[int, str]], list[tuple[int, str]]]
+
+
+@dataclass(frozen=True)
+class InvalidLine:
+    line: int
+    value: str
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    total_received: int = 0
+    total_imported: int = 0
+    duplicates_skipped: int = 0
+    invalid_skipped: int = 0
+    invalid_lines: list[InvalidLine] = field(default_factory=list)
+
+    @property
+    def invalid_lines_truncated(self) -> bool:
+        return self.invalid_skipped > len(self.invalid_lines)
+
+
+def attributes_json(attributes: dict[str, str]) -> RawJson:
+    """A file line's extra columns as a JSON object. Names and values are strings, so the C
+    string encoder does all the work: a third of json.dumps' cost, which matters on the event
+    loop at 100,000 lines."""
+    members = ",".join(
+        f"{encode_basestring(k)}:{encode_basestring(v)}" for k, v in attributes.items()
+    )
+    return RawJson(("{" + members + "}").encode())
+
+
+async def listed_rows(numbers: list[str]) -> AsyncIterator[list[Row]]:
+    """Rows of a JSON list (line = position from 1), made a chunk at a time."""
+    for start in range(0, len(numbers), CHUNK_ROWS):
+        chunk = numbers[start : start + CHUNK_ROWS]
+        yield [Row(start + i + 1, number, None) for i, number in enumerate(chunk)]
+
+
+class Ingestion:
+    """One load into one campaign, inside the caller's transaction."""
+
+    def __init__(
+        self,
+        conn: asyncpg.Connection,
+        campaign_id: UUID,
+        default_region: str,
+        executor: Callable[[], Executor] | None,
+    ) -> None:
+        self._conn = conn
+        self._campaign_id = campaign_id
+        self._region = default_region
+        self._executor = executor
+        self._seen: set[str] = set()
+        self._existing: set[str] = set()
+        # Chunks being validated, waiting for the one connection to copy them, in order. The
+        # bound keeps memory to a few chunks while parsing, validation and COPY overlap.
+        self._loads: asyncio.Queue[tuple[list[Row], asyncio.Future[_Validated]] | None] = (
+            asyncio.Queue(maxsize=LOADS_IN_FLIGHT)
+        )
+        self._loader: asyncio.Task[None] | None = None
+        self.report = ImportReport()
+
+    async def __aenter__(self) -> Ingestion:
+        await self._conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 0))", self._campaign_id
+        )
+        self._existing = set(
+            await self._conn.fetchval(
+                "SELECT coalesce(array_agg(phone_number), '{}') FROM calls"
+                " WHERE campaign_id = $1 AND deduplicate",
+                self._campaign_id,
+            )
+        )
+        self._loader = asyncio.create_task(self._load_in_order())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._loader is not None and not self._loader.done():
+            self._loader.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._loader
+
+    async def add(self, rows: Sequence[Row]) -> None:
+        """Take rows in any number; they are validated and copied a chunk at a time while the
+        caller goes on producing rows."""
+        for start in range(0, len(rows), CHUNK_ROWS):
+            chunk = list(rows[start : start + CHUNK_ROWS])
+            self.report.total_received += len(chunk)
+            await self._put((chunk, self._validate(chunk)))
+
+    async def finish(self) -> ImportReport:
+        """Wait for the last chunk to be copied."""
+        await self._put(None)
+        assert self._loader is not None
+        await self._loader
+        return self.report
+
+    async def _put(self, item: tuple[list[Row], asyncio.Future[_Validated]] | None) -> None:
+        """Queue a load, or surface the loader's failure instead of waiting on it for ever."""
+        assert self._loader is not None
+        putting = asyncio.ensure_future(self._loads.put(item))
+        await asyncio.wait([putting, self._loader], return_when=asyncio.FIRST_COMPLETED)
+        if not putting.done():
+            putting.cancel()
+            self._loader.result()  # raises the loader's error
+
+    async def _load_in_order(self) -> None:
+        while (item := await self._loads.get()) is not None:
+            await self._load(*item)
+
+    def _validate(self, chunk: list[Row]) -> asyncio.Future[_Validated]:
+        numbers = [row.number for row in chunk]
+        loop = asyncio.get_running_loop()
+        if self._executor is None or len(chunk) < INLINE_VALIDATION_ROWS:
+            future: asyncio.Future[_Validated] = loop.create_future()
+            future.set_result(normalize_many(numbers, self._region))
+            return future
+        return loop.run_in_executor(self._executor(), normalize_many, numbers, self._region)
+
+    async def _load(self, chunk: list[Row], validating: asyncio.Future[_Validated]) -> None:
+        valid, invalid = await validating
+        report = self.report
+        for index, reason in invalid:
+            report.invalid_skipped += 1
+            if len(report.invalid_lines) < MAX_LISTED_INVALID:
+                row = chunk[index]
+                report.invalid_lines.append(InvalidLine(row.line, row.number[:100], reason))
+        records = []
+        for index, number in valid:
+            if number in self._seen or number in self._existing:
+                report.duplicates_skipped += 1
+                continue
+            self._seen.add(number)
+            attributes = chunk[index].attributes
+            records.append(
+                (
+                    self._campaign_id,
+                    number,
+                    "PENDING",
+                    attributes_json(attributes) if attributes else None,
+                )
+            )
+        if records:
+            await self._conn.copy_records_to_table(
+                "calls",
+                records=records,
+                columns=["campaign_id", "phone_number", "status", "attributes"],
+            )
+            report.total_imported += len(records)
