@@ -18,10 +18,10 @@ from aio_pika.abc import AbstractRobustConnection
 from shared.amqp import BROKER_UNAVAILABLE, RECONNECT_INTERVAL_S, Publisher, connection_name
 from shared.attempt_signals import signal_attempt_ended
 from shared.db.pool import DATABASE_UNAVAILABLE
+from shared.domain.endings import EndEffect
 from shared.errors import TransientError
 from shared.messages import CampaignEvent
 from shared.repositories.campaigns import forget_queue_removal
-from shared.results import EndEffect
 from shared.topology import (
     CAMPAIGN_EVENTS,
     campaign_queue,
