@@ -69,8 +69,11 @@ class RestrictedPeriod:
     def __post_init__(self) -> None:
         by_dates = self.start_date is not None and self.end_date is not None
         by_times = self.start is not None and self.end is not None
-        if by_dates == by_times:
-            raise ValueError("a restricted period has either start/end dates or start/end times")
+        given = (self.start_date, self.end_date, self.start, self.end)
+        if by_dates == by_times or sum(v is not None for v in given) != 2:
+            raise ValueError(
+                "a restricted period has either startDate and endDate, or start and end"
+            )
         if by_times:
             assert self.start is not None and self.end is not None
             if (self.start.tzinfo is None) != (self.end.tzinfo is None):
