@@ -6,7 +6,7 @@ Pure: no I/O beyond reading a policy file that the caller names.
 """
 
 from shared.domain.calling.calendars import RestrictedPeriod, UnknownCalendar, check_calendar
-from shared.domain.calling.eligibility import Eligibility, GroupWindow, eligibility, group_window
+from shared.domain.calling.checks import Eligibility, GroupWindow, eligibility, group_window
 from shared.domain.calling.hours import WeeklyHours
 from shared.domain.calling.plan import HORIZON
 from shared.domain.calling.policy import (

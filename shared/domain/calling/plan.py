@@ -1,18 +1,15 @@
-"""A recipient's calling plan: every time-based rule, laid out per local time zone, and the
-search for the instants at which the plan opens or closes.
+"""A recipient's calling plan: every time-based rule, laid out per local time zone.
 
 A moment is open when, in every zone of the plan, its local weekday and wall-clock minute lie
 inside every hours layer (campaign window, policy rules) and its local date is no holiday and
-in no restricted period; and it is inside the campaign's schedule. Between two consecutive
-"breakpoints" (wall-clock boundaries of each layer in both folds, local midnights, and the
-zone's offset changes) nothing can change, so searching means evaluating the plan at those
-breakpoints only, one UTC day at a time.
+in no restricted period; and it is inside the campaign's schedule and no absolute blackout.
+`search` finds the instants at which a plan opens and closes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from shared.domain.business_hours import BusinessHoursError, format_clock, load_zone
@@ -155,18 +152,19 @@ def is_open(plan: Plan, at: datetime) -> bool:
         return False
     if any(p.covers_local(at) for p, _ in plan.absolute_periods):
         return False
-    for layers in plan.zones:
-        local = at.astimezone(load_zone(layers.zone))
-        weekday, minute = local.isoweekday(), local.hour * 60 + local.minute
-        for layer in layers.hours:
-            if not layer.hours.is_open(weekday, minute):
-                return False
-        day = local.date()
-        if any(holiday_name(code, day) for code, _ in layers.calendars):
-            return False
-        if any(p.covers_local(local) for p, _ in layers.periods):
-            return False
-    return True
+    return all(zone_open(layers, at) for layers in plan.zones)
+
+
+def zone_open(layers: ZoneLayers, at: datetime) -> bool:
+    """Whether the rules read in this one zone allow the instant `at`."""
+    local = at.astimezone(load_zone(layers.zone))
+    weekday, minute = local.isoweekday(), local.hour * 60 + local.minute
+    if not all(layer.hours.is_open(weekday, minute) for layer in layers.hours):
+        return False
+    day = local.date()
+    if any(holiday_name(code, day) for code, _ in layers.calendars):
+        return False
+    return not any(p.covers_local(local) for p, _ in layers.periods)
 
 
 def closed_reasons(plan: Plan, at: datetime) -> list[Reason]:
@@ -237,89 +235,3 @@ def _position(layer: HoursLayer, weekday: int, minute: int) -> str:
     if minute >= intervals[-1][1]:
         return f"after {format_clock(intervals[-1][1])} ({hours})"
     return f"between windows ({hours})"
-
-
-def next_open(plan: Plan, start: datetime, limit: datetime) -> datetime | None:
-    """The earliest instant in [start, limit) at which the plan is open, or None."""
-    if plan.never_open:
-        return None
-    if plan.start_at and start < plan.start_at:
-        start = plan.start_at
-    if plan.end_at and plan.end_at < limit:
-        limit = plan.end_at
-    return _scan(plan, start, limit, want_open=True)
-
-
-def next_close(plan: Plan, start: datetime, limit: datetime) -> datetime | None:
-    """The earliest instant in [start, limit) at which the plan is closed, or None."""
-    return _scan(plan, start, limit, want_open=False)
-
-
-def _scan(plan: Plan, start: datetime, limit: datetime, *, want_open: bool) -> datetime | None:
-    start = start.astimezone(UTC)
-    if start >= limit:
-        return None
-    if is_open(plan, start) is want_open:
-        return start
-    fixed = _fixed_points(plan)
-    day_start = datetime.combine(start.date(), time(), tzinfo=UTC)
-    while day_start < limit:
-        day_end = day_start + _DAY
-        points = {p for p in fixed if day_start <= p < day_end}
-        for layers in plan.zones:
-            points.update(_utc_day_points(layers, day_start.date()))
-        for point in sorted(points):
-            if start < point < limit and is_open(plan, point) is want_open:
-                return point
-        day_start = day_end
-    return None
-
-
-@lru_cache(maxsize=1024)
-def _fixed_points(plan: Plan) -> tuple[datetime, ...]:
-    points = [plan.start_at, plan.end_at]
-    for period, _ in plan.absolute_periods:
-        points += [period.start, period.end]
-    return tuple(p.astimezone(UTC) for p in points if p is not None)
-
-
-@lru_cache(maxsize=65536)
-def _utc_day_points(layers: ZoneLayers, day: date) -> tuple[datetime, ...]:
-    """Every instant of the UTC day `day` at which a rule of `layers` may change its answer."""
-    zone = load_zone(layers.zone)
-    day_start = datetime.combine(day, time(), tzinfo=UTC)
-    day_end = day_start + _DAY
-    points = {day_start}
-    first, last = day_start.astimezone(zone), (day_end - timedelta(microseconds=1)).astimezone(zone)
-    if first.utcoffset() != last.utcoffset():
-        points.add(_offset_change(zone, day_start, day_end))
-    local_days = {first.date(), last.date()}
-    for local_day in local_days:
-        walls = {time()}
-        for layer in layers.hours:
-            for a, b in layer.hours.on(local_day.isoweekday()):
-                walls.update(time(m // 60, m % 60) for m in (a, b) if m < 1440)
-        for period, _ in layers.periods:
-            for bound in (period.start, period.end):
-                if bound is not None and bound.date() == local_day:
-                    walls.add(bound.time())
-        for wall in walls:
-            for fold in (0, 1):
-                point = datetime.combine(local_day, wall.replace(fold=fold), tzinfo=zone)
-                points.add(point.astimezone(UTC))
-    return tuple(sorted(p for p in points if day_start <= p < day_end))
-
-
-def _offset_change(zone: object, low: datetime, high: datetime) -> datetime:
-    """The first instant in (low, high] whose UTC offset differs from low's (to the second)."""
-    before = low.astimezone(zone).utcoffset()  # type: ignore[arg-type]
-    while high - low > timedelta(seconds=1):
-        middle = low + (high - low) / 2
-        middle = middle.replace(microsecond=0)
-        if middle <= low:
-            break
-        if middle.astimezone(zone).utcoffset() == before:  # type: ignore[arg-type]
-            low = middle
-        else:
-            high = middle
-    return high

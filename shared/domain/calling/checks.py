@@ -3,23 +3,17 @@ group of recipients that share zones and regions, cheaply, for the dispatcher.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from shared.domain.business_hours import load_zone
-from shared.domain.calling.plan import (
-    HORIZON,
-    Plan,
-    build_plan,
-    closed_reasons,
-    is_open,
-    next_close,
-    next_open,
-)
+from shared.domain.calling.plan import HORIZON, Plan, build_plan, closed_reasons, is_open
 from shared.domain.calling.policy import CallingPolicy
 from shared.domain.calling.reasons import Reason, ReasonCode
 from shared.domain.calling.rules import CallState, CampaignCallingRules, Recipient
+from shared.domain.calling.search import _zone_stretches, next_close, next_open
 from shared.domain.statuses import CallStatus, CampaignStatus
 
 _LIVE = frozenset({CallStatus.SCHEDULED, CallStatus.IN_PROGRESS})
@@ -135,7 +129,14 @@ class GroupWindow:
     until: datetime | None
     #: When closed: the instant it opens (None: never).
     next_opening: datetime | None
-    reasons: list[Reason]
+    _plan: Plan = field(repr=False, compare=False)
+    _at: datetime = field(repr=False, compare=False)
+
+    @cached_property
+    def reasons(self) -> list[Reason]:
+        """Why it is closed (empty when open); worked out on demand, since the dispatcher
+        needs only `open` and the instants."""
+        return [] if self.open else closed_reasons(self._plan, self._at)
 
 
 #: plan -> (valid from, valid until, open, until, next_opening). The answer is a pure function
@@ -160,8 +161,14 @@ def group_window(
             _WINDOWS.clear()
         _WINDOWS[plan] = cached
     _, _, open_now, until, next_opening = cached
-    reasons = [] if open_now else closed_reasons(plan, now)
-    return GroupWindow(open_now, until, next_opening, reasons)
+    return GroupWindow(open_now, until, next_opening, plan, now)
+
+
+def clear_caches() -> None:
+    """Forget every cached plan and window (benchmarks and tests of cold paths)."""
+    _WINDOWS.clear()
+    build_plan.cache_clear()
+    _zone_stretches.cache_clear()
 
 
 def _compute_window(
