@@ -255,6 +255,10 @@ def test_unknown_time_zone_fails_closed_unless_a_default_is_given() -> None:
     assert (
         codes(bad) == {ReasonCode.UNKNOWN_TIMEZONE} and "Mars/Olympus_Mons" in bad.reasons[0].detail
     )
+    # A campaign-mode campaign without a policy for the number never reads its zone.
+    campaign = CampaignCallingRules(timezone="America/New_York", hours=NINE_TO_SIX)
+    assert check(campaign, now, Recipient(("Mars/Olympus_Mons",), (), "GB")).eligible
+    assert not check(campaign, now, Recipient(("Mars/X",), (), "US"), policy=FEDERAL).eligible
     defaulted = check(recipient_rules(default_timezone="America/New_York"), now, nowhere)
     assert defaulted.eligible and defaulted.timezone == "America/New_York"
 

@@ -21,7 +21,6 @@ from shared.domain.calling.rules import CampaignCallingRules, Recipient, Timezon
 
 #: How far ahead the searches look: beyond it a plan is taken as never opening (or closing).
 HORIZON = timedelta(days=400)
-_DAY = timedelta(days=1)
 CAMPAIGN = "campaign"
 POLICY = "policy"
 
@@ -71,8 +70,13 @@ def build_plan(
     own = recipient.zones or ((rules.default_timezone,) if rules.default_timezone else ())
     policy_rules = policy.rules_for(recipient.country, recipient.regions) if policy else ()
     campaign_zones = (rules.timezone,) if rules.mode is TimezoneMode.CAMPAIGN else own
+    # A campaign-mode campaign with no policy for the number never reads its zone, so a zone
+    # that does not load matters only where it would be read.
+    reads_own = rules.mode is TimezoneMode.RECIPIENT or bool(
+        policy_rules or (policy and (policy.holiday_calendars or policy.restricted_periods))
+    )
     unknown = None
-    if bad:
+    if bad and reads_own:
         unknown = f"time zone {bad[0]!r} of this number is not a known IANA zone"
     elif not campaign_zones:
         unknown = "no time zone is known for this number and the campaign has no defaultTimeZone"
@@ -81,6 +85,8 @@ def build_plan(
         unknown = f"no time zone is known for this number, which the policy's {rule!r} covers"
     # Policy calendars and periods are the recipient's; without its zone, the campaign's.
     policy_zones = own or campaign_zones
+    if bad and not reads_own:
+        own = policy_zones = ()
     layers: dict[
         str, tuple[list[HoursLayer], list[tuple[str, str]], list[tuple[RestrictedPeriod, str]]]
     ] = {}
