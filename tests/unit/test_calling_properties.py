@@ -71,6 +71,8 @@ class Case:
     holidays: bool
     policy: tuple[int, int] | None
     period: tuple[date, date] | None
+    #: The campaign's startAt and endAt, as minutes from `now`.
+    schedule: tuple[int | None, int | None]
     now: datetime
 
     def rules(self) -> CampaignCallingRules:
@@ -82,7 +84,12 @@ class Case:
             mode=self.mode,
             restricted_periods=periods,
             holiday_calendars=("US",) if self.holidays else (),
+            start_at=self.instant(self.schedule[0]),
+            end_at=self.instant(self.schedule[1]),
         )
+
+    def instant(self, minutes: int | None) -> datetime | None:
+        return None if minutes is None else self.now + timedelta(minutes=minutes)
 
     def calling_policy(self) -> CallingPolicy | None:
         if self.policy is None:
@@ -101,6 +108,9 @@ def in_window(start: int, end: int, minute: int) -> bool:
 
 
 def reference_open(case: Case, at: datetime, *, with_policy: bool = True) -> bool:
+    start_at, end_at = (case.instant(m) for m in case.schedule)
+    if (start_at and at < start_at) or (end_at and at >= end_at):
+        return False
     campaign_zones = case.zones if case.mode is TimezoneMode.RECIPIENT else (case.campaign_zone,)
     for zone in campaign_zones:
         local = at.astimezone(ZoneInfo(zone))
@@ -136,6 +146,10 @@ def cases(draw: st.DrawFn) -> Case:
         first = date(2026, 12, 29) + timedelta(days=draw(st.integers(0, 4)))
         period = (first, first + timedelta(days=draw(st.integers(0, 2))))
     anchor = draw(st.sampled_from(ANCHORS))
+    start_at = draw(st.none() | st.integers(-600, 2 * 24 * 60))
+    end_at = draw(st.none() | st.integers(60, 3 * 24 * 60))
+    if start_at is not None and end_at is not None and end_at <= start_at:
+        end_at = None
     return Case(
         zones=tuple(draw(st.lists(st.sampled_from(ZONES), min_size=1, max_size=3, unique=True))),
         mode=draw(st.sampled_from(TimezoneMode)),
@@ -147,6 +161,7 @@ def cases(draw: st.DrawFn) -> Case:
         holidays=draw(st.booleans()),
         policy=(policy[0] * 60, policy[1] * 60) if policy else None,
         period=period,
+        schedule=(start_at, end_at),
         now=anchor + timedelta(minutes=draw(st.integers(-36 * 60, 36 * 60))),
     )
 
