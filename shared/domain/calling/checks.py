@@ -13,7 +13,7 @@ from shared.domain.calling.plan import HORIZON, Plan, build_plan, closed_reasons
 from shared.domain.calling.policy import CallingPolicy
 from shared.domain.calling.reasons import Reason, ReasonCode
 from shared.domain.calling.rules import CallState, CampaignCallingRules, Recipient
-from shared.domain.calling.search import _zone_stretches, next_close, next_open
+from shared.domain.calling.search import _steady_offset, _zone_stretches, next_close, next_open
 from shared.domain.statuses import CallStatus, CampaignStatus
 
 _LIVE = frozenset({CallStatus.SCHEDULED, CallStatus.IN_PROGRESS})
@@ -169,6 +169,7 @@ def clear_caches() -> None:
     _WINDOWS.clear()
     build_plan.cache_clear()
     _zone_stretches.cache_clear()
+    _steady_offset.cache_clear()
 
 
 def _compute_window(

@@ -24,14 +24,56 @@ def next_open(plan: Plan, start: datetime, limit: datetime) -> datetime | None:
     if plan.never_open or plan.unknown_zone is not None:
         return None
     start = start.astimezone(UTC)
+    if plan.start_at and start < plan.start_at:
+        start = plan.start_at.astimezone(UTC)
+    if plan.end_at and plan.end_at < limit:
+        limit = plan.end_at
     day = start.date()
+    # Without date-bound rules a UTC day's stretches depend only on its weekday and each
+    # zone's offset: a day like one already found closed is closed too, which makes a plan
+    # that never opens cheap to prove so.
+    periodic = not plan.absolute_periods and not any(z.calendars or z.periods for z in plan.zones)
+    closed_days: set[tuple[object, ...]] = set()
     while _day_start(day) < limit:
-        for low, high in _stretches(plan, day):
+        shape = _shape(plan, day) if periodic else None
+        if shape is not None and shape in closed_days:
+            day += _DAY
+            continue
+        stretches = _stretches(plan, day)
+        for low, high in stretches:
             if high > start:
                 found = max(low, start)
                 return found if found < limit else None
+        if shape is not None and not stretches:
+            closed_days.add(shape)
         day += _DAY
     return None
+
+
+def _shape(plan: Plan, day: date) -> tuple[object, ...] | None:
+    """What a UTC day's stretches depend on, or None when it holds something more (an offset
+    change, the campaign's start or end)."""
+    low, high = _day_start(day), _day_start(day) + _DAY
+    for bound in (plan.start_at, plan.end_at):
+        if bound is not None and low <= bound < high:
+            return None
+    offsets: list[object] = [day.weekday()]
+    for layers in plan.zones:
+        offset = _steady_offset(layers.zone, day)
+        if offset is None:
+            return None
+        offsets.append(offset)
+    return tuple(offsets)
+
+
+@lru_cache(maxsize=65536)
+def _steady_offset(name: str, day: date) -> timedelta | None:
+    """The zone's UTC offset all through the UTC day `day`, or None if it changes that day."""
+    zone = load_zone(name)
+    low = _day_start(day)
+    first = low.astimezone(zone).utcoffset()
+    last = (low + _DAY - timedelta(microseconds=1)).astimezone(zone).utcoffset()
+    return first if first == last else None
 
 
 def next_close(plan: Plan, start: datetime, limit: datetime) -> datetime | None:
