@@ -191,3 +191,23 @@ def test_restricted_periods() -> None:
         RestrictedPeriod("both", date(2026, 1, 1), date(2026, 1, 2), datetime(2026, 1, 1))
     with pytest.raises(ValueError):
         RestrictedPeriod("mixed", start=datetime(2026, 1, 1, tzinfo=UTC), end=datetime(2026, 1, 2))
+
+
+def test_a_spec_survives_a_json_round_trip_for_storage() -> None:
+    body = {
+        "businessHours": {
+            "timezone": "America/Chicago",
+            "timezoneMode": "RECIPIENT",
+            "dailyHours": {"MONDAY": [{"startTime": "22:00", "endTime": "02:00"}]},
+        },
+        "holidayCalendars": ["us-ca"],
+        "restrictedPeriods": [
+            {"name": "outage", "start": "2026-12-01T10:00:00Z", "end": "2026-12-01T11:00:00Z"}
+        ],
+        "endAt": "2027-01-01T00:00:00+01:00",
+    }
+    spec = CampaignCallingSpec.model_validate(body)
+    stored = spec.model_dump_json(by_alias=True, exclude_none=True)
+    again = CampaignCallingSpec.model_validate_json(stored)
+    assert again.to_rules() == spec.to_rules()
+    assert again.to_rules().restricted_periods[0].is_absolute
