@@ -91,8 +91,11 @@ async def test_a_consumer_cancelled_by_the_broker_while_idle_gives_its_channel_b
         async def all_consumed() -> bool:
             return set(subscriptions.leases_held()) == set(campaigns)
 
+        async def a_channel_each() -> bool:
+            return open_channels(connection) == before + len(campaigns)
+
         await wait_until(all_consumed, timeout=10, message="every campaign queue consumed")
-        assert open_channels(connection) == before + len(campaigns)
+        await wait_until(a_channel_each, timeout=10, message="one channel per campaign queue")
 
         # The queues go before the worker has read that the campaigns finished (as when the
         # dispatcher removes a finished campaign's queue): the broker cancels the consumers
