@@ -21,7 +21,8 @@ async def run_checks(checks: Mapping[str, HealthCheck]) -> tuple[bool, dict[str,
 
     async def one(check: HealthCheck) -> dict[str, Any]:
         try:
-            details = await asyncio.wait_for(check(), timeout=3)
+            async with asyncio.timeout(3):
+                details = await check()
         except Exception as exc:
             return {"status": "DOWN", "error": str(exc) or type(exc).__name__}
         return {"status": "UP", **(details or {})}

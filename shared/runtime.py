@@ -7,7 +7,6 @@ import gc
 import random
 import signal
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
 
 import structlog
 import uvloop
@@ -16,6 +15,7 @@ from shared.amqp import BROKER_UNAVAILABLE
 from shared.db.pool import DATABASE_UNAVAILABLE
 from shared.logging import configure_logging
 from shared.settings import Settings
+from shared.waits import wait_until_set
 
 log = structlog.get_logger()
 
@@ -72,8 +72,7 @@ async def run_sessions(
             break
         if asyncio.get_running_loop().time() - started > 60:
             pause = 0.25
-        with suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), pause * random.uniform(0.8, 1.2))
+        await wait_until_set(stop, pause * random.uniform(0.8, 1.2))
         pause = min(pause * 2, LONGEST_RESTART_PAUSE_S)
     log.info(f"{name} stopped")
 

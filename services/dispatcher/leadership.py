@@ -8,6 +8,8 @@ from contextlib import suppress
 import asyncpg
 import structlog
 
+from shared.waits import wait_until_set
+
 log = structlog.get_logger()
 
 LOCK_KEY = 0x7663_735F_6469  # "vcs_di"
@@ -39,8 +41,7 @@ class Leadership:
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning("cannot reach the database for leadership", error=repr(exc))
                 await self._drop_connection()
-            with suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._retry_interval_s)
+            await wait_until_set(stop, self._retry_interval_s)
         return False
 
     async def watch(self) -> None:
@@ -53,8 +54,7 @@ class Leadership:
                 log.error("lost the leadership connection", error=repr(exc))
                 self.lost.set()
                 break
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self.lost.wait(), 1.0)
+            await wait_until_set(self.lost, 1.0)
 
     async def release(self) -> None:
         self.is_leader = False

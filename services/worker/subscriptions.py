@@ -22,6 +22,7 @@ from aio_pika.exceptions import ChannelNotFoundEntity
 
 from shared.repositories.campaigns import ActiveCampaign, consumable_campaigns
 from shared.topology import campaign_queue
+from shared.waits import wait_until_set
 
 log = structlog.get_logger()
 
@@ -50,6 +51,11 @@ class CampaignSubscriptions:
         self._cancelled_by_broker: set[UUID] = set()
         #: Channels being closed outside any await of ours (from broker callbacks).
         self._closing: set[asyncio.Task[None]] = set()
+        #: Set by close(): run() ends and nothing is subscribed again. Cancelling run() is not
+        #: enough on its own: aiormq turns a cancellation that lands while the broker closes a
+        #: channel (a passive declare of a deleted queue) into that channel's error, which
+        #: _subscribe expects, so the loop would go on consuming after it was told to stop.
+        self._closed = False
 
     def refresh_soon(self) -> None:
         self._wake.set()
@@ -62,9 +68,8 @@ class CampaignSubscriptions:
         """Consume with `on_job`; refresh on every wake-up and at least every `interval_s`."""
         self._on_job = on_job
         self._wake.set()
-        while True:
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), interval_s)
+        while not self._closed:
+            await wait_until_set(self._wake, interval_s)
             self._wake.clear()
             try:
                 await self.refresh()
@@ -73,6 +78,8 @@ class CampaignSubscriptions:
 
     async def refresh(self) -> None:
         async with self._lock:
+            if self._closed:
+                return
             async with self._pool.acquire() as conn:
                 wanted = {c.id: c for c in await consumable_campaigns(conn)}
             for campaign_id in [c for c in self._subscriptions if c not in wanted]:
@@ -99,6 +106,9 @@ class CampaignSubscriptions:
             self._cancelled_by_broker.clear()
 
     async def close(self) -> None:
+        """Stop consuming for good: run() returns and every subscription is retired."""
+        self._closed = True
+        self._wake.set()
         async with self._lock:
             for subscription in self._subscriptions.values():
                 await self._retire(subscription)

@@ -89,7 +89,8 @@ class AmqpCarrier:
                 # The request may have left before the channel failed: never assume it did not.
                 raise ProviderOutcomeUnknown(f"dial request in doubt: {exc.detail}") from exc
             try:
-                reply = await asyncio.wait_for(future, self._timeout_s)
+                async with asyncio.timeout(self._timeout_s):
+                    reply = await future
             except TimeoutError as exc:
                 raise ProviderOutcomeUnknown("the carrier did not answer in time") from exc
         finally:
