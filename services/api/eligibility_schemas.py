@@ -48,9 +48,12 @@ class InventoryOut(ResponseBody):
         " 0 when the campaign is not running or outside its window"
     )
     waiting: dict[str, int] = Field(
-        description="Numbers not final and not dialable now, each counted once under the first"
-        " reason that holds: CALL_IN_PROGRESS, RETRY_NOT_DUE, CAMPAIGN_NOT_RUNNING,"
-        " OUTSIDE_CAMPAIGN_WINDOW; only reasons that hold for some number are listed"
+        description="Numbers neither final nor dialable now, each counted once: calls being"
+        " dialled or live under CALL_IN_PROGRESS; retries not due yet under RETRY_NOT_DUE; new"
+        " numbers and due retries under CAMPAIGN_NOT_RUNNING when the campaign is not running,"
+        " else OUTSIDE_CAMPAIGN_WINDOW when it is outside its window, else CALL_IN_PROGRESS"
+        " when another live call holds the number. Only reasons that hold for some number are"
+        " listed"
     )
     final: dict[str, int] = Field(
         description="Numbers in a final state, by status (COMPLETED, PERMANENTLY_FAILED, CANCELLED)"

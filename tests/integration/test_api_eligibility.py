@@ -216,8 +216,8 @@ async def test_final_and_live_calls(client: Client, db: asyncpg.Pool) -> None:
 
 async def test_lines_busy_names_the_limit_and_the_share(client: Client, db: asyncpg.Pool) -> None:
     opened, closes = (local_minute(d) for d in OPEN_NOW)
-    created = await campaign(client, window(opened, closes), fresh_numbers(1))
-    [call_id] = await call_ids(client, created["id"])
+    created = await campaign(client, window(opened, closes), fresh_numbers(2))
+    call_id, retry = await call_ids(client, created["id"])
     # Running and inside its window, but the dispatcher has given it no share yet.
     answer = await eligibility(client, call_id)
     assert codes(answer) == ["LINES_BUSY"]
@@ -225,6 +225,13 @@ async def test_lines_busy_names_the_limit_and_the_share(client: Client, db: asyn
     assert "share of the lines 0" in answer["reasons"][0]["detail"]
     # Not time-based: nothing to wait for but a line.
     assert instant(answer["nextEligibleAt"]) is not None
+    # Lines are said to be busy only for a call the claim would pick now.
+    await db.execute(
+        "UPDATE calls SET status = 'FAILED', next_retry_at = now() + interval '1 hour'"
+        " WHERE id = $1",
+        retry,
+    )
+    assert codes(await eligibility(client, retry)) == ["RETRY_NOT_DUE"]
 
 
 async def test_a_number_in_a_live_call_elsewhere_waits_for_it(

@@ -36,9 +36,6 @@ from shared.repositories import campaigns as campaign_repo
 from shared.repositories import inventory as inventory_repo
 from shared.repositories.inventory import CallDialState
 
-#: Statuses the claim may pick (FAILED only once its retry is due).
-_WAITING = frozenset({CallStatus.PENDING, CallStatus.FAILED})
-
 
 async def call_eligibility(
     conn: asyncpg.Connection, call_id: UUID, now: datetime
@@ -49,18 +46,23 @@ async def call_eligibility(
     campaign = await campaign_repo.fetch_campaign(conn, state.campaign_id) if state else None
     if state is None or campaign is None:
         raise NotFound(f"no call with id {call_id}")
-    waiting = state.status in _WAITING
+    # The claim reads next_retry_at of a FAILED call only (a PENDING call may carry one).
+    retry_at = state.next_retry_at if state.status is CallStatus.FAILED else None
+    # Lines and a live call on the number matter only to a call the claim would pick now.
+    ready = state.status is CallStatus.PENDING or (
+        state.status is CallStatus.FAILED and retry_at is not None and retry_at <= now
+    )
     answer = eligibility(
         _rules(campaign),
         None,
         Recipient(),
-        CallState(state.status, state.next_retry_at),
+        CallState(state.status, retry_at),
         campaign_status=campaign.status,
-        lines_busy=waiting and _lines_busy(campaign, now),
+        lines_busy=ready and _lines_busy(campaign, now),
         now=now,
     )
     answer = _with_lines_detail(answer, campaign)
-    if waiting and state.number_held_by is not None:
+    if ready and state.number_held_by is not None:
         answer = _held_elsewhere(answer, state)
     return EligibilityOut.model_validate(answer.as_json())
 
@@ -128,10 +130,9 @@ def _with_lines_detail(answer: Eligibility, campaign: Campaign) -> Eligibility:
 
 def _held_elsewhere(answer: Eligibility, state: CallDialState) -> Eligibility:
     """The claim passes over a number that an open attempt holds, in any campaign."""
-    holder = "another call" if state.number_held_by != state.call_id else "this call"
     reason = Reason(
         ReasonCode.CALL_IN_PROGRESS,
-        f"the number is in a live call ({holder}, {state.number_held_by}); it is dialled"
-        " once that call ends",
+        f"the number is in a live call (call {state.number_held_by}); the claim passes it over"
+        " until that call ends",
     )
     return replace(answer, eligible=False, reasons=[*answer.reasons, reason])
