@@ -36,11 +36,13 @@ class ResponseBody(BaseModel):
 
 # Requests
 
+#: PostgreSQL's text cannot hold the NUL character: such text is refused (422), not a 500.
+WITHOUT_NUL = r"^[^\x00]*$"
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
     # Spaces alone are stripped to nothing: the document says a name needs something else.
-    Field(json_schema_extra={"pattern": r"\S"}),
+    Field(pattern=r"^[^\x00]*[^\s\x00][^\x00]*$"),
 ]
 
 
@@ -145,7 +147,7 @@ CallsPerSecond = Annotated[
 
 class CampaignCreate(RequestBody):
     name: Name
-    description: str | None = Field(None, max_length=2000)
+    description: str | None = Field(None, max_length=2000, pattern=WITHOUT_NUL)
     phone_numbers: list[PhoneNumber] = Field(
         default_factory=list,
         max_length=100_000,
@@ -167,7 +169,7 @@ class CampaignPatch(RequestBody):
     `businessHours` replaces the whole window."""
 
     name: Name | None = None
-    description: str | None = Field(None, max_length=2000)
+    description: str | None = Field(None, max_length=2000, pattern=WITHOUT_NUL)
     concurrency_limit: Annotated[int, Field(ge=1, le=1000), JSON_INTEGER] | None = None
     priority: Annotated[int, Field(ge=1, le=10), JSON_INTEGER] | None = None
     retry_config: RetryConfigIn | None = None

@@ -83,6 +83,8 @@ def fields(body: dict[str, Any]) -> set[str]:
         ({"retryConfig": {"callbackTimeoutMs": 3_600_000}}, "retryConfig.callbackTimeoutMs"),
         ({"retryConfig": {"syncBackoffMultiplier": 0.5}}, "retryConfig.syncBackoffMultiplier"),
         ({"name": ""}, "name"),
+        ({"name": "\u000e\u0000"}, "name"),
+        ({"description": "a\u0000b"}, "description"),
         ({"surprise": 1}, "surprise"),
     ],
 )

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from services.api.eligibility_schemas import EligibilityOut, InventoryOut
 from services.api.http.pagination import CALL_PAGE_SIZE, CAMPAIGN_PAGE_SIZE
 from services.api.http.twilio_callback import TwilioStatusCallback
 from services.api.schemas import (
@@ -277,6 +278,19 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "get",
+        "/api/v1/campaigns/{id}/inventory",
+        "getCampaignInventory",
+        "How many numbers the dialler would take now, how many wait and why",
+        "Campaigns",
+        ok_model=InventoryOut,
+        params=(CAMPAIGN_ID,),
+        errors=(404,),
+        description="Counted as the claim decides today: the campaign's status, its window"
+        " read in its time zone, retry due times and live calls. dialableNow + the waiting"
+        " and final counts = every number of the campaign.",
+    ),
+    Endpoint(
+        "get",
         "/api/v1/metrics",
         "getMetrics",
         "Global figures: campaigns, calls, lines, workers, queues",
@@ -308,6 +322,19 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         ok_model=CallOut,
         params=(CALL_ID,),
         errors=(404,),
+    ),
+    Endpoint(
+        "get",
+        "/api/v1/calls/{id}/eligibility",
+        "getCallEligibility",
+        "Why a call is not dialled now, and when it may be",
+        "Calls",
+        ok_model=EligibilityOut,
+        params=(CALL_ID,),
+        errors=(404,),
+        description="The reasons are the rules the dialler enforces today: the campaign's"
+        " status, its window read in its time zone, the retry's due time, a live call on the"
+        " number, and the campaign's lines (its limit and share).",
     ),
     Endpoint(
         "post",

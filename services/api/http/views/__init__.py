@@ -8,13 +8,22 @@ from __future__ import annotations
 
 from aiohttp.web import RouteDef
 
-from services.api.http.views import calls, campaigns, docs, health, imports, statistics
+from services.api.http.views import (
+    calls,
+    campaigns,
+    docs,
+    eligibility,
+    health,
+    imports,
+    statistics,
+)
 
 ROUTES: list[RouteDef] = [
     *campaigns.routes,
     *imports.routes,
     *calls.routes,
     *statistics.routes,
+    *eligibility.routes,
     *health.routes,
     *docs.routes,
 ]
