@@ -80,6 +80,29 @@ PhoneNumber = Annotated[
         examples=["+14155550100"],
     ),
 ]
+#: What a contact's attributes may hold: strings by name, as a CSV line's extra columns.
+Attributes = Annotated[
+    dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=100)],
+        Annotated[str, StringConstraints(max_length=1000)],
+    ],
+    Field(
+        max_length=100,
+        description="Kept with the call as `attributes`. `timezone` (an IANA name) says the"
+        " recipient's zone; else a US `postalCode` (or `zip`) does; else the number's area"
+        " code or country. An unknown `timezone` makes the contact invalid",
+        examples=[{"timezone": "America/Chicago", "postalCode": "60601"}],
+    ),
+]
+
+
+class ContactIn(RequestBody):
+    phone_number: PhoneNumber
+    attributes: Attributes | None = None
+
+
+#: Numbers or contacts, not both: the JSON Schema of a body that takes either list.
+ONE_LIST_OF_NUMBERS: dict[str, Any] = {"not": {"required": ["phoneNumbers", "contacts"]}}
 _DAY_NAMES = [d for day in WEEKDAYS for d in (day, day[:3])]
 _ANY_CASE_DAY = "|".join(
     "".join(f"[{c}{c.lower()}]" for c in name) for name in sorted(_DAY_NAMES, key=len, reverse=True)
@@ -144,6 +167,8 @@ CallsPerSecond = Annotated[
 
 
 class CampaignCreate(RequestBody):
+    model_config = ConfigDict(json_schema_extra=ONE_LIST_OF_NUMBERS)
+
     name: Name
     description: str | None = Field(None, max_length=2000)
     phone_numbers: list[PhoneNumber] = Field(
@@ -152,8 +177,16 @@ class CampaignCreate(RequestBody):
         description="Invalid numbers are skipped and listed in importSummary (as the seed"
         " skipped them); only a list with no valid number at all is refused",
     )
+    contacts: list[ContactIn] | None = Field(
+        None,
+        max_length=100_000,
+        description="Instead of phoneNumbers: numbers with attributes (a `timezone`, a"
+        " `postalCode`...); invalid ones are skipped and reported the same way",
+    )
     strict_numbers: bool = Field(
-        False, description="true: any invalid number refuses the whole request (422)"
+        False,
+        description="true: any invalid number or `timezone` attribute refuses the whole"
+        " request (422)",
     )
     concurrency_limit: Annotated[int, Field(ge=1, le=1000), JSON_INTEGER] | None = None
     priority: Annotated[int, Field(ge=1, le=10), JSON_INTEGER] | None = None
@@ -178,8 +211,20 @@ class CampaignPatch(RequestBody):
 
 
 class ImportBatch(RequestBody):
-    phone_numbers: list[PhoneNumber] = Field(
-        max_length=1_000_000, description="Invalid numbers are skipped and listed"
+    """Exactly one of `phoneNumbers` and `contacts`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["phoneNumbers"]}, {"required": ["contacts"]}]}
+    )
+
+    phone_numbers: list[PhoneNumber] | None = Field(
+        None, max_length=1_000_000, description="Invalid numbers are skipped and listed"
+    )
+    contacts: list[ContactIn] | None = Field(
+        None,
+        max_length=1_000_000,
+        description="Numbers with attributes; invalid numbers and unknown `timezone`"
+        " attributes are skipped and listed",
     )
 
 
@@ -200,6 +245,7 @@ class SingleCallCreate(RequestBody):
             }
         ),
     ]
+    attributes: Attributes | None = None
 
 
 class CallbackIn(RequestBody):
@@ -285,6 +331,9 @@ class AttemptOut(ResponseBody):
     )
 
 
+TimezoneSource = Literal["attribute_timezone", "postal_code", "area_code", "country", "unknown"]
+
+
 class CallOut(ResponseBody):
     id: UUID
     campaign_id: UUID | None = Field(description="null for a single call")
@@ -300,6 +349,15 @@ class CallOut(ResponseBody):
     updated_at: datetime
     attributes: dict[str, str] | None = Field(
         description="The extra columns of the uploaded file's line, by column name"
+    )
+    timezone: str | list[str] | None = Field(
+        description="The recipient's IANA time zone, resolved when the number was added; the"
+        " list of candidate zones when the number could be in several (an area code that"
+        " spans two, a toll-free number); null when unknown"
+    )
+    timezone_source: TimezoneSource = Field(
+        description="Where the zone came from: the contact's `timezone` attribute, its US"
+        " postal code, the number's area code (or prefix), its country, or unknown"
     )
     attempts: list[AttemptOut]
 
