@@ -16,6 +16,7 @@ from pydantic import (
     field_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import SkipJsonSchema
 
 from shared.domain.business_hours import WEEKDAYS
 from shared.messages.telephony import ProviderStatus
@@ -94,6 +95,22 @@ Attributes = Annotated[
         examples=[{"timezone": "America/Chicago", "postalCode": "60601"}],
     ),
 ]
+
+
+#: A field that may be left out but not given as null (see _not_null): the document says a list.
+Absent = SkipJsonSchema[None]
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    """A list that may be left out, not given as null: the document shows no null default."""
+    schema.pop("default", None)
+
+
+def _not_null(value: Any) -> Any:
+    """A list field left out is absent; given as null it is an error, as the document says."""
+    if value is None:
+        raise ValueError("give a list, or leave the field out")
+    return value
 
 
 class ContactIn(RequestBody):
@@ -177,9 +194,9 @@ class CampaignCreate(RequestBody):
         description="Invalid numbers are skipped and listed in importSummary (as the seed"
         " skipped them); only a list with no valid number at all is refused",
     )
-    contacts: list[ContactIn] | None = Field(
+    contacts: Annotated[list[ContactIn], Field(max_length=100_000)] | Absent = Field(
         None,
-        max_length=100_000,
+        json_schema_extra=_no_default,
         description="Instead of phoneNumbers: numbers with attributes (a `timezone`, a"
         " `postalCode`...); invalid ones are skipped and reported the same way",
     )
@@ -193,6 +210,8 @@ class CampaignCreate(RequestBody):
     retry_config: RetryConfigIn | None = None
     business_hours: BusinessHoursIn | None = None
     calls_per_second: CallsPerSecond | None = None
+
+    _contacts_are_a_list = field_validator("contacts")(_not_null)
 
 
 class CampaignPatch(RequestBody):
@@ -217,15 +236,17 @@ class ImportBatch(RequestBody):
         json_schema_extra={"oneOf": [{"required": ["phoneNumbers"]}, {"required": ["contacts"]}]}
     )
 
-    phone_numbers: list[PhoneNumber] | None = Field(
-        None, max_length=1_000_000, description="Invalid numbers are skipped and listed"
+    phone_numbers: Annotated[list[PhoneNumber], Field(max_length=1_000_000)] | Absent = Field(
+        None, description="Invalid numbers are skipped and listed", json_schema_extra=_no_default
     )
-    contacts: list[ContactIn] | None = Field(
+    contacts: Annotated[list[ContactIn], Field(max_length=1_000_000)] | Absent = Field(
         None,
-        max_length=1_000_000,
         description="Numbers with attributes; invalid numbers and unknown `timezone`"
         " attributes are skipped and listed",
+        json_schema_extra=_no_default,
     )
+
+    _lists_are_lists = field_validator("phone_numbers", "contacts")(_not_null)
 
 
 class SingleCallCreate(RequestBody):
