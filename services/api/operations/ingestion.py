@@ -212,7 +212,12 @@ class Ingestion:
                 report.invalid_lines.append(
                     InvalidLine(row.line, row.number[:100], reason, at_fault)
                 )
-        group_ids = await self._groups.ids({place for _, _, place in valid})
+        # Numbers of a prefix share one place object (also through the pool's pickling), and
+        # hashing a place hashes every zone it lists: so places are told apart by identity
+        # first, and only the distinct objects are hashed, not every number's place.
+        distinct = {id(place): place for _, _, place in valid}
+        known = await self._groups.ids(distinct.values())
+        group_ids = {key: known[place] for key, place in distinct.items()}
         records = []
         for index, number, place in valid:
             if number in self._seen or number in self._existing:
@@ -226,7 +231,7 @@ class Ingestion:
                     number,
                     CallStatus.PENDING.value,
                     attributes_json(attributes) if attributes else None,
-                    group_ids[place],
+                    group_ids[id(place)],
                 )
             )
         if records:
