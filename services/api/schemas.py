@@ -232,9 +232,9 @@ class CampaignPatch(RequestBody):
 class ImportBatch(RequestBody):
     """Exactly one of `phoneNumbers` and `contacts`."""
 
-    model_config = ConfigDict(
-        json_schema_extra={"oneOf": [{"required": ["phoneNumbers"]}, {"required": ["contacts"]}]}
-    )
+    # One property at least, never both: exactly one, said without oneOf, which client
+    # generators turn into a union of two anonymous types.
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1, **ONE_LIST_OF_NUMBERS})
 
     phone_numbers: Annotated[list[PhoneNumber], Field(max_length=1_000_000)] | Absent = Field(
         None, description="Invalid numbers are skipped and listed", json_schema_extra=_no_default
