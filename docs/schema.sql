@@ -311,8 +311,5 @@ ALTER TABLE ONLY public.call_attempts
 ALTER TABLE ONLY public.calls
     ADD CONSTRAINT calls_campaign_id_fkey FOREIGN KEY (campaign_id) REFERENCES public.campaigns(id) ON DELETE CASCADE;
 
-ALTER TABLE ONLY public.calls
-    ADD CONSTRAINT calls_zone_group_id_fkey FOREIGN KEY (zone_group_id) REFERENCES public.zone_groups(id);
-
 ALTER TABLE ONLY public.final_call_counts
     ADD CONSTRAINT final_call_counts_campaign_id_fkey FOREIGN KEY (campaign_id) REFERENCES public.campaigns(id) ON DELETE CASCADE;

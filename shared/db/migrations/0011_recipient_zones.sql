@@ -22,5 +22,8 @@ CREATE TABLE zone_groups (
 -- Null for calls created before this migration: their place is unknown, and the calling rules
 -- treat them as numbers of unknown zone (never dialled in recipient time without a default
 -- zone); nothing resolves them later. Every call loaded since has a group, the unknown one
--- included. No index: the group is read through the call, never searched from it.
-ALTER TABLE calls ADD COLUMN zone_group_id smallint REFERENCES zone_groups (id);
+-- included. Not a foreign key, on purpose: groups are only ever added (never changed or
+-- deleted, so a key cannot dangle), and the check of a foreign key costs a trigger per row,
+-- 0.35 s of the 2 s in which 100,000 numbers must load. No index: the group is read through
+-- the call, never searched from it.
+ALTER TABLE calls ADD COLUMN zone_group_id smallint;
