@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -81,11 +82,27 @@ PhoneNumber = Annotated[
         examples=["+14155550100"],
     ),
 ]
+
+
+def _storable_text(value: str) -> str:
+    """Text PostgreSQL can keep in jsonb: no NUL character, no lone surrogate (JSON's \\ud800
+    escapes can make one, and UTF-8 cannot)."""
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (a lone surrogate is not)") from None
+    return value
+
+
 #: What a contact's attributes may hold: strings by name, as a CSV line's extra columns.
 Attributes = Annotated[
     dict[
-        Annotated[str, StringConstraints(min_length=1, max_length=100)],
-        Annotated[str, StringConstraints(max_length=1000)],
+        Annotated[
+            str, StringConstraints(min_length=1, max_length=100), AfterValidator(_storable_text)
+        ],
+        Annotated[str, StringConstraints(max_length=1000), AfterValidator(_storable_text)],
     ],
     Field(
         max_length=100,

@@ -291,3 +291,23 @@ async def test_zone_groups_are_shared_and_not_duplicated(db: asyncpg.Pool) -> No
         "SELECT zones, country, source FROM zone_groups WHERE id = $1", first[places[1]]
     )
     assert dict(unknown) == {"zones": [], "country": None, "source": "unknown"}
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/calls", {"phoneNumber": NEW_YORK, "attributes": {"name": "a\u0000b"}}),
+        ("/api/v1/calls", {"phoneNumber": NEW_YORK, "attributes": {"\u0000": "b"}}),
+        (
+            "/api/v1/campaigns",
+            {"name": "nul", "contacts": [{"phoneNumber": NEW_YORK, "attributes": {"x": "\u0000"}}]},
+        ),
+    ],
+)
+async def test_attributes_postgresql_cannot_store_are_a_422(
+    client: Client, db: asyncpg.Pool, path: str, body: dict[str, Any]
+) -> None:
+    calls = await db.fetchval("SELECT count(*) FROM calls")
+    response = await client.post(path, json=body)
+    assert response.status == 422, await response.text()
+    assert await db.fetchval("SELECT count(*) FROM calls") == calls
