@@ -8,21 +8,29 @@ and the place look-ups are pure Python, and a 100,000-number load spreads them o
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 from shared.domain.phone import InvalidPhoneNumber, normalize
 from shared.domain.recipient_zones import InvalidTimeZone, RecipientPlace, recipient_place
 
-#: (index, E.164, place) of a valid contact.
-ValidContact = tuple[int, str, RecipientPlace]
+#: (index, E.164, place): the place as its position in the list of distinct places.
+ValidContact = tuple[int, str, int]
 #: (index, reason, field): field is None when the number is at fault, else the attribute's name.
 InvalidContact = tuple[int, str, str | None]
+
+
+class CheckedContacts(NamedTuple):
+    valid: list[ValidContact]
+    invalid: list[InvalidContact]
+    #: The distinct places of the valid contacts: a few per chunk, where numbers are many.
+    places: list[RecipientPlace]
 
 
 def check_contacts(
     numbers: Sequence[str],
     attributes: Sequence[Mapping[str, str] | None] | None,
     default_region: str,
-) -> tuple[list[ValidContact], list[InvalidContact]]:
+) -> CheckedContacts:
     """Every valid contact with its place, and every invalid one with the reason.
 
     `attributes` is None when no contact has any, else one entry per number. An explicit time
@@ -31,6 +39,10 @@ def check_contacts(
     """
     valid: list[ValidContact] = []
     invalid: list[InvalidContact] = []
+    places: list[RecipientPlace] = []
+    # Numbers of a prefix share one place object: told apart by identity, a place is not
+    # hashed (all its zones) once per number. The list keeps every object alive.
+    slots: dict[int, int] = {}
     for index, raw in enumerate(numbers):
         try:
             number = normalize(raw, default_region)
@@ -43,8 +55,12 @@ def check_contacts(
         except InvalidTimeZone as exc:
             invalid.append((index, str(exc), timezone_attribute(attrs, exc.value)))
             continue
-        valid.append((index, number, place))
-    return valid, invalid
+        slot = slots.get(id(place))
+        if slot is None:
+            slot = slots[id(place)] = len(places)
+            places.append(place)
+        valid.append((index, number, slot))
+    return CheckedContacts(valid, invalid, places)
 
 
 def timezone_attribute(attributes: Mapping[str, str] | None, value: str) -> str:

@@ -6,8 +6,10 @@ from shared.domain.contacts import check_contacts, timezone_attribute
 
 
 def test_valid_numbers_get_their_place_and_invalid_ones_a_reason() -> None:
-    valid, invalid = check_contacts(["(212) 555-0123", "nonsense", "+13105550123"], None, "US")
-    assert [(i, n, p.zones, p.source) for i, n, p in valid] == [
+    valid, invalid, places = check_contacts(
+        ["(212) 555-0123", "nonsense", "+13105550123"], None, "US"
+    )
+    assert [(i, n, places[p].zones, places[p].source) for i, n, p in valid] == [
         (0, "+12125550123", ("America/New_York",), "area_code"),
         (2, "+13105550123", ("America/Los_Angeles",), "area_code"),
     ]
@@ -17,8 +19,8 @@ def test_valid_numbers_get_their_place_and_invalid_ones_a_reason() -> None:
 def test_attributes_come_first_and_an_unknown_zone_names_its_attribute() -> None:
     numbers = ["+13105550123", "+13105550124", "+13105550125", "bad"]
     attributes = [{"Time_Zone": "America/Chicago"}, {"TZ": "Mars/Base"}, None, {"tz": "Nope/No"}]
-    valid, invalid = check_contacts(numbers, attributes, "US")
-    assert [(i, p.zones, p.source) for i, _, p in valid] == [
+    valid, invalid, places = check_contacts(numbers, attributes, "US")
+    assert [(i, places[p].zones, places[p].source) for i, _, p in valid] == [
         (0, ("America/Chicago",), "attribute_timezone"),
         (2, ("America/Los_Angeles",), "area_code"),
     ]
@@ -30,3 +32,9 @@ def test_attributes_come_first_and_an_unknown_zone_names_its_attribute() -> None
 def test_the_attribute_is_found_by_its_value() -> None:
     assert timezone_attribute({"name": "x", "timeZone": " Mars/Base "}, "Mars/Base") == "timeZone"
     assert timezone_attribute(None, "Mars/Base") == "timezone"
+
+
+def test_numbers_of_a_prefix_share_one_place() -> None:
+    numbers = ["+12125550123", "+12125550124", "+13105550123", "+12125550125"]
+    valid, _, places = check_contacts(numbers, None, "US")
+    assert [slot for _, _, slot in valid] == [0, 0, 1, 0] and len(places) == 2

@@ -23,7 +23,8 @@ import asyncpg
 
 from services.api.operations.number_file import Row
 from shared.db.pool import RawJson
-from shared.domain.contacts import InvalidContact, ValidContact, check_contacts
+from shared.domain.contacts import CheckedContacts, check_contacts
+from shared.domain.recipient_zones import is_location_attribute, location_attributes
 from shared.domain.statuses import CallStatus
 from shared.errors import InvalidInput
 from shared.repositories import ingestion as ingestion_repo
@@ -37,7 +38,9 @@ LOADS_IN_FLIGHT = 3
 #: How many invalid lines a report lists; the count covers all of them.
 MAX_LISTED_INVALID = 1000
 
-_Validated = tuple[list[ValidContact], list[InvalidContact]]
+_Validated = CheckedContacts
+#: Every loaded call starts so.
+_PENDING = CallStatus.PENDING.value
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,16 @@ async def contact_rows(
         ]
 
 
+def _location_attributes(chunk: list[Row]) -> list[dict[str, str] | None] | None:
+    """Per row, only the attributes that say where the recipient is, for the pool (a file's
+    other columns would only be pickled there and back); None when no row has any, which the
+    columns' names tell at once for a whole file chunk."""
+    names: set[str] = set().union(*(row.attributes for row in chunk if row.attributes))
+    if not any(is_location_attribute(name) for name in names):
+        return None
+    return [location_attributes(row.attributes) for row in chunk]
+
+
 class Ingestion:
     """One load into one campaign, inside the caller's transaction."""
 
@@ -189,10 +202,7 @@ class Ingestion:
 
     def _validate(self, chunk: list[Row]) -> asyncio.Future[_Validated]:
         numbers = [row.number for row in chunk]
-        # Most loads carry no attributes at all: then none are sent to the pool.
-        attributes = (
-            [row.attributes for row in chunk] if any(row.attributes for row in chunk) else None
-        )
+        attributes = _location_attributes(chunk)
         loop = asyncio.get_running_loop()
         if self._executor is None or len(chunk) < INLINE_VALIDATION_ROWS:
             future: asyncio.Future[_Validated] = loop.create_future()
@@ -203,7 +213,7 @@ class Ingestion:
         )
 
     async def _load(self, chunk: list[Row], validating: asyncio.Future[_Validated]) -> None:
-        valid, invalid = await validating
+        valid, invalid, places = await validating
         report = self.report
         for index, reason, at_fault in invalid:
             report.invalid_skipped += 1
@@ -212,14 +222,10 @@ class Ingestion:
                 report.invalid_lines.append(
                     InvalidLine(row.line, row.number[:100], reason, at_fault)
                 )
-        # Numbers of a prefix share one place object (also through the pool's pickling), and
-        # hashing a place hashes every zone it lists: so places are told apart by identity
-        # first, and only the distinct objects are hashed, not every number's place.
-        distinct = {id(place): place for _, _, place in valid}
-        known = await self._groups.ids(distinct.values())
-        group_ids = {key: known[place] for key, place in distinct.items()}
+        known = await self._groups.ids(places)
+        group_ids = [known[place] for place in places]
         records = []
-        for index, number, place in valid:
+        for index, number, slot in valid:
             if number in self._seen or number in self._existing:
                 report.duplicates_skipped += 1
                 continue
@@ -229,9 +235,9 @@ class Ingestion:
                 (
                     self._campaign_id,
                     number,
-                    CallStatus.PENDING.value,
+                    _PENDING,
                     attributes_json(attributes) if attributes else None,
-                    group_ids[id(place)],
+                    group_ids[slot],
                 )
             )
         if records:
