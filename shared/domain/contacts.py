@@ -40,9 +40,12 @@ def check_contacts(
     valid: list[ValidContact] = []
     invalid: list[InvalidContact] = []
     places: list[RecipientPlace] = []
-    # Numbers of a prefix share one place object: told apart by identity, a place is not
-    # hashed (all its zones) once per number. The list keeps every object alive.
-    slots: dict[int, int] = {}
+    # Numbers of a prefix share one place object: told apart by identity first, a place is
+    # hashed (all its zones) once per prefix, not once per number; by value, prefixes of one
+    # place share a slot, so a chunk sends back a few places, not one per prefix.
+    by_identity: dict[int, int] = {}
+    by_value: dict[RecipientPlace, int] = {}
+    keep_alive: list[RecipientPlace] = []
     for index, raw in enumerate(numbers):
         try:
             number = normalize(raw, default_region)
@@ -55,10 +58,16 @@ def check_contacts(
         except InvalidTimeZone as exc:
             invalid.append((index, str(exc), timezone_attribute(attrs, exc.value)))
             continue
-        slot = slots.get(id(place))
+        slot = by_identity.get(id(place))
         if slot is None:
-            slot = slots[id(place)] = len(places)
-            places.append(place)
+            slot = by_value.get(place)
+            if slot is None:
+                slot = by_value[place] = len(places)
+                places.append(place)
+            # `place` may be a fresh object (an attribute's place): kept alive, so that its id
+            # is not reused by another while this chunk is checked.
+            keep_alive.append(place)
+            by_identity[id(place)] = slot
         valid.append((index, number, slot))
     return CheckedContacts(valid, invalid, places)
 
