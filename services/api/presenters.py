@@ -98,8 +98,17 @@ def call_out(row: Mapping[str, Any], attempts: Sequence[Mapping[str, Any]]) -> C
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         attributes=row["attributes"],
+        timezone=shown_timezone(row["timezones"]),
+        timezone_source=row["timezone_source"],
         attempts=[attempt_out(a) for a in attempts],
     )
+
+
+def shown_timezone(zones: Sequence[str] | None) -> str | list[str] | None:
+    """A call's zone as the API shows it: the zone, the candidates when several, else null."""
+    if not zones:
+        return None
+    return zones[0] if len(zones) == 1 else list(zones)
 
 
 def import_result(report: ImportReport, campaign_status: CampaignStatus) -> ImportResult:

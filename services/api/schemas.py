@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -16,6 +17,7 @@ from pydantic import (
     field_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import SkipJsonSchema
 
 from shared.domain.business_hours import WEEKDAYS
 from shared.messages.telephony import ProviderStatus
@@ -82,6 +84,61 @@ PhoneNumber = Annotated[
         examples=["+14155550100"],
     ),
 ]
+
+
+def _storable_text(value: str) -> str:
+    """Text PostgreSQL can keep in jsonb: no NUL character, no lone surrogate (JSON's \\ud800
+    escapes can make one, and UTF-8 cannot)."""
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (a lone surrogate is not)") from None
+    return value
+
+
+#: What a contact's attributes may hold: strings by name, as a CSV line's extra columns.
+Attributes = Annotated[
+    dict[
+        Annotated[
+            str, StringConstraints(min_length=1, max_length=100), AfterValidator(_storable_text)
+        ],
+        Annotated[str, StringConstraints(max_length=1000), AfterValidator(_storable_text)],
+    ],
+    Field(
+        max_length=100,
+        description="Kept with the call as `attributes`. `timezone` (an IANA name) says the"
+        " recipient's zone; else a US `postalCode` (or `zip`) does; else the number's area"
+        " code or country. An unknown `timezone` makes the contact invalid",
+        examples=[{"timezone": "America/Chicago", "postalCode": "60601"}],
+    ),
+]
+
+
+#: A field that may be left out but not given as null (see _not_null): the document says a list.
+Absent = SkipJsonSchema[None]
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    """A list that may be left out, not given as null: the document shows no null default."""
+    schema.pop("default", None)
+
+
+def _not_null(value: Any) -> Any:
+    """A list field left out is absent; given as null it is an error, as the document says."""
+    if value is None:
+        raise ValueError("give a list, or leave the field out")
+    return value
+
+
+class ContactIn(RequestBody):
+    phone_number: PhoneNumber
+    attributes: Attributes | None = None
+
+
+#: Numbers or contacts, not both: the JSON Schema of a body that takes either list.
+ONE_LIST_OF_NUMBERS: dict[str, Any] = {"not": {"required": ["phoneNumbers", "contacts"]}}
 _DAY_NAMES = [d for day in WEEKDAYS for d in (day, day[:3])]
 _ANY_CASE_DAY = "|".join(
     "".join(f"[{c}{c.lower()}]" for c in name) for name in sorted(_DAY_NAMES, key=len, reverse=True)
@@ -146,6 +203,8 @@ CallsPerSecond = Annotated[
 
 
 class CampaignCreate(RequestBody):
+    model_config = ConfigDict(json_schema_extra=ONE_LIST_OF_NUMBERS)
+
     name: Name
     description: str | None = Field(None, max_length=2000, pattern=WITHOUT_NUL)
     phone_numbers: list[PhoneNumber] = Field(
@@ -154,14 +213,24 @@ class CampaignCreate(RequestBody):
         description="Invalid numbers are skipped and listed in importSummary (as the seed"
         " skipped them); only a list with no valid number at all is refused",
     )
+    contacts: Annotated[list[ContactIn], Field(max_length=100_000)] | Absent = Field(
+        None,
+        json_schema_extra=_no_default,
+        description="Instead of phoneNumbers: numbers with attributes (a `timezone`, a"
+        " `postalCode`...); invalid ones are skipped and reported the same way",
+    )
     strict_numbers: bool = Field(
-        False, description="true: any invalid number refuses the whole request (422)"
+        False,
+        description="true: any invalid number or `timezone` attribute refuses the whole"
+        " request (422)",
     )
     concurrency_limit: Annotated[int, Field(ge=1, le=1000), JSON_INTEGER] | None = None
     priority: Annotated[int, Field(ge=1, le=10), JSON_INTEGER] | None = None
     retry_config: RetryConfigIn | None = None
     business_hours: BusinessHoursIn | None = None
     calls_per_second: CallsPerSecond | None = None
+
+    _contacts_are_a_list = field_validator("contacts")(_not_null)
 
 
 class CampaignPatch(RequestBody):
@@ -180,9 +249,23 @@ class CampaignPatch(RequestBody):
 
 
 class ImportBatch(RequestBody):
-    phone_numbers: list[PhoneNumber] = Field(
-        max_length=1_000_000, description="Invalid numbers are skipped and listed"
+    """Exactly one of `phoneNumbers` and `contacts`."""
+
+    # One property at least, never both: exactly one, said without oneOf, which client
+    # generators turn into a union of two anonymous types.
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1, **ONE_LIST_OF_NUMBERS})
+
+    phone_numbers: Annotated[list[PhoneNumber], Field(max_length=1_000_000)] | Absent = Field(
+        None, description="Invalid numbers are skipped and listed", json_schema_extra=_no_default
     )
+    contacts: Annotated[list[ContactIn], Field(max_length=1_000_000)] | Absent = Field(
+        None,
+        description="Numbers with attributes; invalid numbers and unknown `timezone`"
+        " attributes are skipped and listed",
+        json_schema_extra=_no_default,
+    )
+
+    _lists_are_lists = field_validator("phone_numbers", "contacts")(_not_null)
 
 
 class SingleCallCreate(RequestBody):
@@ -202,6 +285,7 @@ class SingleCallCreate(RequestBody):
             }
         ),
     ]
+    attributes: Attributes | None = None
 
 
 class CallbackIn(RequestBody):
@@ -287,6 +371,9 @@ class AttemptOut(ResponseBody):
     )
 
 
+TimezoneSource = Literal["attribute_timezone", "postal_code", "area_code", "country", "unknown"]
+
+
 class CallOut(ResponseBody):
     id: UUID
     campaign_id: UUID | None = Field(description="null for a single call")
@@ -302,6 +389,15 @@ class CallOut(ResponseBody):
     updated_at: datetime
     attributes: dict[str, str] | None = Field(
         description="The extra columns of the uploaded file's line, by column name"
+    )
+    timezone: str | list[str] | None = Field(
+        description="The recipient's IANA time zone, resolved when the number was added; the"
+        " list of candidate zones when the number could be in several (an area code that"
+        " spans two, a toll-free number); null when unknown"
+    )
+    timezone_source: TimezoneSource = Field(
+        description="Where the zone came from: the contact's `timezone` attribute, its US"
+        " postal code, the number's area code (or prefix), its country, or unknown"
     )
     attempts: list[AttemptOut]
 

@@ -97,20 +97,3 @@ def _from_e164_digits(digits: str) -> PhoneNumber | None:
                 number.number_of_leading_zeros = len(national) - len(national.lstrip("0"))
             return number
     return None
-
-
-def normalize_many(
-    raws: list[str], default_region: str
-) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
-    """(index, E.164) for every valid number and (index, reason) for every invalid one.
-
-    A plain function of plain data, so that a process pool can run it on chunks.
-    """
-    valid: list[tuple[int, str]] = []
-    invalid: list[tuple[int, str]] = []
-    for index, raw in enumerate(raws):
-        try:
-            valid.append((index, normalize(raw, default_region)))
-        except InvalidPhoneNumber as exc:
-            invalid.append((index, str(exc)))
-    return valid, invalid

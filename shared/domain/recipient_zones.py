@@ -121,6 +121,20 @@ def recipient_places(
     return places
 
 
+def is_location_attribute(name: str) -> bool:
+    """Whether recipient_place reads an attribute of this name (a zone or a postal code)."""
+    return _key(name) is not None
+
+
+def location_attributes(attributes: Mapping[str, str] | None) -> dict[str, str] | None:
+    """Only the attributes recipient_place reads (zone and postal code), or None if there are
+    none: what a load sends to its validation processes instead of every column."""
+    if not attributes:
+        return None
+    kept = {name: value for name, value in attributes.items() if _key(name) is not None}
+    return kept or None
+
+
 def clear_caches() -> None:
     """Forget every cached place (the tables stay loaded): for cold-cache benchmarks."""
     _by_prefix.clear()

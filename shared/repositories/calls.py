@@ -13,7 +13,15 @@ from shared.domain.statuses import CallStatus
 CALL_COLUMNS = """
     c.id, c.seq, c.campaign_id, k.kind AS campaign_kind, c.phone_number, c.status, c.attempt_count,
     c.dial_count, c.next_retry_at, c.last_attempted_at, c.external_call_id, c.failure_reason,
-    c.call_duration_seconds, c.attributes, c.created_at, c.updated_at
+    c.call_duration_seconds, c.attributes, c.created_at, c.updated_at,
+    z.zones AS timezones, coalesce(z.source, 'unknown') AS timezone_source
+"""
+
+#: The call, its campaign's kind and its zone group (a few hundred rows: the join stays cheap
+#: on a page of calls); a call from before zone groups has none.
+CALL_TABLES = """
+    calls c JOIN campaigns k ON k.id = c.campaign_id
+    LEFT JOIN zone_groups z ON z.id = c.zone_group_id
 """
 
 ATTEMPT_COLUMNS = """
@@ -23,15 +31,22 @@ ATTEMPT_COLUMNS = """
 
 
 async def insert_single_call(
-    conn: asyncpg.Connection, campaign_id: UUID, number: str
+    conn: asyncpg.Connection,
+    campaign_id: UUID,
+    number: str,
+    attributes: dict[str, str] | None = None,
+    zone_group_id: int | None = None,
 ) -> asyncpg.Record:
     call_id = uuid4()
     await conn.execute(
-        "INSERT INTO calls (id, campaign_id, phone_number, status, deduplicate)"
-        f" VALUES ($1, $2, $3, '{CallStatus.PENDING}', false)",
+        "INSERT INTO calls"
+        " (id, campaign_id, phone_number, status, deduplicate, attributes, zone_group_id)"
+        f" VALUES ($1, $2, $3, '{CallStatus.PENDING}', false, $4, $5)",
         call_id,
         campaign_id,
         number,
+        attributes,
+        zone_group_id,
     )
     row = await fetch_call(conn, call_id)
     assert row is not None
@@ -40,8 +55,7 @@ async def insert_single_call(
 
 async def fetch_call(conn: asyncpg.Connection, call_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        f"SELECT {CALL_COLUMNS} FROM calls c JOIN campaigns k ON k.id = c.campaign_id"
-        " WHERE c.id = $1",
+        f"SELECT {CALL_COLUMNS} FROM {CALL_TABLES} WHERE c.id = $1",
         call_id,
     )
 
@@ -60,7 +74,7 @@ async def fetch_call_with_attempts(
                 'timed_out_at', a.timed_out_at, 'answered_by', a.answered_by,
                 'sip_response_code', a.sip_response_code) ORDER BY a.attempt_no)
             FROM call_attempts a WHERE a.call_id = c.id), '[]'::jsonb) AS attempts
-        FROM calls c JOIN campaigns k ON k.id = c.campaign_id
+        FROM {CALL_TABLES}
         WHERE c.id = $1
         """,
         call_id,
@@ -94,7 +108,7 @@ async def list_calls(
     """A page of the campaign's calls in insertion order: by offset, or after a given call."""
     rows: list[asyncpg.Record] = await conn.fetch(
         f"""
-        SELECT {CALL_COLUMNS} FROM calls c JOIN campaigns k ON k.id = c.campaign_id
+        SELECT {CALL_COLUMNS} FROM {CALL_TABLES}
         WHERE c.campaign_id = $1 AND ($2::text IS NULL OR c.status = $2)
           AND ($3::bigint IS NULL OR c.seq > $3)
         ORDER BY c.seq OFFSET $4 LIMIT $5

@@ -231,7 +231,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         description="One line per call, in the order the numbers were added, streamed:"
         " id, phoneNumber, status, retryCount, attempts, lastOutcome, lastAttemptedAt,"
         " nextRetryAt, externalCallId, failureReason, callDurationSeconds, createdAt,"
-        " updatedAt, attributes (JSON).",
+        " updatedAt, attributes (JSON), timezone (candidate zones space-separated),"
+        " timezoneSource.",
     ),
     Endpoint(
         "post",
@@ -243,7 +244,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         body=ImportBatch,
         params=(CAMPAIGN_ID, IDEMPOTENCY),
         errors=(400, 404, 409, 413, 422),
-        description="Invalid numbers are reported and skipped; duplicates are dropped.",
+        description="Either `phoneNumbers` or `contacts` (numbers with attributes; a"
+        " `timezone` or `postalCode` attribute says where the recipient is). Invalid numbers"
+        " and unknown `timezone` attributes are reported and skipped; duplicates are dropped.",
     ),
     Endpoint(
         "post",
@@ -256,7 +259,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         params=(CAMPAIGN_ID,),
         errors=(400, 404, 409, 413, 422),
         description="Field `file`: one number a line, or a CSV whose header names the"
-        " phone column; other columns are kept per number as `attributes`.",
+        " phone column; other columns are kept per number as `attributes`. A `timezone`"
+        " column (IANA) or a US `postalCode`/`zip` column says where the recipient is; a line"
+        " with an unknown `timezone` is reported and skipped.",
     ),
     Endpoint(
         "get",

@@ -16,14 +16,17 @@ from services.api.presenters import call_out
 from services.api.schemas import CallbackIn, CallbackOut, CallOut, SingleCallCreate
 from shared.domain.business_hours import ALWAYS_OPEN
 from shared.domain.campaign import SINGLE_CALLS
+from shared.domain.contacts import timezone_attribute
 from shared.domain.endings import ProviderReport
 from shared.domain.phone import InvalidPhoneNumber, normalize
+from shared.domain.recipient_zones import InvalidTimeZone, recipient_place
 from shared.domain.statuses import CallStatus, CampaignStatus
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.messages import CallsAdded
 from shared.repositories import calls as call_repo
 from shared.repositories import campaigns as campaign_repo
 from shared.repositories.endings import apply_provider_report
+from shared.repositories.zone_groups import zone_group_ids
 from shared.settings import Settings
 
 log = structlog.get_logger()
@@ -46,17 +49,26 @@ async def place_single_call(
     conn: asyncpg.Connection, settings: Settings, body: SingleCallCreate
 ) -> tuple[CallOut, UUID]:
     """Queue one call outside any campaign (default limits and retry config), in the caller's
-    transaction; returns it and the id of the campaign that carries single calls."""
+    transaction; returns it and the id of the campaign that carries single calls. An invalid
+    number or `timezone` attribute is InvalidInput naming the field."""
     try:
         number = normalize(body.phone_number, settings.default_region)
     except InvalidPhoneNumber as exc:
         raise InvalidInput(
             str(exc), errors=[{"field": "phoneNumber", "message": str(exc)}]
         ) from exc
+    try:
+        place = recipient_place(number, body.attributes)
+    except InvalidTimeZone as exc:
+        field = f"attributes.{timezone_attribute(body.attributes, exc.value)}"
+        raise InvalidInput(str(exc), errors=[{"field": field, "message": str(exc)}]) from exc
     campaign = await campaign_repo.ensure_single_calls_campaign(
         conn, _single_calls_template(settings)
     )
-    row = await call_repo.insert_single_call(conn, campaign.id, number)
+    group_ids = await zone_group_ids(conn, [place])
+    row = await call_repo.insert_single_call(
+        conn, campaign.id, number, body.attributes, group_ids[place]
+    )
     log.info("single call queued", call_id=str(row["id"]))
     return call_out(row, []), campaign.id
 

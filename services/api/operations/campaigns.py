@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,9 +18,14 @@ from services.api.operations.campaign_settings import (
     pick,
     retry_config_from,
 )
-from services.api.operations.ingestion import ImportReport, Ingestion, listed_rows
+from services.api.operations.ingestion import (
+    ImportReport,
+    Ingestion,
+    invalid_field,
+    requested_rows,
+)
 from services.api.presenters import campaign_out
-from services.api.schemas import CampaignCreate, CampaignOut, CampaignPatch
+from services.api.schemas import CampaignCreate, CampaignOut, CampaignPatch, ContactIn
 from shared.domain.campaign import Campaign
 from shared.domain.statuses import CampaignStatus
 from shared.errors import Conflict, InvalidInput, NotFound
@@ -51,7 +56,14 @@ async def create_campaign(
     """Create the campaign with its numbers, in the caller's transaction, and the report on
     them (None without numbers). Invalid numbers are skipped and reported, as the seed did;
     the request is refused (InvalidInput, listing them) only when none is valid, or when it
-    asks for `strictNumbers` and any is invalid. Duplicates are dropped."""
+    asks for `strictNumbers` and any is invalid (an unknown `timezone` attribute counts as
+    invalid). Duplicates are dropped."""
+    given = body.model_fields_set
+    rows = requested_rows(
+        body.phone_numbers if "phone_numbers" in given else None,
+        contact_list(body.contacts),
+        required=False,
+    )
     hours = business_hours_from(body.business_hours)
     new = campaign_repo.NewCampaign(
         name=body.name,
@@ -64,11 +76,13 @@ async def create_campaign(
     )
     campaign = await campaign_repo.insert_campaign(conn, new)
     report = None
-    if body.phone_numbers:
+    # An empty list adds nothing and reports nothing, as the seed's empty phoneNumbers did.
+    if rows is not None and (body.phone_numbers or body.contacts):
         async with Ingestion(conn, campaign.id, settings.default_region, executor) as ingestion:
-            async for rows in listed_rows(body.phone_numbers):
-                await ingestion.add(rows)
+            async for batch in rows:
+                await ingestion.add(batch)
             report = await ingestion.finish()
+    if report is not None:
         refused = report.invalid_skipped and (
             body.strict_numbers or report.invalid_skipped == report.total_received
         )
@@ -78,12 +92,22 @@ async def create_campaign(
                 f"{report.invalid_skipped} of {report.total_received} phone numbers {what}"
                 " invalid; nothing was created",
                 errors=[
-                    {"field": f"phoneNumbers[{bad.line - 1}]", "message": bad.reason}
+                    {"field": invalid_field(bad, body.contacts is not None), "message": bad.reason}
                     for bad in report.invalid_lines[:MAX_LISTED_ERRORS]
                 ],
             )
-    log.info("campaign created", campaign_id=str(campaign.id), numbers=len(body.phone_numbers))
+    numbers = report.total_received if report else 0
+    log.info("campaign created", campaign_id=str(campaign.id), numbers=numbers)
     return campaign, report
+
+
+def contact_list(
+    contacts: Sequence[ContactIn] | None,
+) -> list[tuple[str, dict[str, str] | None]] | None:
+    """A body's contacts as (number, attributes), as a load reads them."""
+    if contacts is None:
+        return None
+    return [(contact.phone_number, contact.attributes) for contact in contacts]
 
 
 async def get_visible_campaign(conn: asyncpg.Connection, campaign_id: UUID) -> Campaign:

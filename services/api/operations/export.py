@@ -32,6 +32,8 @@ COLUMNS = [
     "createdAt",
     "updatedAt",
     "attributes",
+    "timezone",
+    "timezoneSource",
 ]
 
 
@@ -59,6 +61,9 @@ def csv_line(row: Mapping[str, Any], attempts: Sequence[Mapping[str, Any]]) -> l
         _iso(row["created_at"]),
         _iso(row["updated_at"]),
         json.dumps(row["attributes"]) if row["attributes"] else "",
+        # Several candidate zones are space-separated: no IANA name holds a space.
+        " ".join(row["timezones"] or ()),
+        row["timezone_source"],
     ]
 
 

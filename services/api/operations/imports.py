@@ -10,14 +10,25 @@ import asyncpg
 import structlog
 
 from services.api.operations.broker import Broker
-from services.api.operations.ingestion import ImportReport, Ingestion
+from services.api.operations.campaigns import contact_list
+from services.api.operations.ingestion import ImportReport, Ingestion, requested_rows
 from services.api.operations.number_file import Row
+from services.api.schemas import ImportBatch
 from shared.domain.campaign import SINGLE_CALLS
 from shared.domain.statuses import CampaignStatus
 from shared.errors import Conflict, NotFound
 from shared.messages import CallsAdded
+from shared.repositories import ingestion as ingestion_repo
 
 log = structlog.get_logger()
+
+
+def batch_rows(body: ImportBatch) -> AsyncIterator[list[Row]]:
+    """The rows of a JSON import: exactly one of `phoneNumbers` and `contacts` (InvalidInput
+    otherwise, before anything is written)."""
+    rows = requested_rows(body.phone_numbers, contact_list(body.contacts), required=True)
+    assert rows is not None
+    return rows
 
 
 async def import_numbers(
@@ -29,13 +40,12 @@ async def import_numbers(
 ) -> tuple[ImportReport, CampaignStatus]:
     """Load the rows into a campaign that is not final, in the caller's transaction.
 
-    Invalid numbers are reported, never fatal; numbers the campaign already has, or that
-    come twice, are skipped. The campaign row is held with FOR KEY SHARE, which lets workers
-    keep dialling but makes finishing or deleting the campaign wait for the import.
+    Invalid numbers (and unknown `timezone` attributes) are reported, never fatal; numbers the
+    campaign already has, or that come twice, are skipped. The campaign row is held, which
+    lets workers keep dialling but makes finishing or deleting the campaign wait for the
+    import.
     """
-    row = await conn.fetchrow(
-        "SELECT status, kind FROM campaigns WHERE id = $1 FOR KEY SHARE", campaign_id
-    )
+    row = await ingestion_repo.hold_campaign_for_load(conn, campaign_id)
     if row is None or row["kind"] == SINGLE_CALLS:
         raise NotFound(f"no campaign with id {campaign_id}")
     status = CampaignStatus(row["status"])

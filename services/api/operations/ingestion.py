@@ -4,7 +4,9 @@ into the calls table with COPY, while the next chunk is being read.
 Duplicates are dropped before the copy, against the numbers the campaign already has and
 those seen earlier in the same load; a transaction-scoped advisory lock keeps two loads into
 one campaign from racing. Memory stays bounded by a few chunks, plus that set of numbers.
-Validation runs in a process pool (libphonenumber is pure Python: about 9 µs a number).
+Validation runs in a process pool (libphonenumber is pure Python: about 9 µs a number), and
+so does the resolution of each valid number's place (its candidate time zones): every call is
+copied with the id of its zone group, which the calling rules read instead of the number.
 """
 
 from __future__ import annotations
@@ -21,7 +23,12 @@ import asyncpg
 
 from services.api.operations.number_file import Row
 from shared.db.pool import RawJson
-from shared.domain.phone import normalize_many
+from shared.domain.contacts import CheckedContacts, check_contacts
+from shared.domain.recipient_zones import is_location_attribute, location_attributes
+from shared.domain.statuses import CallStatus
+from shared.errors import InvalidInput
+from shared.repositories import ingestion as ingestion_repo
+from shared.repositories.zone_groups import ZoneGroupCache
 
 CHUNK_ROWS = 5000
 #: Below this, validating in the event loop costs less than a trip to the pool.
@@ -31,7 +38,9 @@ LOADS_IN_FLIGHT = 3
 #: How many invalid lines a report lists; the count covers all of them.
 MAX_LISTED_INVALID = 1000
 
-_Validated = tuple[list[tuple[int, str]], list[tuple[int, str]]]
+_Validated = CheckedContacts
+#: Every loaded call starts so.
+_PENDING = CallStatus.PENDING.value
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,8 @@ class InvalidLine:
     line: int
     value: str
     reason: str
+    #: The attribute at fault (an unknown `timezone`), or None when the number is.
+    field: str | None = None
 
 
 @dataclass
@@ -71,6 +82,59 @@ async def listed_rows(numbers: list[str]) -> AsyncIterator[list[Row]]:
         yield [Row(start + i + 1, number, None) for i, number in enumerate(chunk)]
 
 
+def requested_rows(
+    phone_numbers: list[str] | None,
+    contacts: list[tuple[str, dict[str, str] | None]] | None,
+    *,
+    required: bool,
+) -> AsyncIterator[list[Row]] | None:
+    """The rows of a JSON body's `phoneNumbers` or `contacts` (None when neither and neither
+    is required); InvalidInput, before anything is written, when both are given."""
+    if phone_numbers is not None and contacts is not None:
+        message = "give phoneNumbers or contacts, not both"
+        raise InvalidInput(message, errors=[{"field": "contacts", "message": message}])
+    if contacts is not None:
+        return contact_rows(contacts)
+    if phone_numbers is not None:
+        return listed_rows(phone_numbers)
+    if required:
+        message = "give phoneNumbers or contacts"
+        raise InvalidInput(message, errors=[{"field": "phoneNumbers", "message": message}])
+    return None
+
+
+def invalid_field(bad: InvalidLine, contacts: bool) -> str:
+    """Where an invalid line was in a JSON body, as a 422 names the field."""
+    index = bad.line - 1
+    if not contacts:
+        return f"phoneNumbers[{index}]"
+    if bad.field is None:
+        return f"contacts[{index}].phoneNumber"
+    return f"contacts[{index}].attributes.{bad.field}"
+
+
+async def contact_rows(
+    contacts: list[tuple[str, dict[str, str] | None]],
+) -> AsyncIterator[list[Row]]:
+    """Rows of a JSON list of (number, attributes) (line = position from 1), a chunk at a time."""
+    for start in range(0, len(contacts), CHUNK_ROWS):
+        chunk = contacts[start : start + CHUNK_ROWS]
+        yield [
+            Row(start + i + 1, number, attributes or None)
+            for i, (number, attributes) in enumerate(chunk)
+        ]
+
+
+def _location_attributes(chunk: list[Row]) -> list[dict[str, str] | None] | None:
+    """Per row, only the attributes that say where the recipient is, for the pool (a file's
+    other columns would only be pickled there and back); None when no row has any, which the
+    columns' names tell at once for a whole file chunk."""
+    names: set[str] = set().union(*(row.attributes for row in chunk if row.attributes))
+    if not any(is_location_attribute(name) for name in names):
+        return None
+    return [location_attributes(row.attributes) for row in chunk]
+
+
 class Ingestion:
     """One load into one campaign, inside the caller's transaction."""
 
@@ -87,6 +151,7 @@ class Ingestion:
         self._executor = executor
         self._seen: set[str] = set()
         self._existing: set[str] = set()
+        self._groups = ZoneGroupCache(conn)
         # Chunks being validated, waiting for the one connection to copy them, in order. The
         # bound keeps memory to a few chunks while parsing, validation and COPY overlap.
         self._loads: asyncio.Queue[tuple[list[Row], asyncio.Future[_Validated]] | None] = (
@@ -96,16 +161,8 @@ class Ingestion:
         self.report = ImportReport()
 
     async def __aenter__(self) -> Ingestion:
-        await self._conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 0))", self._campaign_id
-        )
-        self._existing = set(
-            await self._conn.fetchval(
-                "SELECT coalesce(array_agg(phone_number), '{}') FROM calls"
-                " WHERE campaign_id = $1 AND deduplicate",
-                self._campaign_id,
-            )
-        )
+        await ingestion_repo.lock_campaign_loads(self._conn, self._campaign_id)
+        self._existing = await ingestion_repo.deduplicated_numbers(self._conn, self._campaign_id)
         self._loader = asyncio.create_task(self._load_in_order())
         return self
 
@@ -145,23 +202,30 @@ class Ingestion:
 
     def _validate(self, chunk: list[Row]) -> asyncio.Future[_Validated]:
         numbers = [row.number for row in chunk]
+        attributes = _location_attributes(chunk)
         loop = asyncio.get_running_loop()
         if self._executor is None or len(chunk) < INLINE_VALIDATION_ROWS:
             future: asyncio.Future[_Validated] = loop.create_future()
-            future.set_result(normalize_many(numbers, self._region))
+            future.set_result(check_contacts(numbers, attributes, self._region))
             return future
-        return loop.run_in_executor(self._executor(), normalize_many, numbers, self._region)
+        return loop.run_in_executor(
+            self._executor(), check_contacts, numbers, attributes, self._region
+        )
 
     async def _load(self, chunk: list[Row], validating: asyncio.Future[_Validated]) -> None:
-        valid, invalid = await validating
+        valid, invalid, places = await validating
         report = self.report
-        for index, reason in invalid:
+        for index, reason, at_fault in invalid:
             report.invalid_skipped += 1
             if len(report.invalid_lines) < MAX_LISTED_INVALID:
                 row = chunk[index]
-                report.invalid_lines.append(InvalidLine(row.line, row.number[:100], reason))
+                report.invalid_lines.append(
+                    InvalidLine(row.line, row.number[:100], reason, at_fault)
+                )
+        known = await self._groups.ids(places)
+        group_ids = [known[place] for place in places]
         records = []
-        for index, number in valid:
+        for index, number, slot in valid:
             if number in self._seen or number in self._existing:
                 report.duplicates_skipped += 1
                 continue
@@ -171,14 +235,11 @@ class Ingestion:
                 (
                     self._campaign_id,
                     number,
-                    "PENDING",
+                    _PENDING,
                     attributes_json(attributes) if attributes else None,
+                    group_ids[slot],
                 )
             )
         if records:
-            await self._conn.copy_records_to_table(
-                "calls",
-                records=records,
-                columns=["campaign_id", "phone_number", "status", "attributes"],
-            )
+            await ingestion_repo.copy_new_calls(self._conn, records)
             report.total_imported += len(records)

@@ -12,7 +12,6 @@ from services.api.http.context import BROKER, POOL, SETTINGS, VALIDATION, bulk_l
 from services.api.http.request_io import json_body, path_id
 from services.api.http.uploads import rows_of, spool_upload
 from services.api.operations import imports as import_ops
-from services.api.operations.ingestion import listed_rows
 from services.api.operations.number_file import Row
 from services.api.presenters import import_result
 from services.api.schemas import ImportBatch, ImportResult
@@ -24,12 +23,13 @@ routes = web.RouteTableDef()
 async def import_batch(request: web.Request) -> web.Response:
     raw = await request.read()
     body = ImportBatch.model_validate_json(raw)
+    rows = import_ops.batch_rows(body)
     request.app[BROKER].require_ready()
     async with bulk_load(request), request.app[POOL].acquire() as conn, conn.transaction():
         claim = await idempotency.begin(conn, request, raw)
         if isinstance(claim, idempotency.Replay):
             return claim.response()
-        out = await _import(request, conn, listed_rows(body.phone_numbers))
+        out = await _import(request, conn, rows)
         if claim is not None:
             await claim.record(200, out.model_dump(mode="json", by_alias=True))
     await _announce(request, out)
