@@ -4,7 +4,7 @@ HTTP."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -54,3 +54,32 @@ async def start_health_server(
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner
+
+
+class SessionChecks(Mapping[str, HealthCheck]):
+    """The health checks of the session running now, for a health server that outlives
+    sessions: while none runs (the broker or the database is away and the service is
+    starting over) the one check there is fails, so /health answers 503 rather than
+    refusing connections, which an orchestrator would take for a dead process."""
+
+    def __init__(self) -> None:
+        self._checks: dict[str, HealthCheck] = {"session": _no_session}
+
+    def use(self, checks: Mapping[str, HealthCheck]) -> None:
+        self._checks = dict(checks)
+
+    def clear(self) -> None:
+        self._checks = {"session": _no_session}
+
+    def __getitem__(self, name: str) -> HealthCheck:
+        return self._checks[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._checks)
+
+    def __len__(self) -> int:
+        return len(self._checks)
+
+
+async def _no_session() -> None:
+    raise ConnectionError("no session: connecting to the broker and the database again")

@@ -12,7 +12,7 @@ from services.dispatcher.bootstrap import Deps, bootstrap
 from services.dispatcher.leadership import Leadership
 from services.dispatcher.metrics import DispatcherMetrics
 from shared.db.pool import check_database
-from shared.health import start_health_server
+from shared.health import SessionChecks, start_health_server
 from shared.runtime import run_service, run_sessions, stop_event
 from shared.settings import Settings
 
@@ -23,26 +23,31 @@ async def serve(settings: Settings) -> None:
     leadership = Leadership(settings.database_url, settings.leader_retry_interval_ms / 1000)
     metrics = DispatcherMetrics.create(settings.max_concurrent_calls)
     metrics.is_leader.set_function(lambda: 1 if leadership.is_leader else 0)
+    # The health server outlives sessions: between them it answers 503, not silence.
+    health = SessionChecks()
+    server = await start_health_server(
+        settings.host, settings.dispatcher_health_port, health, metrics.registry
+    )
 
     async def session(stop: asyncio.Event) -> None:
         try:
             async with bootstrap(settings, metrics=metrics) as deps:
-                await _run_session(deps, leadership, stop)
+                await _run_session(deps, leadership, stop, health)
         finally:
             await leadership.release()
 
-    await run_sessions("dispatcher", session, stop_event())
+    try:
+        await run_sessions("dispatcher", session, stop_event())
+    finally:
+        await server.cleanup()
 
 
-async def _run_session(deps: Deps, leadership: Leadership, stop: asyncio.Event) -> None:
+async def _run_session(
+    deps: Deps, leadership: Leadership, stop: asyncio.Event, health: SessionChecks
+) -> None:
     lost_broker = asyncio.Event()
     deps.connection.close_callbacks.add(lambda *_: lost_broker.set())
-    health = await start_health_server(
-        deps.settings.host,
-        deps.settings.dispatcher_health_port,
-        _checks(deps, leadership),
-        deps.metrics.registry,
-    )
+    health.use(_checks(deps, leadership))
     try:
         # Stop being active when asked to, when the broker goes, or when the lock's
         # connection dies (another dispatcher may hold the lock by then).
@@ -60,7 +65,7 @@ async def _run_session(deps: Deps, leadership: Leadership, stop: asyncio.Event) 
             for watcher in watchers:
                 watcher.cancel()
     finally:
-        await health.cleanup()
+        health.clear()
 
 
 async def _set_when(event: asyncio.Event, awaitable: Any) -> None:

@@ -1,4 +1,4 @@
-"""Runs one worker session: consumers, background loops and the health endpoint."""
+"""Runs one worker session: consumers, background loops and what its health check reports."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from services.worker.bootstrap import Deps
 from services.worker.handlers import HANDLERS, IGNORED
 from shared.amqp import Consumer
 from shared.db.pool import check_database
-from shared.health import start_health_server
+from shared.health import SessionChecks
 from shared.prometheus import BREAKER_STATE_VALUES
 from shared.repositories.attempts import closed_among
 from shared.repositories.dispatching import work_in_hand
@@ -22,8 +22,9 @@ from shared.topology import CALL_RESULTS_QUEUE, declare_worker_queues
 log = structlog.get_logger()
 
 
-async def run_session(deps: Deps, stop: asyncio.Event) -> None:
-    """Work until `stop` is set or the broker connection drops."""
+async def run_session(deps: Deps, stop: asyncio.Event, health: SessionChecks) -> None:
+    """Work until `stop` is set or the broker connection drops; `health` reports on this
+    session while it runs."""
     lost = asyncio.Event()
     deps.connection.close_callbacks.add(lambda *_: lost.set())
     consumer: Consumer[Deps] = Consumer(HANDLERS, deps, ignored=IGNORED)
@@ -51,9 +52,7 @@ async def run_session(deps: Deps, stop: asyncio.Event) -> None:
     deps.metrics.calls_in_flight.set_function(lambda: len(deps.held))
     deps.metrics.leases_held.set_function(lambda: sum(deps.subscriptions.leases_held().values()))
     deps.metrics.breaker_state.set_function(lambda: BREAKER_STATE_VALUES[_breaker_state(deps)])
-    health = await start_health_server(
-        settings.host, settings.worker_health_port, _health_checks(deps), deps.metrics.registry
-    )
+    health.use(_health_checks(deps))
     async with deps.pool.acquire() as conn:
         taken_over = await work_in_hand(conn, deps.worker_id)
     # Attempts this id held before (a restart under the same id) are adopted when their jobs
@@ -88,7 +87,7 @@ async def run_session(deps: Deps, stop: asyncio.Event) -> None:
         with suppress(Exception):
             async with deps.pool.acquire() as conn:
                 await forget_worker(conn, deps.worker_id)
-        await health.cleanup()
+        health.clear()
 
 
 async def _release_ended_attempts(deps: Deps) -> None:

@@ -80,10 +80,16 @@ async def every_health_check_says(
     """Every service's /health answers `status` (but the one named by its module in
     `without`: the mock carrier has no database)."""
 
-    async def all_say() -> bool:
-        return set((await health_of_all(run, without)).values()) == {status}
+    seen: dict[str, int] = {}
 
-    await wait_until(all_say, timeout=timeout, interval=0.5, message=f"every /health {status}")
+    async def all_say() -> bool:
+        seen.update(await health_of_all(run, without))
+        return set(seen.values()) == {status}
+
+    try:
+        await wait_until(all_say, timeout=timeout, interval=0.5, message=f"every /health {status}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; each service's last answer: {seen}") from None
 
 
 async def test_rabbitmq_restart_mid_campaign(

@@ -62,8 +62,10 @@ class Broker:
 
     @property
     def connected(self) -> bool:
-        """For the health check: False once the connection is closed for good."""
-        return not self._connection.is_closed
+        """For the health check: False while the broker is away (the robust connection is
+        then making itself again, and the publisher's channel is closed) and once the
+        connection is closed for good."""
+        return not self._connection.is_closed and self._publisher.ready
 
     def require_ready(self) -> None:
         """Refuse (503, nothing written) a change that the rest of the system learns of
@@ -119,6 +121,8 @@ class Broker:
         nothing). A queue that is missing closes the channel it was asked on, so the next one
         gets another. Depths the broker could not tell stay None."""
         depths: dict[UUID, int | None] = dict.fromkeys(campaign_ids)
+        if not self.connected:
+            return depths
         channel = None
         try:
             async with asyncio.timeout(3):
@@ -134,7 +138,9 @@ class Broker:
                         channel = None  # the broker closed it
                         continue
                     depths[campaign_id] = int(declared.message_count or 0)
-        except BROKER_UNAVAILABLE:
+        except (*BROKER_UNAVAILABLE, RuntimeError):
+            # RuntimeError: aio-pika's "Connection was not opened", when the broker went
+            # between the check above and the channel; the depths are only informative.
             pass
         finally:
             if channel is not None and not channel.is_closed:
