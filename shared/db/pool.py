@@ -18,6 +18,9 @@ DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InsufficientResourcesError,
     asyncpg.exceptions.ReadOnlySQLTransactionError,
     asyncpg.InterfaceError,
+    # "cannot switch to state ...; another operation is in progress": a connection left
+    # mid-operation when the server went away; the pool discards it, the next one works.
+    asyncpg.exceptions.InternalClientError,
     OSError,
     TimeoutError,
 )
