@@ -33,6 +33,11 @@ from shared.topology import (
 log = structlog.get_logger()
 
 
+#: Why queue depths may stay unknown. RuntimeError: aio-pika's "Connection was not opened",
+#: when the broker goes between the connected check and the channel; depths only inform.
+_DEPTHS_UNKNOWN: tuple[type[BaseException], ...] = (*BROKER_UNAVAILABLE, RuntimeError)
+
+
 class BrokerUnavailable(TransientError):
     code = "broker-unavailable"
 
@@ -138,9 +143,7 @@ class Broker:
                         channel = None  # the broker closed it
                         continue
                     depths[campaign_id] = int(declared.message_count or 0)
-        except (*BROKER_UNAVAILABLE, RuntimeError):
-            # RuntimeError: aio-pika's "Connection was not opened", when the broker went
-            # between the check above and the channel; the depths are only informative.
+        except _DEPTHS_UNKNOWN:
             pass
         finally:
             if channel is not None and not channel.is_closed:
