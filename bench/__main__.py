@@ -23,6 +23,7 @@ import asyncpg
 from bench.api import call_reads, filtered_lists, ingestion
 from bench.baseline import measure as baseline_round_trips
 from bench.metrics import console_reads
+from shared.db.pool import init_connection
 from tests.support.api_client import TEST_API_KEY, ApiClient, MockClient
 from tests.support.infra import create_infra, destroy_infra
 from tests.support.numbers import fresh_numbers
@@ -107,7 +108,9 @@ async def run(args: argparse.Namespace) -> str:
         await stack.start("dispatcher")
         for n in range(args.workers):
             await stack.start("worker", f"worker-{n + 1}")
-        db = await asyncpg.create_pool(infra.database_url, min_size=1, max_size=2)
+        db = await asyncpg.create_pool(
+            infra.database_url, min_size=1, max_size=2, init=init_connection
+        )
         async with aiohttp.ClientSession() as http, db:
             api = ApiClient(http, stack.url("api"))
             mock = MockClient(http, stack.url("telephony_mock"))

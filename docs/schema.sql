@@ -89,6 +89,8 @@ CREATE TABLE public.calls (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     zone_group_id smallint,
+    not_before timestamp with time zone,
+    expires_at timestamp with time zone,
     CONSTRAINT calls_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'SCHEDULED'::text, 'IN_PROGRESS'::text, 'COMPLETED'::text, 'FAILED'::text, 'PERMANENTLY_FAILED'::text, 'CANCELLED'::text])))
 )
 WITH (autovacuum_vacuum_scale_factor='0.02', autovacuum_analyze_scale_factor='0.02', autovacuum_vacuum_insert_scale_factor='0.05', autovacuum_vacuum_cost_delay='0');
@@ -100,6 +102,15 @@ ALTER TABLE public.calls ALTER COLUMN seq ADD GENERATED ALWAYS AS IDENTITY (
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
+);
+
+CREATE TABLE public.campaign_zone_groups (
+    campaign_id uuid NOT NULL,
+    zone_group_id smallint NOT NULL,
+    settings_version integer DEFAULT 0 NOT NULL,
+    open_until timestamp with time zone,
+    opens_at timestamp with time zone,
+    recheck_at timestamp with time zone DEFAULT '-infinity'::timestamp with time zone NOT NULL
 );
 
 CREATE TABLE public.campaigns (
@@ -128,6 +139,10 @@ CREATE TABLE public.campaigns (
     queue_removed_at timestamp with time zone,
     allowed_lines integer DEFAULT 0 NOT NULL,
     calls_per_second double precision,
+    calling jsonb DEFAULT '{}'::jsonb NOT NULL,
+    start_at timestamp with time zone,
+    end_at timestamp with time zone,
+    auto_start boolean DEFAULT false NOT NULL,
     CONSTRAINT campaigns_allowed_lines_check CHECK ((allowed_lines >= 0)),
     CONSTRAINT campaigns_callback_retry_delay_ms_check CHECK ((callback_retry_delay_ms >= 0)),
     CONSTRAINT campaigns_callback_timeout_ms_check CHECK ((callback_timeout_ms > 0)),
@@ -137,6 +152,7 @@ CREATE TABLE public.campaigns (
     CONSTRAINT campaigns_kind_check CHECK ((kind = ANY (ARRAY['CAMPAIGN'::text, 'SINGLE_CALLS'::text]))),
     CONSTRAINT campaigns_max_retries_check CHECK ((max_retries >= 0)),
     CONSTRAINT campaigns_priority_check CHECK (((priority >= 1) AND (priority <= 10))),
+    CONSTRAINT campaigns_schedule_check CHECK (((end_at IS NULL) OR (start_at IS NULL) OR (end_at > start_at))),
     CONSTRAINT campaigns_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'IN_PROGRESS'::text, 'PAUSED'::text, 'COMPLETED'::text, 'FAILED'::text, 'CANCELLED'::text]))),
     CONSTRAINT campaigns_sync_backoff_multiplier_check CHECK ((sync_backoff_multiplier >= (1)::double precision)),
     CONSTRAINT campaigns_sync_initial_backoff_ms_check CHECK ((sync_initial_backoff_ms >= 0)),
@@ -242,6 +258,9 @@ ALTER TABLE ONLY public.call_attempts
 ALTER TABLE ONLY public.calls
     ADD CONSTRAINT calls_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.campaign_zone_groups
+    ADD CONSTRAINT campaign_zone_groups_pkey PRIMARY KEY (campaign_id, zone_group_id);
+
 ALTER TABLE ONLY public.campaigns
     ADD CONSTRAINT campaigns_pkey PRIMARY KEY (id);
 
@@ -289,17 +308,23 @@ CREATE INDEX call_attempts_open_by_deadline ON public.call_attempts USING btree 
 
 CREATE INDEX calls_by_campaign_status ON public.calls USING btree (campaign_id, status, seq);
 
+CREATE INDEX calls_expiring ON public.calls USING btree (expires_at) WHERE ((expires_at IS NOT NULL) AND (status = ANY (ARRAY['PENDING'::text, 'FAILED'::text])));
+
 CREATE INDEX calls_in_order ON public.calls USING btree (campaign_id, seq);
 
 CREATE UNIQUE INDEX calls_number_once_per_campaign ON public.calls USING btree (campaign_id, phone_number) WHERE deduplicate;
 
 CREATE INDEX calls_retries_by_due_time ON public.calls USING btree (campaign_id, next_retry_at) WHERE (status = 'FAILED'::text);
 
+CREATE INDEX campaign_zone_groups_due ON public.campaign_zone_groups USING btree (recheck_at);
+
 CREATE INDEX campaigns_newest_first ON public.campaigns USING btree (created_at DESC, id DESC);
 
 CREATE UNIQUE INDEX campaigns_one_single_calls ON public.campaigns USING btree (kind) WHERE (kind = 'SINGLE_CALLS'::text);
 
 CREATE INDEX campaigns_running ON public.campaigns USING btree (status) WHERE (status = ANY (ARRAY['IN_PROGRESS'::text, 'PAUSED'::text]));
+
+CREATE INDEX campaigns_scheduled ON public.campaigns USING btree (status) WHERE (auto_start OR (end_at IS NOT NULL));
 
 CREATE INDEX idempotency_keys_by_age ON public.idempotency_keys USING btree (created_at);
 
@@ -310,6 +335,9 @@ ALTER TABLE ONLY public.call_attempts
 
 ALTER TABLE ONLY public.calls
     ADD CONSTRAINT calls_campaign_id_fkey FOREIGN KEY (campaign_id) REFERENCES public.campaigns(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.campaign_zone_groups
+    ADD CONSTRAINT campaign_zone_groups_campaign_id_fkey FOREIGN KEY (campaign_id) REFERENCES public.campaigns(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.final_call_counts
     ADD CONSTRAINT final_call_counts_campaign_id_fkey FOREIGN KEY (campaign_id) REFERENCES public.campaigns(id) ON DELETE CASCADE;

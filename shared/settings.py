@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
 
+    # The operator's calling policy (docs/calling-policy.md): a JSON file, read at start by
+    # every service that decides or explains dials; "off" only for tests and benchmarks.
+    calling_policy: str = "deploy/calling-policy.json"
+
     # HTTP: the address every service's HTTP server binds to (0.0.0.0 in containers)
     host: str = "127.0.0.1"
 

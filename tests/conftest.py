@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
+from shared.db.pool import init_connection
 from shared.settings import Settings
 from tests.support.api_client import (
     TEST_API_KEY,
@@ -47,12 +48,15 @@ def settings(infra: Infra) -> Settings:
         log_format="json",
         api_keys=TEST_API_KEY,
         callback_secret=TEST_CALLBACK_SECRET,
+        calling_policy="off",
     )
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def db(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(infra.database_url, min_size=1, max_size=5)
+    pool = await asyncpg.create_pool(
+        infra.database_url, min_size=1, max_size=5, init=init_connection
+    )
     assert pool is not None
     yield pool
     await pool.close()
@@ -75,7 +79,9 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def stack_db(stack: Stack) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(stack.infra.database_url, min_size=1, max_size=5)
+    pool = await asyncpg.create_pool(
+        stack.infra.database_url, min_size=1, max_size=5, init=init_connection
+    )
     assert pool is not None
     yield pool
     await pool.close()

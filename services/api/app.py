@@ -17,6 +17,7 @@ from services.api.http.context import (
     BULK_LOADS,
     METRICS,
     METRICS_TTL_S,
+    POLICY,
     POOL,
     RECENT_METRICS,
     SETTINGS,
@@ -29,6 +30,7 @@ from services.api.http.views import ROUTES
 from services.api.metrics import ApiMetrics
 from services.api.operations.broker import Broker
 from services.api.operations.validation_pool import ValidationPool
+from shared.calling_policy import service_policy
 from shared.db.pool import create_pool
 from shared.prometheus import metrics_route
 from shared.settings import Settings
@@ -98,6 +100,7 @@ def create_app(settings: Settings, deps: Deps | None = None) -> web.Application:
         client_max_size=settings.max_request_bytes,
     )
     app[SETTINGS] = settings
+    app[POLICY] = service_policy(settings)
     app[METRICS] = metrics
     app[BULK_LOADS] = asyncio.Semaphore(max(1, settings.db_pool_max_size // 2))
     app[RECENT_METRICS] = Recent(METRICS_TTL_S)

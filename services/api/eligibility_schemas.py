@@ -10,12 +10,20 @@ from pydantic import Field
 
 from services.api.schemas import ResponseBody
 
-#: The reason codes the dialler enforces today (see docs/architecture.md, "Why a number is
-#: not dialled"). The calling domain knows more; they are added here as the claim applies them.
+#: The reason codes the dialler enforces (see docs/architecture.md, "Why a number is not
+#: dialled"), the calling domain's ReasonCode.
 ReasonCodeOut = Literal[
     "CAMPAIGN_NOT_RUNNING",
+    "CAMPAIGN_NOT_STARTED_YET",
     "OUTSIDE_CAMPAIGN_WINDOW",
+    "OUTSIDE_POLICY_HOURS",
+    "RESTRICTED_PERIOD",
+    "HOLIDAY",
+    "UNKNOWN_TIMEZONE",
     "RETRY_NOT_DUE",
+    "NOT_YET_VALID",
+    "EXPIRED",
+    "CAMPAIGN_ENDED",
     "CALL_IN_PROGRESS",
     "LINES_BUSY",
     "FINAL",
@@ -31,34 +39,42 @@ class EligibilityOut(ResponseBody):
     eligible: bool = Field(description="true: the claim would dial this number now")
     reasons: list[ReasonOut] = Field(description="Every reason it is not dialled now")
     next_eligible_at: datetime | None = Field(
-        description="The earliest instant at which every time-based reason (window, retry due"
-        " time) has cleared; reasons that wait for an event (the campaign started or resumed, a"
-        " line freed, a live call ended) are not predicted. null: never (a final call, a"
-        " finished campaign)"
+        description="The earliest instant at which every time-based reason (windows, policy"
+        " hours, holidays, restricted periods, startAt, notBefore, the retry's due time) has"
+        " cleared; reasons that wait for an event (the campaign started or resumed, a line"
+        " freed, a live call ended) are not predicted. null: never (a final call, a finished"
+        " or ended campaign, an expired number, an unknown zone)"
     )
-    timezone: str | None = Field(description="The IANA zone the window is read in")
-    local_time: str | None = Field(
-        description="Now in that zone, RFC 3339 to the minute with its offset"
+    timezone: str | list[str] | None = Field(
+        description="The recipient's IANA zone (a list when the number maps to several: each"
+        " must allow the call); in CAMPAIGN mode without a policy rule for the number, the"
+        " campaign's zone"
+    )
+    local_time: str | list[str] | None = Field(
+        description="Now in that zone (each zone), RFC 3339 to the minute with its offset"
     )
 
 
 class InventoryOut(ResponseBody):
     dialable_now: int = Field(
         description="New numbers and due retries the claim would take now, as lines free up:"
-        " 0 when the campaign is not running or outside its window"
+        " 0 when the campaign is not running"
     )
     waiting: dict[str, int] = Field(
-        description="Numbers neither final nor dialable now, each counted once: calls being"
-        " dialled or live under CALL_IN_PROGRESS; retries not due yet under RETRY_NOT_DUE; new"
-        " numbers and due retries under CAMPAIGN_NOT_RUNNING when the campaign is not running,"
-        " else OUTSIDE_CAMPAIGN_WINDOW when it is outside its window, else CALL_IN_PROGRESS"
-        " when another live call holds the number. Only reasons that hold for some number are"
-        " listed"
+        description="Numbers neither final nor dialable now, each counted once under the first"
+        " reason that holds it: calls being dialled or live under CALL_IN_PROGRESS; retries not"
+        " due yet under RETRY_NOT_DUE; new numbers and due retries under CAMPAIGN_NOT_RUNNING"
+        " when the campaign is not running, else NOT_YET_VALID or EXPIRED (the number's own"
+        " notBefore/expiresAt), else the first time-based rule that closes its zone group now"
+        " (UNKNOWN_TIMEZONE, CAMPAIGN_NOT_STARTED_YET, CAMPAIGN_ENDED, RESTRICTED_PERIOD,"
+        " OUTSIDE_CAMPAIGN_WINDOW, OUTSIDE_POLICY_HOURS, HOLIDAY), else CALL_IN_PROGRESS when"
+        " another live call holds the number. Only reasons that hold for some number are listed"
     )
     final: dict[str, int] = Field(
         description="Numbers in a final state, by status (COMPLETED, PERMANENTLY_FAILED, CANCELLED)"
     )
     next_opening_at: datetime | None = Field(
-        description="When the campaign's window next opens; null while it is open or when the"
-        " campaign is finished"
+        description="When the first zone group whose numbers wait for their window opens;"
+        " null when none waits for one (or none opens within a year), or the campaign is"
+        " finished"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Literal
 
 from services.api.operations.ingestion import ImportReport
@@ -17,14 +18,18 @@ from services.api.schemas import (
     RetryConfigOut,
 )
 from shared.domain.business_hours import format_clock, format_days
+from shared.domain.calling import TimezoneMode
 from shared.domain.campaign import Campaign
 from shared.domain.statuses import CallStatus, CampaignStatus
 from shared.repositories.call_counts import CallCounts
 
 
-def campaign_out(campaign: Campaign, counts: CallCounts) -> CampaignOut:
+def campaign_out(
+    campaign: Campaign, counts: CallCounts, next_dial_at: datetime | None = None
+) -> CampaignOut:
     hours = campaign.hours
     retry = campaign.retry
+    calling = campaign.calling
     return CampaignOut(
         id=campaign.id,
         name=campaign.name,
@@ -45,8 +50,17 @@ def campaign_out(campaign: Campaign, counts: CallCounts) -> CampaignOut:
             timezone=hours.timezone,
             allowed_days=format_days(hours.allowed_days),
             crosses_midnight=hours.crosses_midnight,
+            timezone_mode=calling.get("timezoneMode", TimezoneMode.CAMPAIGN.value),
+            default_time_zone=calling.get("defaultTimeZone"),
+            daily_hours=calling.get("dailyHours"),
         ),
         calls_per_second=campaign.calls_per_second,
+        holiday_calendars=list(calling.get("holidayCalendars", [])),
+        restricted_periods=list(calling.get("restrictedPeriods", [])),
+        start_at=campaign.start_at,
+        end_at=campaign.end_at,
+        auto_start=campaign.auto_start,
+        next_dial_at=next_dial_at,
         metrics=CampaignMetrics(
             total_calls=counts.total,
             pending_calls=counts[CallStatus.PENDING],

@@ -8,18 +8,28 @@ from uuid import UUID
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import SkipJsonSchema
 
 from shared.domain.business_hours import WEEKDAYS
+from shared.domain.calling import TimezoneMode
+from shared.domain.calling.spec import (
+    RestrictedPeriodSpec,
+    WindowSpec,
+    check_calendars,
+    check_daily_hours,
+)
 from shared.messages.telephony import ProviderStatus
 from shared.settings import MAX_CALLBACK_TIMEOUT_MS
 
@@ -120,6 +130,11 @@ Attributes = Annotated[
 Absent = SkipJsonSchema[None]
 
 
+def check_schedule(start_at: datetime | None, end_at: datetime | None) -> None:
+    if start_at and end_at and end_at <= start_at:
+        raise ValueError("endAt must be after startAt")
+
+
 def _no_default(schema: dict[str, Any]) -> None:
     """A list that may be left out, not given as null: the document shows no null default."""
     schema.pop("default", None)
@@ -173,11 +188,16 @@ class RetryConfigIn(RequestBody):
 
 
 class BusinessHoursIn(RequestBody):
-    start_time: str = Field(
-        description='Local opening time, "HH:MM"', examples=["09:00"], pattern=CLOCK_PATTERN
+    start_time: str | None = Field(
+        None,
+        description='Local opening time, "HH:MM" (required unless dailyHours is given)',
+        examples=["09:00"],
+        pattern=CLOCK_PATTERN,
     )
-    end_time: str = Field(
-        description='Local closing time, "HH:MM" (exclusive; "24:00" allowed)',
+    end_time: str | None = Field(
+        None,
+        description='Local closing time, "HH:MM" (exclusive; "24:00" allowed; required unless'
+        " dailyHours is given)",
         pattern=CLOCK_PATTERN,
     )
     timezone: TimeZone = "UTC"
@@ -190,6 +210,55 @@ class BusinessHoursIn(RequestBody):
         " whether or not this says so, as the seed read it; the part after midnight belongs to"
         " the next day. true with an end after the start is a contradiction (422).",
     )
+    timezone_mode: TimezoneMode = Field(
+        TimezoneMode.CAMPAIGN,
+        description="CAMPAIGN: the window is read in `timezone` for every number (the seed's"
+        " behaviour). RECIPIENT: the same window is read in each recipient's own local time",
+    )
+    default_time_zone: TimeZone | None = Field(
+        None,
+        description="RECIPIENT mode: the zone assumed for numbers whose zone is unknown;"
+        " without it such numbers are never dialled (UNKNOWN_TIMEZONE)",
+    )
+    daily_hours: dict[str, list[WindowSpec]] | None = Field(
+        None,
+        description='Per weekday, several windows: {"MONDAY": [{"startTime": "09:00",'
+        ' "endTime": "12:00"}, ...]}; replaces startTime, endTime and allowedDays (a day it'
+        " does not name is closed)",
+    )
+
+    _daily = field_validator("daily_hours")(check_daily_hours)
+
+    @model_validator(mode="after")
+    def _window_given(self) -> BusinessHoursIn:
+        if self.daily_hours is None and (self.start_time is None or self.end_time is None):
+            raise ValueError("startTime and endTime are required unless dailyHours is given")
+        return self
+
+
+HolidayCalendars = Annotated[
+    list[Annotated[str, Field(min_length=2, max_length=12)]],
+    Field(
+        max_length=50,
+        description='Calendars of the `holidays` package: a country ("US", "GB") or a'
+        ' subdivision ("US-CA"); read in the recipient\'s zone in RECIPIENT mode, else the'
+        " campaign's",
+        examples=[["US", "US-CA"]],
+    ),
+    AfterValidator(check_calendars),
+]
+RestrictedPeriods = Annotated[
+    list[RestrictedPeriodSpec],
+    Field(
+        max_length=200,
+        description="Blackouts: whole local dates (startDate..endDate inclusive) or local"
+        " times (start..end; with an offset they are absolute instants)",
+    ),
+]
+ScheduleInstant = Annotated[
+    AwareDatetime,
+    Field(description="An RFC 3339 instant with its offset", examples=["2026-12-24T14:00:00Z"]),
+]
 
 
 CallsPerSecond = Annotated[
@@ -229,8 +298,32 @@ class CampaignCreate(RequestBody):
     retry_config: RetryConfigIn | None = None
     business_hours: BusinessHoursIn | None = None
     calls_per_second: CallsPerSecond | None = None
+    holiday_calendars: HolidayCalendars | None = None
+    restricted_periods: RestrictedPeriods | None = None
+    start_at: ScheduleInstant | None = Field(
+        None, description="Nothing is dialled before it (the campaign may be started earlier)"
+    )
+    end_at: ScheduleInstant | None = Field(
+        None,
+        description="Nothing is dialled from it on: waiting numbers end CANCELLED"
+        " (CAMPAIGN_ENDED) and the campaign COMPLETED once its live calls end",
+    )
+    auto_start: bool = Field(False, description="Start by itself at startAt (needs startAt)")
 
     _contacts_are_a_list = field_validator("contacts")(_not_null)
+
+    @field_validator("end_at")
+    @classmethod
+    def _end_after_start(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        check_schedule(info.data.get("start_at"), value)
+        return value
+
+    @field_validator("auto_start")
+    @classmethod
+    def _start_given(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("start_at") is None:
+            raise ValueError("autoStart needs startAt")
+        return value
 
 
 class CampaignPatch(RequestBody):
@@ -246,6 +339,11 @@ class CampaignPatch(RequestBody):
     calls_per_second: CallsPerSecond | None = Field(
         None, description="null removes the campaign's own pace"
     )
+    holiday_calendars: HolidayCalendars | None = Field(None, description="Replaces the list")
+    restricted_periods: RestrictedPeriods | None = Field(None, description="Replaces the list")
+    start_at: ScheduleInstant | None = Field(None, description="null removes it")
+    end_at: ScheduleInstant | None = Field(None, description="null removes it")
+    auto_start: bool | None = None
 
 
 class ImportBatch(RequestBody):
@@ -320,6 +418,9 @@ class BusinessHoursOut(ResponseBody):
     timezone: str
     allowed_days: str
     crosses_midnight: bool
+    timezone_mode: str
+    default_time_zone: str | None
+    daily_hours: dict[str, list[dict[str, str]]] | None
 
 
 class CampaignMetrics(ResponseBody):
@@ -343,6 +444,15 @@ class CampaignOut(ResponseBody):
     retry_config: RetryConfigOut
     business_hours: BusinessHoursOut
     calls_per_second: float | None
+    holiday_calendars: list[str]
+    restricted_periods: list[dict[str, Any]]
+    start_at: datetime | None
+    end_at: datetime | None
+    auto_start: bool
+    next_dial_at: datetime | None = Field(
+        description="Running: when the calling rules next allow a number (now when some"
+        " number may be dialled now); null when none opens within a year, or not running"
+    )
     metrics: CampaignMetrics
     created_at: datetime
     updated_at: datetime

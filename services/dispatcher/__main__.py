@@ -11,6 +11,7 @@ from services.dispatcher.app import run_leader
 from services.dispatcher.bootstrap import Deps, bootstrap
 from services.dispatcher.leadership import Leadership
 from services.dispatcher.metrics import DispatcherMetrics
+from shared.calling_policy import service_policy
 from shared.db.pool import check_database
 from shared.health import SessionChecks, start_health_server
 from shared.runtime import run_service, run_sessions, stop_event
@@ -20,6 +21,7 @@ log = structlog.get_logger()
 
 
 async def serve(settings: Settings) -> None:
+    policy = service_policy(settings)
     leadership = Leadership(settings.database_url, settings.leader_retry_interval_ms / 1000)
     metrics = DispatcherMetrics.create(settings.max_concurrent_calls)
     metrics.is_leader.set_function(lambda: 1 if leadership.is_leader else 0)
@@ -31,7 +33,7 @@ async def serve(settings: Settings) -> None:
 
     async def session(stop: asyncio.Event) -> None:
         try:
-            async with bootstrap(settings, metrics=metrics) as deps:
+            async with bootstrap(settings, metrics=metrics, policy=policy) as deps:
                 await _run_session(deps, leadership, stop, health)
         finally:
             await leadership.release()

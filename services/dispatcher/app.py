@@ -14,6 +14,7 @@ from services.dispatcher.housekeeping import (
     cancel_leftover_calls,
     count_finished_campaigns,
     finish_campaigns,
+    keep_schedules,
     remove_finished_queues,
     time_out_overdue_attempts,
 )
@@ -114,6 +115,8 @@ async def _loop(deps: Deps, until: asyncio.Event) -> None:
             if time.monotonic() >= next_housekeeping:
                 await time_out_overdue_attempts(deps)
                 await cancel_leftover_calls(deps)
+                if await keep_schedules(deps):
+                    deps.wake.set()
                 if await finish_campaigns(deps):
                     deps.wake.set()
                 await remove_finished_queues(deps)

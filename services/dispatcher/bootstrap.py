@@ -15,6 +15,7 @@ from aio_pika.abc import AbstractChannel, AbstractConnection
 from services.dispatcher.metrics import DispatcherMetrics
 from shared.amqp import Publisher, connection_name
 from shared.db.pool import create_pool
+from shared.domain.calling import CallingPolicy
 from shared.settings import Settings
 from shared.topology import declare_topology
 
@@ -33,6 +34,8 @@ class Deps:
     admin_channel: AbstractChannel
     clock: Callable[[], datetime]
     metrics: DispatcherMetrics
+    #: The operator's calling policy; None when turned off (VCS_CALLING_POLICY=off).
+    policy: CallingPolicy | None
     #: Set by anything that should make the dispatcher look again now.
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -41,6 +44,7 @@ class Deps:
 async def bootstrap(
     settings: Settings,
     *,
+    policy: CallingPolicy | None,
     pool: asyncpg.Pool | None = None,
     clock: Callable[[], datetime] | None = None,
     metrics: DispatcherMetrics | None = None,
@@ -65,6 +69,7 @@ async def bootstrap(
                 admin_channel=admin_channel,
                 clock=clock or utcnow,
                 metrics=metrics or DispatcherMetrics.create(settings.max_concurrent_calls),
+                policy=policy,
             )
         finally:
             await connection.close()

@@ -1,4 +1,5 @@
-"""The dispatcher's slower duties: the callback watchdog, finishing campaigns, removing queues."""
+"""The dispatcher's slower duties: the callback watchdog, schedules, finishing campaigns,
+removing queues."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import structlog
 from services.dispatcher.bootstrap import Deps
 from shared.attempt_signals import signal_attempt_ended
 from shared.domain.endings import TIMEOUT_REASON, Ending
-from shared.messages import CampaignFinished
-from shared.repositories import call_counts
+from shared.messages import CampaignFinished, CampaignStarted
+from shared.repositories import call_counts, schedules
 from shared.repositories.attempts import overdue_attempts
 from shared.repositories.campaigns import (
     campaigns_with_removable_queue,
@@ -20,7 +21,12 @@ from shared.repositories.campaigns import (
     queue_removals_due,
 )
 from shared.repositories.endings import end_attempts
-from shared.topology import CAMPAIGN_EVENTS, delete_campaign_queue, event_routing_key
+from shared.topology import (
+    CAMPAIGN_EVENTS,
+    declare_campaign_queue,
+    delete_campaign_queue,
+    event_routing_key,
+)
 
 log = structlog.get_logger()
 
@@ -56,6 +62,26 @@ async def cancel_leftover_calls(deps: Deps) -> int:
     if cancelled:
         log.info("cancelled calls left waiting in cancelled campaigns", calls=cancelled)
     return cancelled
+
+
+async def keep_schedules(deps: Deps) -> int:
+    """Start campaigns due by autoStart, end numbers past their expiresAt and the waiting
+    numbers of campaigns past their endAt; how many campaigns started."""
+    now = deps.clock()
+    async with deps.pool.acquire() as conn:
+        started = await schedules.start_scheduled_campaigns(conn, now)
+        expired = await schedules.expire_calls(conn, now)
+        ended = await schedules.end_past_campaigns(conn, now)
+    for campaign_id in started:
+        log.info("campaign started at its startAt", campaign_id=str(campaign_id))
+        await declare_campaign_queue(deps.admin_channel, campaign_id)
+        event = CampaignStarted(campaign_id=campaign_id)
+        await deps.publisher.publish(event, CAMPAIGN_EVENTS, event_routing_key(event.type))
+    if expired:
+        log.info("numbers past their expiresAt ended", calls=expired)
+    if ended:
+        log.info("waiting numbers of campaigns past their endAt ended", calls=ended)
+    return len(started)
 
 
 async def finish_campaigns(deps: Deps) -> int:

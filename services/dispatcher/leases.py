@@ -16,6 +16,7 @@ from services.dispatcher.metrics import CampaignLines
 from services.dispatcher.pacing import Pacer
 from services.dispatcher.shares import plan_lines
 from services.dispatcher.strategies import STRATEGIES
+from services.dispatcher.windows import refresh_windows
 from shared.amqp import Unroutable
 from shared.messages import LeaseLine
 from shared.repositories.dispatching import dispatch_snapshot, set_allowed_lines
@@ -43,7 +44,8 @@ class StockingPass:
 
 
 class LeaseStocker:
-    """Shares the lines among campaigns inside their business hours and publishes the jobs
+    """Shares the lines among campaigns that have numbers the calling rules allow now (some
+    zone group open) and publishes the jobs
     they have credit for."""
 
     def __init__(self, deps: Deps) -> None:
@@ -61,8 +63,9 @@ class LeaseStocker:
             REMAINING_COUNT_CAP if deps.settings.scheduling_strategy == "remaining_calls" else 0
         )
         async with deps.pool.acquire() as conn:
+            await refresh_windows(conn, deps.policy, now)
             snapshot = await dispatch_snapshot(conn, now, remaining_cap=remaining_cap)
-            open_now = {c.campaign.id for c in snapshot.candidates if c.campaign.hours.is_open(now)}
+            open_now = {c.campaign.id for c in snapshot.candidates if c.window_open}
             allowed = plan_lines(
                 snapshot, open_now, deps.settings.max_concurrent_calls, self._strategy
             )

@@ -42,7 +42,8 @@ def _jsonb_in(data: bytes) -> object:
     return json.loads(data[1:])
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """Every pool of ours, tests' included: jsonb read and written as Python values."""
     # Binary, so that COPY (always binary in asyncpg) can carry jsonb too.
     await conn.set_type_codec(
         "jsonb", encoder=_jsonb_out, decoder=_jsonb_in, schema="pg_catalog", format="binary"
@@ -61,7 +62,7 @@ async def create_pool(settings: Settings, *, max_size: int | None = None) -> asy
         settings.database_url,
         min_size=min(settings.db_pool_min_size, max_size or settings.db_pool_max_size),
         max_size=max_size or settings.db_pool_max_size,
-        init=_init_connection,
+        init=init_connection,
         reset=_keep_session,
         command_timeout=30,
     )

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from enum import Enum
 from uuid import UUID
 
-from shared.domain.business_hours import BusinessHours
 from shared.domain.retry_policy import RetryConfig
 
 
@@ -25,7 +24,6 @@ class DialRules:
 
     campaign_id: UUID
     version: int
-    hours: BusinessHours
     retry: RetryConfig
 
 
@@ -46,7 +44,7 @@ class NoDial(Enum):
     except for JOB_STARTED: the job waits for the attempt it already has."""
 
     NO_FREE_LINE = "campaign not running, or all its lines busy"
-    OUTSIDE_BUSINESS_HOURS = "outside business hours"
+    #: Also: no number the calling rules allow now.
     NOTHING_TO_DIAL = "no number is due"
     RULES_CHANGED = "the campaign's settings changed since they were read"
     JOB_STARTED = "this job (a redelivery) has an attempt that has not ended"

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-from shared.domain.business_hours import BusinessHours
+from shared.domain.business_hours import BusinessHours, format_clock, format_days
+from shared.domain.calling.rules import CampaignCallingRules
+from shared.domain.calling.spec import CampaignCallingSpec
 from shared.domain.retry_policy import RetryConfig
 from shared.domain.statuses import CampaignStatus
 
@@ -37,10 +41,30 @@ class Campaign:
     updated_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    #: What the seed's columns cannot say (timezoneMode, defaultTimeZone, dailyHours,
+    #: holidayCalendars, restrictedPeriods), in the API's camelCase: see CALLING_FIELDS.
+    calling: Mapping[str, Any] = field(default_factory=dict)
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    auto_start: bool = False
 
     @property
     def is_single_calls(self) -> bool:
         return self.kind == SINGLE_CALLS
+
+    @property
+    def calling_rules(self) -> CampaignCallingRules:
+        """Every time-based rule of the campaign, as the calling domain reads them."""
+        hours = self.hours
+        return _calling_rules(
+            hours.start_minute,
+            hours.end_minute,
+            hours.timezone,
+            tuple(sorted(hours.allowed_days)),
+            json.dumps(self.calling, sort_keys=True),
+            self.start_at,
+            self.end_at,
+        )
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Campaign:
@@ -62,6 +86,10 @@ class Campaign:
             updated_at=row["updated_at"],
             started_at=row["started_at"],
             finished_at=row["finished_at"],
+            calling=row["calling"],
+            start_at=row["start_at"],
+            end_at=row["end_at"],
+            auto_start=row["auto_start"],
         )
 
 
@@ -82,3 +110,39 @@ def business_hours_from_row(row: Mapping[str, Any]) -> BusinessHours:
         timezone=row["timezone"],
         allowed_days=frozenset(row["allowed_days"]),
     )
+
+
+#: The business hours fields a campaign keeps in its `calling` column, and the top-level ones.
+BUSINESS_HOURS_CALLING_FIELDS = ("timezoneMode", "defaultTimeZone", "dailyHours")
+CALLING_FIELDS = ("holidayCalendars", "restrictedPeriods")
+
+
+@lru_cache(maxsize=4096)
+def _calling_rules(
+    start_minute: int,
+    end_minute: int,
+    timezone: str,
+    days: tuple[int, ...],
+    calling_json: str,
+    start_at: datetime | None,
+    end_at: datetime | None,
+) -> CampaignCallingRules:
+    # Stored settings were checked when they were written: validating them again here only
+    # turns them into the domain's types (cached: a dispatcher pass reads every campaign).
+    calling = json.loads(calling_json)
+    hours = {
+        "startTime": format_clock(start_minute),
+        "endTime": format_clock(end_minute),
+        "timezone": timezone,
+        "allowedDays": format_days(frozenset(days)),
+        **{k: calling[k] for k in BUSINESS_HOURS_CALLING_FIELDS if k in calling},
+    }
+    spec = CampaignCallingSpec.model_validate(
+        {
+            "businessHours": hours,
+            **{k: calling[k] for k in CALLING_FIELDS if k in calling},
+            "startAt": start_at,
+            "endAt": end_at,
+        }
+    )
+    return spec.to_rules()

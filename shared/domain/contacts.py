@@ -8,6 +8,7 @@ and the place look-ups are pure Python, and a 100,000-number load spreads them o
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import NamedTuple
 
 from shared.domain.phone import InvalidPhoneNumber, normalize
@@ -78,3 +79,56 @@ def timezone_attribute(attributes: Mapping[str, str] | None, value: str) -> str:
         if isinstance(given, str) and given.strip() == value:
             return name
     return "timezone"
+
+
+#: The attributes that bound when a contact may be called, compared without case.
+NOT_BEFORE_ATTRIBUTE = "notbefore"
+EXPIRES_AT_ATTRIBUTE = "expiresat"
+
+
+class InvalidValidity(ValueError):
+    """A notBefore or expiresAt attribute that is not an RFC 3339 instant, or that ends the
+    contact's validity before it begins."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def contact_validity(
+    attributes: Mapping[str, str] | None,
+) -> tuple[datetime | None, datetime | None]:
+    """(notBefore, expiresAt) of a contact: absent ones are None.
+
+    An instant must carry its offset ("2026-12-24T09:00:00-05:00" or "...Z"): a bare local
+    time would be read in some zone the customer did not name."""
+    if not attributes:
+        return None, None
+    found: dict[str, tuple[str, datetime]] = {}
+    for name, value in attributes.items():
+        key = name.lower()
+        if key not in (NOT_BEFORE_ATTRIBUTE, EXPIRES_AT_ATTRIBUTE):
+            continue
+        text = str(value).strip()
+        if not text:
+            continue
+        try:
+            instant = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise InvalidValidity(name, f"{name} {text!r} is not an RFC 3339 instant") from exc
+        if instant.tzinfo is None:
+            raise InvalidValidity(
+                name, f"{name} {text!r} has no offset: give one (Z for UTC, or -05:00)"
+            )
+        found[key] = (name, instant)
+    not_before = found.get(NOT_BEFORE_ATTRIBUTE)
+    expires_at = found.get(EXPIRES_AT_ATTRIBUTE)
+    if not_before and expires_at and expires_at[1] <= not_before[1]:
+        raise InvalidValidity(expires_at[0], f"{expires_at[0]} must be after {not_before[0]}")
+    return (not_before[1] if not_before else None), (expires_at[1] if expires_at else None)
+
+
+def has_validity(attributes: Mapping[str, str] | None) -> bool:
+    return bool(attributes) and any(
+        name.lower() in (NOT_BEFORE_ATTRIBUTE, EXPIRES_AT_ATTRIBUTE) for name in attributes or ()
+    )

@@ -10,7 +10,7 @@ from uuid import UUID
 import asyncpg
 
 from shared.domain.attempts import AttemptRef, DialRules
-from shared.domain.campaign import business_hours_from_row, retry_config_from_row
+from shared.domain.campaign import retry_config_from_row
 from shared.domain.statuses import CallStatus
 from shared.repositories.live_calls import OPEN_ATTEMPT
 from shared.repositories.sql import after
@@ -26,18 +26,15 @@ LOCK_INPUT_ATTEMPTS = """
 async def fetch_dial_rules(conn: asyncpg.Connection, campaign_id: UUID) -> DialRules | None:
     row = await conn.fetchrow(
         """
-        SELECT id, settings_version, window_start_minute, window_end_minute, timezone,
-               allowed_days, max_retries, sync_initial_backoff_ms, sync_backoff_multiplier,
-               callback_retry_delay_ms, callback_timeout_ms
+        SELECT id, settings_version, max_retries, sync_initial_backoff_ms,
+               sync_backoff_multiplier, callback_retry_delay_ms, callback_timeout_ms
         FROM campaigns WHERE id = $1
         """,
         campaign_id,
     )
     if row is None:
         return None
-    return DialRules(
-        row["id"], row["settings_version"], business_hours_from_row(row), retry_config_from_row(row)
-    )
+    return DialRules(row["id"], row["settings_version"], retry_config_from_row(row))
 
 
 async def adopt_job_attempt(

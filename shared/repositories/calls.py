@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
 
 from shared.domain.statuses import CallStatus
+from shared.repositories.zone_windows import register_groups
 
 CALL_COLUMNS = """
     c.id, c.seq, c.campaign_id, k.kind AS campaign_kind, c.phone_number, c.status, c.attempt_count,
     c.dial_count, c.next_retry_at, c.last_attempted_at, c.external_call_id, c.failure_reason,
-    c.call_duration_seconds, c.attributes, c.created_at, c.updated_at,
-    z.zones AS timezones, coalesce(z.source, 'unknown') AS timezone_source
+    c.call_duration_seconds, c.attributes, c.created_at, c.updated_at, c.not_before,
+    c.expires_at, c.zone_group_id, z.regions, z.country, z.zones AS timezones,
+    coalesce(z.source, 'unknown') AS timezone_source
 """
 
 #: The call, its campaign's kind and its zone group (a few hundred rows: the join stays cheap
@@ -36,18 +39,23 @@ async def insert_single_call(
     number: str,
     attributes: dict[str, str] | None = None,
     zone_group_id: int | None = None,
+    validity: tuple[datetime | None, datetime | None] = (None, None),
 ) -> asyncpg.Record:
+    """A call outside any list (not deduplicated), its zone group known to the campaign."""
     call_id = uuid4()
     await conn.execute(
-        "INSERT INTO calls"
-        " (id, campaign_id, phone_number, status, deduplicate, attributes, zone_group_id)"
-        f" VALUES ($1, $2, $3, '{CallStatus.PENDING}', false, $4, $5)",
+        "INSERT INTO calls (id, campaign_id, phone_number, status, deduplicate, attributes,"
+        " zone_group_id, not_before, expires_at)"
+        f" VALUES ($1, $2, $3, '{CallStatus.PENDING}', false, $4, $5, $6, $7)",
         call_id,
         campaign_id,
         number,
         attributes,
         zone_group_id,
+        *validity,
     )
+    if zone_group_id is not None:
+        await register_groups(conn, campaign_id, [zone_group_id])
     row = await fetch_call(conn, call_id)
     assert row is not None
     return row

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -13,6 +14,7 @@ from shared.domain.business_hours import BusinessHours
 from shared.domain.campaign import CAMPAIGN, Campaign
 from shared.domain.retry_policy import RetryConfig
 from shared.domain.statuses import CallStatus, CampaignStatus
+from shared.repositories import zone_windows
 from shared.repositories.sql import (
     FINAL_CAMPAIGN_STATUSES_SQL,
     OPEN_CALL_STATUSES_SQL,
@@ -24,7 +26,7 @@ COLUMNS = """
     sync_initial_backoff_ms, sync_backoff_multiplier, callback_retry_delay_ms,
     callback_timeout_ms, window_start_minute, window_end_minute, timezone, allowed_days,
     in_flight, settings_version, allowed_lines, calls_per_second, created_at, updated_at,
-    started_at, finished_at
+    started_at, finished_at, calling, start_at, end_at, auto_start
 """
 
 #: Calls that no attempt is dialling: new, or failed with a retry to come.
@@ -44,6 +46,17 @@ class NewCampaign:
     kind: str = CAMPAIGN
     status: CampaignStatus = CampaignStatus.PENDING
     calls_per_second: float | None = None
+    schedule: Schedule = field(default_factory=lambda: Schedule({}))
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A campaign's calling rules beyond the seed's window (see Campaign.calling)."""
+
+    calling: Mapping[str, Any]
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    auto_start: bool = False
 
 
 async def insert_campaign(conn: asyncpg.Connection, new: NewCampaign) -> Campaign:
@@ -53,9 +66,10 @@ async def insert_campaign(conn: asyncpg.Connection, new: NewCampaign) -> Campaig
             id, kind, name, description, status, concurrency_limit, priority, max_retries,
             sync_initial_backoff_ms, sync_backoff_multiplier, callback_retry_delay_ms,
             callback_timeout_ms, window_start_minute, window_end_minute, timezone, allowed_days,
-            calls_per_second, started_at
+            calls_per_second, started_at, calling, start_at, end_at, auto_start
         ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                  CASE WHEN $5 = '{CampaignStatus.IN_PROGRESS}' THEN now() END)
+                  CASE WHEN $5 = '{CampaignStatus.IN_PROGRESS}' THEN now() END,
+                  $18, $19, $20, $21)
         RETURNING {COLUMNS}
         """,
         uuid4(),
@@ -75,6 +89,10 @@ async def insert_campaign(conn: asyncpg.Connection, new: NewCampaign) -> Campaig
         new.hours.timezone,
         sorted(new.hours.allowed_days),
         new.calls_per_second,
+        dict(new.schedule.calling),
+        new.schedule.start_at,
+        new.schedule.end_at,
+        new.schedule.auto_start,
     )
     return Campaign.from_row(row)
 
@@ -82,6 +100,13 @@ async def insert_campaign(conn: asyncpg.Connection, new: NewCampaign) -> Campaig
 async def fetch_campaign(conn: asyncpg.Connection, campaign_id: UUID) -> Campaign | None:
     row = await conn.fetchrow(f"SELECT {COLUMNS} FROM campaigns WHERE id = $1", campaign_id)
     return Campaign.from_row(row) if row else None
+
+
+async def fetch_campaigns(conn: asyncpg.Connection, ids: Iterable[UUID]) -> dict[UUID, Campaign]:
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM campaigns WHERE id = ANY($1::uuid[])", list(ids)
+    )
+    return {row["id"]: Campaign.from_row(row) for row in rows}
 
 
 async def list_campaigns(
@@ -145,10 +170,18 @@ class CampaignChanges:
     hours: BusinessHours | None = None
     calls_per_second: float | None = None
     clear_calls_per_second: bool = False
+    #: Replaces the whole schedule when given (the caller merges what the PATCH left out).
+    schedule: Schedule | None = None
 
     @property
     def changes_dialling(self) -> bool:
-        changed = (self.concurrency_limit, self.retry, self.hours, self.calls_per_second)
+        changed = (
+            self.concurrency_limit,
+            self.retry,
+            self.hours,
+            self.calls_per_second,
+            self.schedule,
+        )
         return any(v is not None for v in changed) or self.clear_calls_per_second
 
 
@@ -160,7 +193,7 @@ async def update_campaign(
     Changing how it dials raises `settings_version`, so that no worker dials with rules read
     before the change.
     """
-    retry, hours = changes.retry, changes.hours
+    retry, hours, schedule = changes.retry, changes.hours, changes.schedule
     row = await conn.fetchrow(
         f"""
         UPDATE campaigns SET
@@ -178,6 +211,10 @@ async def update_campaign(
             timezone = coalesce($14, timezone),
             allowed_days = coalesce($15, allowed_days),
             calls_per_second = CASE WHEN $18 THEN NULL ELSE coalesce($17, calls_per_second) END,
+            calling = CASE WHEN $19 THEN $20 ELSE calling END,
+            start_at = CASE WHEN $19 THEN $21 ELSE start_at END,
+            end_at = CASE WHEN $19 THEN $22 ELSE end_at END,
+            auto_start = CASE WHEN $19 THEN $23 ELSE auto_start END,
             settings_version = settings_version + CASE WHEN $16 THEN 1 ELSE 0 END,
             updated_at = now()
         WHERE id = $1 AND kind = 'CAMPAIGN'
@@ -202,7 +239,14 @@ async def update_campaign(
         changes.changes_dialling,
         changes.calls_per_second,
         changes.clear_calls_per_second,
+        schedule is not None,
+        dict(schedule.calling) if schedule else None,
+        schedule.start_at if schedule else None,
+        schedule.end_at if schedule else None,
+        schedule.auto_start if schedule else None,
     )
+    if row is not None and changes.changes_dialling:
+        await zone_windows.recheck_campaign(conn, campaign_id)
     return Campaign.from_row(row) if row else None
 
 
@@ -323,11 +367,14 @@ async def consumable_campaigns(conn: asyncpg.Connection) -> list[ActiveCampaign]
 
 
 async def finishable_campaign_ids(conn: asyncpg.Connection) -> list[UUID]:
-    """Running campaigns with nothing left to dial and no call in progress."""
+    """Running campaigns with nothing left to dial and no call in progress; paused ones too
+    once their endAt has passed."""
     rows = await conn.fetch(
         f"""
         SELECT k.id FROM campaigns k
-        WHERE k.status = '{CampaignStatus.IN_PROGRESS}' AND k.kind = 'CAMPAIGN' AND k.in_flight = 0
+        WHERE (k.status = '{CampaignStatus.IN_PROGRESS}'
+               OR (k.status = '{CampaignStatus.PAUSED}' AND k.end_at <= now()))
+          AND k.kind = 'CAMPAIGN' AND k.in_flight = 0
           AND NOT EXISTS (
               SELECT 1 FROM calls c WHERE c.campaign_id = k.id
               AND c.status IN {OPEN_CALL_STATUSES_SQL})
@@ -338,12 +385,18 @@ async def finishable_campaign_ids(conn: asyncpg.Connection) -> list[UUID]:
 
 async def finish_campaign(conn: asyncpg.Connection, campaign_id: UUID) -> CampaignStatus | None:
     """Mark a running campaign COMPLETED (or FAILED when no call completed) if all its calls
-    are final; None if it is not finishable. Call inside a transaction."""
+    are final; None if it is not finishable. A campaign whose endAt has passed (paused or
+    not) ends COMPLETED: it ran its course. Call inside a transaction."""
     # FOR UPDATE waits for an import in progress (which holds FOR KEY SHARE).
-    locked = await conn.fetchval(
-        "SELECT status FROM campaigns WHERE id = $1 FOR UPDATE", campaign_id
+    locked = await conn.fetchrow(
+        "SELECT status, end_at <= now() AS ended FROM campaigns WHERE id = $1 FOR UPDATE",
+        campaign_id,
     )
-    if locked != CampaignStatus.IN_PROGRESS:
+    if locked is None:
+        return None
+    ended = bool(locked["ended"])
+    running = locked["status"] == CampaignStatus.IN_PROGRESS
+    if not (running or (ended and locked["status"] == CampaignStatus.PAUSED)):
         return None
     # A fresh statement after the lock sees numbers an import committed while we waited.
     summary = await conn.fetchrow(
@@ -356,8 +409,11 @@ async def finish_campaign(conn: asyncpg.Connection, campaign_id: UUID) -> Campai
     )
     if summary["open"]:
         return None
-    status = CampaignStatus.COMPLETED if summary["any_completed"] else CampaignStatus.FAILED
-    await set_status(conn, campaign_id, status, allowed_from=[CampaignStatus.IN_PROGRESS])
+    completed = summary["any_completed"] or ended
+    status = CampaignStatus.COMPLETED if completed else CampaignStatus.FAILED
+    await set_status(
+        conn, campaign_id, status, allowed_from=[CampaignStatus.IN_PROGRESS, CampaignStatus.PAUSED]
+    )
     return status
 
 

@@ -19,6 +19,7 @@ import asyncpg
 from shared.domain.attempts import AttemptRef, DialRules, NoDial, StartedAttempt
 from shared.domain.statuses import CallStatus, CampaignStatus
 from shared.repositories.live_calls import NOT_IN_LIVE_CALL
+from shared.repositories.zone_windows import callable_now
 
 #: Slots the global line count is kept in (table line_slots, migration 0005).
 LINE_SLOTS = 16
@@ -26,13 +27,18 @@ LINE_SLOTS = 16
 #: A slot's part of the capacity ($7): the parts add up to it.
 _SLOT_PART = f"($7 / {LINE_SLOTS} + CASE WHEN slot < $7 % {LINE_SLOTS} THEN 1 ELSE 0 END)"
 
+#: The calling rules (windows per zone group, the policy, holidays, schedule, the number's own
+#: validity), as the dispatcher last worked them out for the settings version ($5) the worker
+#: read: a window closes at its instant, whether or not a pass has come since.
+_CALLABLE = callable_now("c", "$1", "$5", "$2")
+
 # One statement for several jobs of one campaign, so the rows it locks are locked only while it
 # runs. For the jobs ($3) that have no attempt still open (a redelivery has one), pick as many
-# dialable numbers, most urgent first (due retries before new numbers); take lines of the global
-# capacity from the slots that have room and that no other claim holds, as many as the picked
-# numbers need; then take as many lines of the campaign as it has below its limit and its share
-# (and the slots gave), if the settings are still the version whose business hours the worker
-# checked. The first `granted` numbers are dialled, each under one job, each attempt recorded
+# numbers the calling rules allow now, most urgent first (due retries before new numbers); take
+# lines of the global capacity from the slots that have room and that no other claim holds, as
+# many as the picked numbers need; then take as many lines of the campaign as it has below its
+# limit and its share (and the slots gave), if the settings are still the version the worker
+# read. The first `granted` numbers are dialled, each under one job, each attempt recorded
 # with the slot its line came from. Locks go calls and slots (neither ever waited for), then
 # campaign: the order every statement here keeps.
 _CLAIM = f"""
@@ -47,11 +53,12 @@ _CLAIM = f"""
     ), due_retry AS (
         SELECT c.id, c.next_retry_at FROM calls c
         WHERE c.campaign_id = $1 AND c.status = '{CallStatus.FAILED}' AND c.next_retry_at <= $2
-          AND {NOT_IN_LIVE_CALL}
+          AND {_CALLABLE} AND {NOT_IN_LIVE_CALL}
         ORDER BY c.next_retry_at LIMIT (SELECT count(*) FROM wanted) FOR UPDATE SKIP LOCKED
     ), fresh AS (
         SELECT c.id, c.seq FROM calls c
-        WHERE c.campaign_id = $1 AND c.status = '{CallStatus.PENDING}' AND {NOT_IN_LIVE_CALL}
+        WHERE c.campaign_id = $1 AND c.status = '{CallStatus.PENDING}' AND {_CALLABLE}
+          AND {NOT_IN_LIVE_CALL}
         ORDER BY c.seq LIMIT (SELECT count(*) FROM wanted) - (SELECT count(*) FROM due_retry)
         FOR UPDATE SKIP LOCKED
     ), picked AS (
@@ -146,12 +153,11 @@ async def start_attempts(
     (`dial_window`, the worker's patience for the carrier's answer) closes: until then the
     request may still become a call, so its line must not be given to another.
 
-    Due retries go before new numbers. A number already in a live call (in any campaign) is
+    Only numbers the calling rules allow now are taken (`callable_now`). Due retries go
+    before new numbers. A number already in a live call (in any campaign) is
     passed over. Two claims racing for one number, or a job given twice, break the shared
     statement on a unique index: then each job is claimed alone.
     """
-    if not rules.hours.is_open(now):
-        return [NoDial.OUTSIDE_BUSINESS_HOURS] * len(job_ids)
     if len(job_ids) > 1:
         try:
             return await _claim(conn, rules, job_ids, worker_id, now, capacity, dial_window)

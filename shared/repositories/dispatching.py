@@ -14,6 +14,9 @@ from shared.domain.statuses import CallStatus, CampaignStatus
 from shared.repositories.campaigns import COLUMNS
 from shared.repositories.live_calls import NOT_IN_LIVE_CALL
 from shared.repositories.sql import OPEN_CALL_STATUSES_SQL
+from shared.repositories.zone_windows import callable_now
+
+_CALLABLE = callable_now("c", "k.id", "k.settings_version", "$1")
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,8 @@ class DispatchCandidate:
     dialable: int
     #: Numbers not final yet, counted up to the cap the pass asked for (0: not counted).
     remaining: int
+    #: Some zone group of it is open now (its calling rules allow some number).
+    window_open: bool = True
 
 
 @dataclass(frozen=True)
@@ -49,12 +54,15 @@ async def dispatch_snapshot(
             (SELECT count(*) FROM (
                 SELECT 1 FROM calls c
                 WHERE c.campaign_id = k.id AND c.status = '{CallStatus.PENDING}'
-                AND {NOT_IN_LIVE_CALL} LIMIT k.concurrency_limit * 2) p)
+                AND {_CALLABLE} AND {NOT_IN_LIVE_CALL} LIMIT k.concurrency_limit * 2) p)
           + (SELECT count(*) FROM (
                 SELECT 1 FROM calls c
                 WHERE c.campaign_id = k.id AND c.status = '{CallStatus.FAILED}'
-                AND c.next_retry_at <= $1 AND {NOT_IN_LIVE_CALL}
+                AND c.next_retry_at <= $1 AND {_CALLABLE} AND {NOT_IN_LIVE_CALL}
                 LIMIT k.concurrency_limit * 2) r) AS dialable,
+            EXISTS (SELECT 1 FROM campaign_zone_groups w
+                    WHERE w.campaign_id = k.id AND w.settings_version = k.settings_version
+                      AND w.open_until > $1) AS window_open,
             (SELECT count(*) FROM (
                 SELECT 1 FROM calls c WHERE c.campaign_id = k.id
                 AND c.status IN {OPEN_CALL_STATUSES_SQL}
@@ -71,7 +79,10 @@ async def dispatch_snapshot(
     else:
         lines_in_use = await conn.fetchval("SELECT sum(in_flight)::int FROM line_slots")
     return DispatchSnapshot(
-        [DispatchCandidate(Campaign.from_row(r), r["dialable"], r["remaining"]) for r in rows],
+        [
+            DispatchCandidate(Campaign.from_row(r), r["dialable"], r["remaining"], r["window_open"])
+            for r in rows
+        ],
         lines_in_use,
     )
 

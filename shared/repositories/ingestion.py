@@ -10,7 +10,15 @@ from uuid import UUID
 import asyncpg
 
 #: The columns a load writes, in the order of each record given to copy_new_calls.
-NEW_CALL_COLUMNS = ("campaign_id", "phone_number", "status", "attributes", "zone_group_id")
+NEW_CALL_COLUMNS = (
+    "campaign_id",
+    "phone_number",
+    "status",
+    "attributes",
+    "zone_group_id",
+    "not_before",
+    "expires_at",
+)
 
 
 async def hold_campaign_for_load(

@@ -7,7 +7,7 @@ Both read the same conditions as the claim's statement: a new number (PENDING) o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
@@ -27,16 +27,29 @@ class CallDialState:
     next_retry_at: datetime | None
     #: The call whose open attempt holds this call's phone number now (it may be this one).
     number_held_by: UUID | None
+    not_before: datetime | None = None
+    expires_at: datetime | None = None
+    place: GroupPlace = field(default_factory=lambda: GroupPlace((), (), None))
+
+
+@dataclass(frozen=True)
+class GroupPlace:
+    """Where the numbers of a zone group are (empty and None when unknown)."""
+
+    zones: tuple[str, ...]
+    regions: tuple[str, ...]
+    country: str | None
 
 
 async def fetch_call_dial_state(conn: asyncpg.Connection, call_id: UUID) -> CallDialState | None:
     """The call's status, due time and the live call holding its number; None: no such call."""
     row = await conn.fetchrow(
         f"""
-        SELECT c.id, c.campaign_id, c.status, c.next_retry_at,
+        SELECT c.id, c.campaign_id, c.status, c.next_retry_at, c.not_before, c.expires_at,
+               z.zones, z.regions, z.country,
                (SELECT a.call_id FROM call_attempts a
                 WHERE a.phone_number = c.phone_number AND {OPEN_ATTEMPT} LIMIT 1) AS held_by
-        FROM calls c WHERE c.id = $1
+        FROM calls c LEFT JOIN zone_groups z ON z.id = c.zone_group_id WHERE c.id = $1
         """,
         call_id,
     )
@@ -48,7 +61,28 @@ async def fetch_call_dial_state(conn: asyncpg.Connection, call_id: UUID) -> Call
         CallStatus(row["status"]),
         row["next_retry_at"],
         row["held_by"],
+        row["not_before"],
+        row["expires_at"],
+        _place(row),
     )
+
+
+def _place(row: asyncpg.Record) -> GroupPlace:
+    return GroupPlace(tuple(row["zones"] or ()), tuple(row["regions"] or ()), row["country"])
+
+
+@dataclass(frozen=True)
+class GroupCounts:
+    """The numbers of one zone group that the claim would pick but for the time-based rules:
+    new ones and due retries, by what holds them (each counted once, in the claim's order)."""
+
+    place: GroupPlace
+    #: Not yet valid (notBefore ahead) or expired (expiresAt passed): the number's own rules.
+    not_yet_valid: int
+    expired: int
+    #: Within their own validity; of those, the ones whose number an open attempt holds.
+    valid: int
+    valid_but_held: int
 
 
 @dataclass(frozen=True)
@@ -58,8 +92,8 @@ class InventoryCounts:
     by_status: dict[CallStatus, int]
     #: FAILED calls whose retry is due (next_retry_at <= now).
     due_retries: int
-    #: Of the new numbers and due retries, those whose number an open attempt holds.
-    ready_but_held: int
+    #: New numbers and due retries, per zone group.
+    ready_by_group: dict[int, GroupCounts]
 
     @property
     def ready(self) -> int:
@@ -68,35 +102,60 @@ class InventoryCounts:
 
 
 # One pass over the campaign's calls. The open attempts are few (at most the lines in use), so
-# they are read once into a hash rather than probed per call as the claim does for its few.
+# they are read once into a hash rather than probed per call as the claim does for its few;
+# zone groups are a few hundred rows at most.
 _INVENTORY = f"""
     WITH held AS (
         SELECT DISTINCT a.phone_number FROM call_attempts a WHERE {OPEN_ATTEMPT}
+    ), counted AS (
+        SELECT c.status, coalesce(c.zone_group_id, 0) AS zone_group_id, count(*) AS calls,
+               count(*) FILTER (WHERE f.ready) AS ready,
+               count(*) FILTER (WHERE f.ready AND f.early) AS not_yet_valid,
+               count(*) FILTER (WHERE f.ready AND NOT f.early AND f.late) AS expired,
+               count(*) FILTER (
+                   WHERE f.ready AND NOT f.early AND NOT f.late AND h.phone_number IS NOT NULL
+               ) AS held
+        FROM calls c LEFT JOIN held h ON h.phone_number = c.phone_number
+        CROSS JOIN LATERAL (SELECT
+            c.status = '{CallStatus.PENDING}'
+                OR (c.status = '{CallStatus.FAILED}' AND c.next_retry_at <= $2) AS ready,
+            coalesce(c.not_before > $2, false) AS early,
+            coalesce(c.expires_at <= $2, false) AS late) f
+        WHERE c.campaign_id = $1
+        GROUP BY 1, 2
     )
-    SELECT c.status, count(*) AS calls,
-           count(*) FILTER (WHERE c.next_retry_at <= $2) AS due,
-           count(*) FILTER (
-               WHERE h.phone_number IS NOT NULL
-                 AND (c.status = '{CallStatus.PENDING}'
-                      OR (c.status = '{CallStatus.FAILED}' AND c.next_retry_at <= $2))
-           ) AS held
-    FROM calls c LEFT JOIN held h ON h.phone_number = c.phone_number
-    WHERE c.campaign_id = $1
-    GROUP BY c.status
+    SELECT n.*, z.zones, z.regions, z.country
+    FROM counted n LEFT JOIN zone_groups z ON z.id = n.zone_group_id
 """
 
 
 async def campaign_inventory(
     conn: asyncpg.Connection, campaign_id: UUID, now: datetime
 ) -> InventoryCounts:
-    """The campaign's calls by status, with its due retries and held numbers, at `now`."""
+    """The campaign's calls by status, with its due retries and, per zone group, the numbers
+    the claim would pick but for the time-based rules, at `now`."""
     rows = await conn.fetch(_INVENTORY, campaign_id, now)
     by_status = dict.fromkeys(CallStatus, 0)
-    due = held = 0
+    due = 0
+    groups: dict[int, list[int]] = {}
+    places: dict[int, GroupPlace] = {}
     for row in rows:
         status = CallStatus(row["status"])
-        by_status[status] = row["calls"]
+        by_status[status] += row["calls"]
         if status is CallStatus.FAILED:
-            due = row["due"]
-        held += row["held"]
-    return InventoryCounts(by_status, due, held)
+            due += row["ready"]
+        if not row["ready"]:
+            continue
+        group = row["zone_group_id"]
+        places[group] = _place(row)
+        totals = groups.setdefault(group, [0, 0, 0, 0])
+        not_yet, expired = row["not_yet_valid"], row["expired"]
+        totals[0] += not_yet
+        totals[1] += expired
+        totals[2] += row["ready"] - not_yet - expired
+        totals[3] += row["held"]
+    return InventoryCounts(
+        by_status,
+        due,
+        {g: GroupCounts(places[g], *totals) for g, totals in groups.items()},
+    )

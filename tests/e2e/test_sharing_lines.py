@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
+from shared.db.pool import init_connection
 from tests.conftest import E2E_SETTINGS
 from tests.e2e.helpers import finished
 from tests.support.api_client import ApiClient, MockClient
@@ -339,7 +340,9 @@ async def test_stats_and_metrics_match_the_database(
     stats = (await api.request("GET", f"/api/v1/campaigns/{campaign_id}/stats")).body
     metrics = (await api.request("GET", "/api/v1/metrics")).body
 
-    pool = await asyncpg.create_pool(shared_stack.infra.database_url, min_size=1, max_size=2)
+    pool = await asyncpg.create_pool(
+        shared_stack.infra.database_url, min_size=1, max_size=2, init=init_connection
+    )
     assert pool is not None
     async with pool:
         by_status = {

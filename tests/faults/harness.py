@@ -34,6 +34,7 @@ from urllib.parse import quote
 import aiohttp
 import asyncpg
 
+from shared.db.pool import init_connection
 from shared.signatures import sign
 from tests.support.api_client import TEST_API_KEY, TEST_CALLBACK_SECRET, ApiClient, MockClient
 from tests.support.infra import MANAGEMENT_URL, Infra, create_infra, destroy_infra
@@ -313,7 +314,9 @@ class FaultRun:
                 await self.start_dispatcher(name)
             for name in self.worker_names():
                 await self.start_worker(name)
-            pool = await asyncpg.create_pool(infra.database_url, min_size=1, max_size=4)
+            pool = await asyncpg.create_pool(
+                infra.database_url, min_size=1, max_size=4, init=init_connection
+            )
             assert pool is not None
             self.db = pool
             await self.mock.configure(**CARRIER_TROUBLE)

@@ -151,7 +151,7 @@ async def test_deleting_while_the_broker_is_away_leaves_the_queue_to_the_dispatc
         )
         assert due == 1, "the queue's removal should stay due"
 
-        async with bootstrap(settings, pool=db) as deps:
+        async with bootstrap(settings, pool=db, policy=None) as deps:
             await remove_finished_queues(deps)
         due = await db.fetchval(
             "SELECT count(*) FROM queue_removals WHERE campaign_id = $1", campaign["id"]

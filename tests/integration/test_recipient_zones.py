@@ -3,7 +3,6 @@ it: a `timezone` attribute first, then a US postal code, then the number itself.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -110,7 +109,7 @@ async def test_json_batch_of_contacts_stores_zones_from_attributes(
         campaign["id"],
         LOS_ANGELES,
     )
-    assert json.loads(call_attributes) == {"timezone": "America/Chicago"}
+    assert call_attributes == {"timezone": "America/Chicago"}
     # Places are stored once, in groups; calls carry the group's key.
     groups = await db.fetchval(
         "SELECT count(DISTINCT zone_group_id) FROM calls WHERE campaign_id = $1", campaign["id"]

@@ -14,6 +14,7 @@ import pytest_asyncio
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
 from services.worker.subscriptions import CampaignSubscriptions
+from shared.db.pool import init_connection
 from shared.domain.business_hours import ALWAYS_OPEN
 from shared.domain.retry_policy import RetryConfig
 from shared.domain.statuses import CampaignStatus
@@ -70,7 +71,7 @@ def open_channels(connection: AbstractRobustConnection | aio_pika.abc.AbstractCo
 async def test_a_consumer_cancelled_by_the_broker_while_idle_gives_its_channel_back(
     own: Infra,
 ) -> None:
-    pool = await asyncpg.create_pool(own.database_url, min_size=1, max_size=3)
+    pool = await asyncpg.create_pool(own.database_url, min_size=1, max_size=3, init=init_connection)
     assert pool is not None
     connection = await aio_pika.connect(own.amqp_url)
     admin = await connection.channel()

@@ -18,7 +18,6 @@ from services.worker.held_attempts import HeldAttempts
 from services.worker.metrics import WorkerMetrics
 from services.worker.telephony.base import DialRequest
 from shared.domain.attempts import AttemptRef, DialRules, NoDial, StartedAttempt
-from shared.domain.business_hours import BusinessHours
 from shared.domain.endings import EndEffect, Ending, ProviderReport
 from shared.domain.retry_policy import RetryConfig
 from shared.domain.statuses import AttemptOutcome, CallStatus
@@ -159,7 +158,7 @@ class FakePublisher:
 
 
 CAMPAIGN = uuid4()
-RULES = DialRules(CAMPAIGN, 7, BusinessHours(0, 1439, "UTC", frozenset(range(7))), RETRY)
+RULES = DialRules(CAMPAIGN, 7, RETRY)
 
 
 def started(attempt_no: int = 1) -> StartedAttempt:
@@ -341,9 +340,7 @@ async def test_a_dial_of_unknown_fate_ends_nothing_and_waits_for_the_callback() 
     assert deps.accepted_dials.items == []
 
 
-@pytest.mark.parametrize(
-    "no_dial", [NoDial.NOTHING_TO_DIAL, NoDial.OUTSIDE_BUSINESS_HOURS, NoDial.NO_FREE_LINE]
-)
+@pytest.mark.parametrize("no_dial", [NoDial.NOTHING_TO_DIAL, NoDial.NO_FREE_LINE])
 async def test_a_claim_that_says_no_dial_releases_the_line_without_dialling(
     no_dial: NoDial,
 ) -> None:

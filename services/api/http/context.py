@@ -14,6 +14,7 @@ from services.api.metrics import ApiMetrics
 from services.api.operations.broker import Broker
 from services.api.operations.validation_pool import ValidationPool
 from services.api.stats_schemas import GlobalMetricsOut
+from shared.domain.calling import CallingPolicy
 from shared.settings import Settings
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
@@ -22,6 +23,8 @@ POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool", asyncpg.Pool)
 BROKER: web.AppKey[Broker] = web.AppKey("broker", Broker)
 VALIDATION: web.AppKey[ValidationPool] = web.AppKey("validation", ValidationPool)
 METRICS: web.AppKey[ApiMetrics] = web.AppKey("metrics", ApiMetrics)
+#: The operator's calling policy, read at start (None: turned off); explains dials.
+POLICY: web.AppKey[CallingPolicy | None] = web.AppKey("calling_policy")
 #: Loads of numbers (imports, campaigns created with numbers) running at once: each holds a
 #: pool connection for its whole load, so they may take at most half the pool.
 BULK_LOADS: web.AppKey[asyncio.Semaphore] = web.AppKey("bulk_loads", asyncio.Semaphore)

@@ -16,7 +16,7 @@ from services.api.presenters import call_out
 from services.api.schemas import CallbackIn, CallbackOut, CallOut, SingleCallCreate
 from shared.domain.business_hours import ALWAYS_OPEN
 from shared.domain.campaign import SINGLE_CALLS
-from shared.domain.contacts import timezone_attribute
+from shared.domain.contacts import InvalidValidity, contact_validity, timezone_attribute
 from shared.domain.endings import ProviderReport
 from shared.domain.phone import InvalidPhoneNumber, normalize
 from shared.domain.recipient_zones import InvalidTimeZone, recipient_place
@@ -62,12 +62,17 @@ async def place_single_call(
     except InvalidTimeZone as exc:
         field = f"attributes.{timezone_attribute(body.attributes, exc.value)}"
         raise InvalidInput(str(exc), errors=[{"field": field, "message": str(exc)}]) from exc
+    try:
+        validity = contact_validity(body.attributes)
+    except InvalidValidity as exc:
+        field = f"attributes.{exc.field}"
+        raise InvalidInput(str(exc), errors=[{"field": field, "message": str(exc)}]) from exc
     campaign = await campaign_repo.ensure_single_calls_campaign(
         conn, _single_calls_template(settings)
     )
     group_ids = await zone_group_ids(conn, [place])
     row = await call_repo.insert_single_call(
-        conn, campaign.id, number, body.attributes, group_ids[place]
+        conn, campaign.id, number, body.attributes, group_ids[place], validity
     )
     log.info("single call queued", call_id=str(row["id"]))
     return call_out(row, []), campaign.id

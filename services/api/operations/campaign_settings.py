@@ -4,17 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.api.schemas import BusinessHoursIn, RetryConfigIn
+from services.api.schemas import (
+    BusinessHoursIn,
+    CampaignCreate,
+    CampaignPatch,
+    RetryConfigIn,
+    check_schedule,
+)
 from shared.domain.business_hours import (
+    ALL_DAYS,
     ALWAYS_OPEN,
+    MINUTES_PER_DAY,
     BusinessHours,
     BusinessHoursError,
     load_zone,
     parse_clock,
     parse_days,
 )
+from shared.domain.campaign import BUSINESS_HOURS_CALLING_FIELDS, Campaign
 from shared.domain.retry_policy import RetryConfig
 from shared.errors import InvalidInput
+from shared.repositories.campaigns import Schedule
 from shared.settings import Settings
 
 
@@ -51,10 +61,14 @@ def pick(value: Any, default: Any) -> Any:
 
 
 def business_hours_from(body: BusinessHoursIn | None) -> BusinessHours:
-    """The calling window, or InvalidInput naming the field at fault."""
+    """The calling window, or InvalidInput naming the field at fault. With dailyHours, the
+    seed's window is what the body says of it, or the whole day: dailyHours replaces it."""
     if body is None:
         return ALWAYS_OPEN
     field = "businessHours."
+    if body.start_time is None or body.end_time is None:
+        _checked(field + "timezone", lambda: load_zone(body.timezone))
+        return BusinessHours(0, MINUTES_PER_DAY, body.timezone, ALL_DAYS)
     start = _checked(field + "startTime", lambda: parse_clock(body.start_time))
     end = _checked(field + "endTime", lambda: parse_clock(body.end_time, allow_end_of_day=True))
     _checked(field + "timezone", lambda: load_zone(body.timezone))
@@ -80,3 +94,71 @@ def _checked(field: str, parse: Any) -> Any:
 
 def _field_error(field: str, message: str) -> InvalidInput:
     return InvalidInput(f"{field}: {message}", errors=[{"field": field, "message": message}])
+
+
+def _calling(
+    hours: BusinessHoursIn | None, calendars: list[str], periods: list[Any]
+) -> dict[str, Any]:
+    """The campaign's `calling` column: what the seed's columns cannot hold."""
+    calling: dict[str, Any] = {}
+    if hours is not None:
+        dumped = hours.model_dump(mode="json", by_alias=True, exclude_none=True)
+        calling.update({k: dumped[k] for k in BUSINESS_HOURS_CALLING_FIELDS if k in dumped})
+    if calendars:
+        calling["holidayCalendars"] = list(calendars)
+    if periods:
+        calling["restrictedPeriods"] = [
+            p.model_dump(mode="json", by_alias=True, exclude_none=True) for p in periods
+        ]
+    return calling
+
+
+def schedule_from(body: CampaignCreate) -> Schedule:
+    return Schedule(
+        _calling(body.business_hours, body.holiday_calendars or [], body.restricted_periods or []),
+        body.start_at,
+        body.end_at,
+        body.auto_start,
+    )
+
+
+_SCHEDULE_FIELDS = frozenset(
+    {
+        "business_hours",
+        "holiday_calendars",
+        "restricted_periods",
+        "start_at",
+        "end_at",
+        "auto_start",
+    }
+)
+
+
+def merged_schedule(current: Campaign, body: CampaignPatch) -> Schedule | None:
+    """The schedule after a PATCH (None when it names none of its fields): fields the body
+    leaves out keep their values; businessHours replaces the whole window, its mode and zones
+    included. InvalidInput when the result contradicts itself."""
+    present = body.model_fields_set
+    if not present & _SCHEDULE_FIELDS:
+        return None
+    calling = dict(current.calling)
+    if "business_hours" in present:
+        for key in BUSINESS_HOURS_CALLING_FIELDS:
+            calling.pop(key, None)
+        calling.update(_calling(body.business_hours, [], []))
+    if "holiday_calendars" in present:
+        calling.pop("holidayCalendars", None)
+        calling.update(_calling(None, body.holiday_calendars or [], []))
+    if "restricted_periods" in present:
+        calling.pop("restrictedPeriods", None)
+        calling.update(_calling(None, [], body.restricted_periods or []))
+    start_at = body.start_at if "start_at" in present else current.start_at
+    end_at = body.end_at if "end_at" in present else current.end_at
+    auto_start = current.auto_start if body.auto_start is None else body.auto_start
+    try:
+        check_schedule(start_at, end_at)
+    except ValueError as exc:
+        raise _field_error("endAt", str(exc)) from exc
+    if auto_start and start_at is None:
+        raise _field_error("autoStart", "autoStart needs startAt")
+    return Schedule(calling, start_at, end_at, auto_start)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
@@ -15,8 +15,10 @@ from services.api.operations.broker import Broker
 from services.api.operations.campaign_settings import (
     business_hours_from,
     merged_retry_config,
+    merged_schedule,
     pick,
     retry_config_from,
+    schedule_from,
 )
 from services.api.operations.ingestion import (
     ImportReport,
@@ -38,6 +40,7 @@ from shared.messages import (
     CampaignUpdated,
 )
 from shared.repositories import campaigns as campaign_repo
+from shared.repositories import zone_windows
 from shared.repositories.call_counts import call_counts
 from shared.settings import Settings
 
@@ -73,6 +76,7 @@ async def create_campaign(
         retry=retry_config_from(body.retry_config, settings),
         hours=hours,
         calls_per_second=body.calls_per_second,
+        schedule=schedule_from(body),
     )
     campaign = await campaign_repo.insert_campaign(conn, new)
     report = None
@@ -121,7 +125,8 @@ async def read_campaign(conn: asyncpg.Connection, campaign_id: UUID) -> Campaign
     """The campaign as the API shows it, its calls counted; NotFound if there is none."""
     campaign = await get_visible_campaign(conn, campaign_id)
     counts = await call_counts(conn, [campaign.id])
-    return campaign_out(campaign, counts[campaign.id])
+    next_at = await _next_dials(conn, [campaign])
+    return campaign_out(campaign, counts[campaign.id], next_at.get(campaign.id))
 
 
 async def list_campaigns(
@@ -141,7 +146,19 @@ async def list_campaigns(
     counts = await call_counts(conn, [c.id for c in campaigns])
     last = campaigns[-1] if len(campaigns) == limit else None
     position = (last.created_at, last.id) if last else None
-    return [campaign_out(c, counts[c.id]) for c in campaigns], total, position
+    next_at = await _next_dials(conn, campaigns)
+    return [campaign_out(c, counts[c.id], next_at.get(c.id)) for c in campaigns], total, position
+
+
+async def _next_dials(
+    conn: asyncpg.Connection, campaigns: Sequence[Campaign]
+) -> dict[UUID, datetime | None]:
+    """When the calling rules next allow a number of each running campaign (as the
+    dispatcher last worked its windows out)."""
+    running = [c.id for c in campaigns if c.status is CampaignStatus.IN_PROGRESS]
+    if not running:
+        return {}
+    return await zone_windows.next_openings(conn, running, datetime.now(UTC))
 
 
 @dataclass(frozen=True)
@@ -271,6 +288,7 @@ async def update_campaign(
             hours=hours,
             calls_per_second=body.calls_per_second,
             clear_calls_per_second="calls_per_second" in present and body.calls_per_second is None,
+            schedule=merged_schedule(current, body),
         )
         updated = await campaign_repo.update_campaign(conn, campaign_id, changes)
         if updated is None:

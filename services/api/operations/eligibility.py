@@ -1,16 +1,17 @@
 """Why a number is not dialled, and when it will be: one call's eligibility and a campaign's
-inventory, as the dialler decides today.
+inventory, as the dialler decides.
 
-Only the rules the claim enforces (shared.repositories.claims) are reported: the campaign's
-status, its business hours read in its own zone, a retry's due time, a live attempt (its own or
-another call's on the same number), and the campaign's lines (its limit and the share the
-dispatcher gives it). The recipient's local time and the calling policy are not applied at dial
-time yet, so the domain is asked with no policy and a recipient of unknown zone (which matters
-only in RECIPIENT mode, which no campaign has yet).
+Every rule the claim enforces (shared.repositories.claims) is reported: the campaign's status;
+its windows, holidays, restricted periods and schedule, and the operator's calling policy,
+read in the recipient's zone or the campaign's (the zone-group windows that the dispatcher
+works out with the same domain functions); the number's own notBefore and expiresAt; a
+retry's due time; a live attempt (its own or another call's on the same number); and the
+campaign's lines (its limit and the share the dispatcher gives it).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
@@ -20,8 +21,8 @@ import asyncpg
 from services.api.eligibility_schemas import EligibilityOut, InventoryOut
 from services.api.operations.campaigns import get_visible_campaign
 from shared.domain.calling import (
+    CallingPolicy,
     CallState,
-    CampaignCallingRules,
     Eligibility,
     Reason,
     ReasonCode,
@@ -34,11 +35,11 @@ from shared.domain.statuses import FINAL_CALL_STATUSES, CallStatus, CampaignStat
 from shared.errors import NotFound
 from shared.repositories import campaigns as campaign_repo
 from shared.repositories import inventory as inventory_repo
-from shared.repositories.inventory import CallDialState
+from shared.repositories.inventory import CallDialState, GroupPlace
 
 
 async def call_eligibility(
-    conn: asyncpg.Connection, call_id: UUID, now: datetime
+    conn: asyncpg.Connection, call_id: UUID, now: datetime, policy: CallingPolicy | None
 ) -> EligibilityOut:
     """Whether the claim would dial the call at `now`, every reason it would not, and when
     the time-based ones clear. Works for single calls too (their campaign is never shown)."""
@@ -48,68 +49,89 @@ async def call_eligibility(
         raise NotFound(f"no call with id {call_id}")
     # The claim reads next_retry_at of a FAILED call only (a PENDING call may carry one).
     retry_at = state.next_retry_at if state.status is CallStatus.FAILED else None
+    recipient = _recipient(state.place)
+    rules = campaign.calling_rules
     # Lines and a live call on the number matter only to a call the claim would pick now.
-    ready = state.status is CallStatus.PENDING or (
-        state.status is CallStatus.FAILED and retry_at is not None and retry_at <= now
-    )
+    ready = (
+        state.status is CallStatus.PENDING
+        or (state.status is CallStatus.FAILED and retry_at is not None and retry_at <= now)
+    ) and _within_validity(state, now)
+    window_open = group_window(rules, policy, recipient, now).open
     answer = eligibility(
-        _rules(campaign),
-        None,
-        Recipient(),
-        CallState(state.status, retry_at),
+        rules,
+        policy,
+        recipient,
+        CallState(state.status, retry_at, state.not_before, state.expires_at),
         campaign_status=campaign.status,
-        lines_busy=ready and _lines_busy(campaign, now),
+        lines_busy=ready and window_open and _lines_busy(campaign),
         now=now,
     )
     answer = _with_lines_detail(answer, campaign)
-    if ready and state.number_held_by is not None:
+    if ready and window_open and state.number_held_by is not None:
         answer = _held_elsewhere(answer, state)
     return EligibilityOut.model_validate(answer.as_json())
 
 
+def _within_validity(state: CallDialState, now: datetime) -> bool:
+    return (state.not_before is None or state.not_before <= now) and (
+        state.expires_at is None or state.expires_at > now
+    )
+
+
+def _recipient(place: GroupPlace) -> Recipient:
+    return Recipient(place.zones, place.regions, place.country)
+
+
 async def campaign_inventory(
-    conn: asyncpg.Connection, campaign_id: UUID, now: datetime
+    conn: asyncpg.Connection, campaign_id: UUID, now: datetime, policy: CallingPolicy | None
 ) -> InventoryOut:
     """The campaign's numbers: how many the claim would take now, how many wait and why (each
-    counted once), how many are final, and when its window next opens."""
+    counted once), how many are final, and when the first group waiting for its window opens."""
     campaign = await get_visible_campaign(conn, campaign_id)
     counts = await inventory_repo.campaign_inventory(conn, campaign.id, now)
     by_status = counts.by_status
-    waiting: dict[ReasonCode, int] = {
-        ReasonCode.CALL_IN_PROGRESS: by_status[CallStatus.SCHEDULED]
-        + by_status[CallStatus.IN_PROGRESS],
-        ReasonCode.RETRY_NOT_DUE: by_status[CallStatus.FAILED] - counts.due_retries,
-        ReasonCode.CAMPAIGN_NOT_RUNNING: 0,
-        ReasonCode.OUTSIDE_CAMPAIGN_WINDOW: 0,
-    }
+    waiting: Counter[ReasonCode] = Counter(
+        {
+            ReasonCode.CALL_IN_PROGRESS: by_status[CallStatus.SCHEDULED]
+            + by_status[CallStatus.IN_PROGRESS],
+            ReasonCode.RETRY_NOT_DUE: by_status[CallStatus.FAILED] - counts.due_retries,
+        }
+    )
     dialable = 0
-    # The same order as the claim's own checks: the campaign's status, then its window
-    # (checked by the worker before the statement), then the live-number check per row.
-    if campaign.status is not CampaignStatus.IN_PROGRESS:
-        waiting[ReasonCode.CAMPAIGN_NOT_RUNNING] = counts.ready
-    elif not campaign.hours.is_open(now):
-        waiting[ReasonCode.OUTSIDE_CAMPAIGN_WINDOW] = counts.ready
-    else:
-        waiting[ReasonCode.CALL_IN_PROGRESS] += counts.ready_but_held
-        dialable = counts.ready - counts.ready_but_held
-    window = group_window(_rules(campaign), None, Recipient(), now)
+    openings: list[datetime] = []
+    rules = campaign.calling_rules
+    running = campaign.status is CampaignStatus.IN_PROGRESS
+    # The claim's order: the campaign's status, the number's own validity, its group's window,
+    # then the live-number check per row.
+    for group in counts.ready_by_group.values():
+        if not running:
+            waiting[ReasonCode.CAMPAIGN_NOT_RUNNING] += (
+                group.not_yet_valid + group.expired + group.valid
+            )
+            continue
+        waiting[ReasonCode.NOT_YET_VALID] += group.not_yet_valid
+        waiting[ReasonCode.EXPIRED] += group.expired
+        window = group_window(rules, policy, _recipient(group.place), now)
+        if not window.open:
+            waiting[window.reasons[0].code] += group.valid
+            if window.next_opening is not None and group.valid:
+                openings.append(window.next_opening)
+            continue
+        waiting[ReasonCode.CALL_IN_PROGRESS] += group.valid_but_held
+        dialable += group.valid - group.valid_but_held
     return InventoryOut(
         dialable_now=dialable,
         waiting={code.value: n for code, n in waiting.items() if n},
         final={status.value: by_status[status] for status in sorted(FINAL_CALL_STATUSES)},
-        next_opening_at=None if campaign.status.is_final else window.next_opening,
+        next_opening_at=None if campaign.status.is_final or not openings else min(openings),
     )
 
 
-def _rules(campaign: Campaign) -> CampaignCallingRules:
-    return CampaignCallingRules.from_business_hours(campaign.hours)
-
-
-def _lines_busy(campaign: Campaign, now: datetime) -> bool:
+def _lines_busy(campaign: Campaign) -> bool:
     """The claim's fence: no line while the campaign holds as many as its limit and share
-    allow. Only said of a running campaign inside its window: outside it the dispatcher gives
-    no share, and the window is the reason."""
-    if campaign.status is not CampaignStatus.IN_PROGRESS or not campaign.hours.is_open(now):
+    allow. Only said of a running campaign whose rules allow the number now: otherwise the
+    dispatcher may give no share, and the rule is the reason."""
+    if campaign.status is not CampaignStatus.IN_PROGRESS:
         return False
     return campaign.in_flight >= min(campaign.concurrency_limit, campaign.allowed_lines)
 

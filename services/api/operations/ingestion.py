@@ -23,12 +23,19 @@ import asyncpg
 
 from services.api.operations.number_file import Row
 from shared.db.pool import RawJson
-from shared.domain.contacts import CheckedContacts, check_contacts
+from shared.domain.contacts import (
+    CheckedContacts,
+    InvalidValidity,
+    check_contacts,
+    contact_validity,
+    has_validity,
+)
 from shared.domain.recipient_zones import is_location_attribute, location_attributes
 from shared.domain.statuses import CallStatus
 from shared.errors import InvalidInput
 from shared.repositories import ingestion as ingestion_repo
 from shared.repositories.zone_groups import ZoneGroupCache
+from shared.repositories.zone_windows import register_groups
 
 CHUNK_ROWS = 5000
 #: Below this, validating in the event loop costs less than a trip to the pool.
@@ -152,6 +159,8 @@ class Ingestion:
         self._seen: set[str] = set()
         self._existing: set[str] = set()
         self._groups = ZoneGroupCache(conn)
+        #: Zone groups this load has told campaign_zone_groups about.
+        self._registered: set[int] = set()
         # Chunks being validated, waiting for the one connection to copy them, in order. The
         # bound keeps memory to a few chunks while parsing, validation and COPY overlap.
         self._loads: asyncio.Queue[tuple[list[Row], asyncio.Future[_Validated]] | None] = (
@@ -216,21 +225,27 @@ class Ingestion:
         valid, invalid, places = await validating
         report = self.report
         for index, reason, at_fault in invalid:
-            report.invalid_skipped += 1
-            if len(report.invalid_lines) < MAX_LISTED_INVALID:
-                row = chunk[index]
-                report.invalid_lines.append(
-                    InvalidLine(row.line, row.number[:100], reason, at_fault)
-                )
+            self._skip(chunk[index], reason, at_fault)
         known = await self._groups.ids(places)
         group_ids = [known[place] for place in places]
+        # A file's columns are the same on every line: most chunks have no validity at all.
+        bounded = any(has_validity(row.attributes) for row in chunk)
         records = []
+        used: set[int] = set()
         for index, number, slot in valid:
             if number in self._seen or number in self._existing:
                 report.duplicates_skipped += 1
                 continue
-            self._seen.add(number)
             attributes = chunk[index].attributes
+            not_before = expires_at = None
+            if bounded:
+                try:
+                    not_before, expires_at = contact_validity(attributes)
+                except InvalidValidity as exc:
+                    self._skip(chunk[index], str(exc), exc.field)
+                    continue
+            self._seen.add(number)
+            used.add(group_ids[slot])
             records.append(
                 (
                     self._campaign_id,
@@ -238,8 +253,20 @@ class Ingestion:
                     _PENDING,
                     attributes_json(attributes) if attributes else None,
                     group_ids[slot],
+                    not_before,
+                    expires_at,
                 )
             )
         if records:
             await ingestion_repo.copy_new_calls(self._conn, records)
+            new_groups = used - self._registered
+            if new_groups:
+                await register_groups(self._conn, self._campaign_id, new_groups)
+                self._registered |= new_groups
             report.total_imported += len(records)
+
+    def _skip(self, row: Row, reason: str, at_fault: str | None) -> None:
+        report = self.report
+        report.invalid_skipped += 1
+        if len(report.invalid_lines) < MAX_LISTED_INVALID:
+            report.invalid_lines.append(InvalidLine(row.line, row.number[:100], reason, at_fault))
