@@ -9,7 +9,7 @@ from services.dispatcher.bootstrap import Deps
 from shared.attempt_signals import signal_attempt_ended
 from shared.domain.endings import TIMEOUT_REASON, Ending
 from shared.messages import CampaignFinished, CampaignStarted
-from shared.repositories import call_counts, schedules
+from shared.repositories import call_counts, schedules, zone_windows
 from shared.repositories.attempts import overdue_attempts
 from shared.repositories.campaigns import (
     campaigns_with_removable_queue,
@@ -72,6 +72,7 @@ async def keep_schedules(deps: Deps) -> int:
         started = await schedules.start_scheduled_campaigns(conn, now)
         expired = await schedules.expire_calls(conn, now)
         ended = await schedules.end_past_campaigns(conn, now)
+        await zone_windows.forget_finished(conn)
     for campaign_id in started:
         log.info("campaign started at its startAt", campaign_id=str(campaign_id))
         await declare_campaign_queue(deps.admin_channel, campaign_id)

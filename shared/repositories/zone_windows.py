@@ -15,6 +15,7 @@ from uuid import UUID
 import asyncpg
 
 from shared.domain.statuses import CampaignStatus
+from shared.repositories.sql import FINAL_CAMPAIGN_STATUSES_SQL
 
 #: The group a call loaded before zone groups existed stands in (calls.zone_group_id null).
 LEGACY_GROUP = 0
@@ -54,6 +55,18 @@ async def recheck_campaign(conn: asyncpg.Connection, campaign_id: UUID) -> None:
         "UPDATE campaign_zone_groups SET recheck_at = '-infinity' WHERE campaign_id = $1",
         campaign_id,
     )
+
+
+async def forget_finished(conn: asyncpg.Connection) -> int:
+    """Drop the windows of final campaigns: nothing reads them again (a final campaign never
+    runs), and the table stays as small as the running campaigns' groups."""
+    result = await conn.execute(
+        f"""
+        DELETE FROM campaign_zone_groups w USING campaigns k
+        WHERE k.id = w.campaign_id AND k.status IN {FINAL_CAMPAIGN_STATUSES_SQL}
+        """
+    )
+    return int(result.split()[-1])
 
 
 @dataclass(frozen=True)

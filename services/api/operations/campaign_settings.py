@@ -66,6 +66,9 @@ def business_hours_from(body: BusinessHoursIn | None) -> BusinessHours:
     if body is None:
         return ALWAYS_OPEN
     field = "businessHours."
+    zone = body.default_time_zone
+    if zone is not None:
+        _checked(field + "defaultTimeZone", lambda: load_zone(zone))
     if body.start_time is None or body.end_time is None:
         _checked(field + "timezone", lambda: load_zone(body.timezone))
         return BusinessHours(0, MINUTES_PER_DAY, body.timezone, ALL_DAYS)

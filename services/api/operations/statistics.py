@@ -23,6 +23,7 @@ from shared.domain.campaign import Campaign
 from shared.domain.statuses import CallStatus, CampaignStatus
 from shared.repositories import campaigns as campaign_repo
 from shared.repositories import statistics as stats_repo
+from shared.repositories import zone_windows
 from shared.repositories.call_counts import call_counts, call_totals
 from shared.repositories.workers import live_workers
 from shared.settings import Settings
@@ -43,11 +44,12 @@ async def campaign_stats(
         series = await stats_repo.activity_by_minute(conn, now, minutes, campaign_id)
         pace_since = now - timedelta(minutes=PACE_WINDOW_MINUTES)
         recently_ended = await stats_repo.attempts_ended_since(conn, pace_since, campaign_id)
+        next_dial_at = (await zone_windows.next_openings(conn, [campaign_id], now))[campaign_id]
     final = sum(counts[s] for s in CallStatus if s.is_final)
     open_calls = counts.total - final
     per_minute = recently_ended / PACE_WINDOW_MINUTES
     eta = _seconds_to_finish(campaign, open_calls, final, attempts.rang, per_minute)
-    inside = campaign.hours.is_open(now)
+    inside, next_opening = _window(campaign, next_dial_at, now)
     return CampaignStatsOut(
         campaign_id=campaign.id,
         status=campaign.status.value,
@@ -77,9 +79,22 @@ async def campaign_stats(
         estimated_seconds_to_finish=eta,
         estimated_finish_at=now + timedelta(seconds=eta) if eta is not None else None,
         inside_business_hours=inside,
-        next_window_opens_at=None if inside else campaign.hours.next_opening(now),
+        next_window_opens_at=next_opening,
         generated_at=now,
     )
+
+
+def _window(
+    campaign: Campaign, next_dial_at: datetime | None, now: datetime
+) -> tuple[bool, datetime | None]:
+    """Whether the calling rules allow some number of the campaign now, and if not when they
+    next do: as the dispatcher last worked out its zone groups' windows while it runs; from
+    the seed's window in the campaign's zone otherwise (no windows are kept for it then)."""
+    if campaign.status is CampaignStatus.IN_PROGRESS:
+        inside = next_dial_at is not None and next_dial_at <= now
+        return inside, None if inside else next_dial_at
+    inside = campaign.hours.is_open(now)
+    return inside, None if inside else campaign.hours.next_opening(now)
 
 
 def _seconds_to_finish(
