@@ -190,6 +190,14 @@ async def nothing_more_dialled(mock: MockClient, campaign_id: str, seconds: floa
     await holds_for(unchanged, duration=seconds, interval=0.2)
 
 
+async def _after(moment: datetime) -> bool:
+    return datetime.now(UTC) >= moment
+
+
+async def _count(mock: MockClient, campaign_id: str, at_least: int) -> bool:
+    return len(await mock.calls(campaignId=campaign_id)) >= at_least
+
+
 def attempt_starts(calls: list[dict[str, Any]]) -> dict[tuple[str, int], datetime]:
     """(call id, attempt number) -> when its claim happened."""
     return {
@@ -474,10 +482,6 @@ async def test_a_window_that_closes_while_jobs_wait_stops_dialling_at_its_instan
     assert instant(answer["nextEligibleAt"]) == reopens
 
 
-async def _after(moment: datetime) -> bool:
-    return datetime.now(UTC) >= moment
-
-
 async def test_patch_on_a_running_campaign_takes_effect_within_seconds(
     api: ApiClient, mock: MockClient, campaigns: list[str]
 ) -> None:
@@ -517,10 +521,6 @@ async def test_patch_on_a_running_campaign_takes_effect_within_seconds(
     }
 
 
-async def _count(mock: MockClient, campaign_id: str, at_least: int) -> bool:
-    return len(await mock.calls(campaignId=campaign_id)) >= at_least
-
-
 async def test_a_policy_file_that_does_not_parse_stops_the_services(
     rules_stack: PolicyStack, tmp_path: Path
 ) -> None:
@@ -529,15 +529,17 @@ async def test_a_policy_file_that_does_not_parse_stops_the_services(
     misspelt = tmp_path / "misspelt.json"
     rule = {"name": "US", "countries": ["US"], "hours": ALL_DAY, "enabeld": False}
     misspelt.write_text(json.dumps({"rules": [rule]}))
-    stack = rules_stack.stack
+    # Each service, each kind of breakage once: a file that is not JSON, and a misspelt field
+    # (which must not be ignored: it could leave a rule on or off unseen).
+    cases = [("api", not_json, "not JSON"), ("dispatcher", misspelt, "rules.0.enabeld")]
     runs = await asyncio.gather(
         *(
-            stack.run_until_exit(module, f"{module}-{path.stem}", VCS_CALLING_POLICY=str(path))
-            for module in ("api", "dispatcher")
-            for path in (not_json, misspelt)
+            rules_stack.stack.run_until_exit(
+                module, f"{module}-broken", VCS_CALLING_POLICY=str(path)
+            )
+            for module, path, _ in cases
         )
     )
-    reasons = ["not JSON", "enabeld", "not JSON", "enabeld"]
-    for (code, log), path, reason in zip(runs, [not_json, misspelt] * 2, reasons, strict=True):
+    for (code, log), (_, path, reason) in zip(runs, cases, strict=True):
         assert code != 0, log
         assert "calling policy unusable" in log and str(path) in log and reason in log, log
