@@ -97,6 +97,32 @@ class Stack:
         port (carriers and clients know its address)."""
         return await self._launch(gone.module, gone.name, dict(gone.env))
 
+    async def run_until_exit(
+        self, module: str, name: str, timeout: float = 30, **settings: str
+    ) -> tuple[int, str]:
+        """Start `python -m services.<module>` expecting it to stop by itself (a setting it
+        refuses); its exit code and log. AssertionError if it is still running at `timeout`."""
+        env = self.base_env()
+        env[HEALTH_PORT_SETTING[module]] = str(free_port())
+        env.update(settings)
+        log_path = self.log_dir / f"{name}.log"
+        with log_path.open("ab") as log_file:
+            process = subprocess.Popen(
+                [sys.executable, "-m", f"services.{module}"],
+                cwd=ROOT,
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+            deadline = time.monotonic() + timeout
+            while process.poll() is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+                raise AssertionError(f"{name} still running after {timeout} s")
+        return process.returncode, log_path.read_text(errors="replace")
+
     async def _launch(self, module: str, name: str, env: dict[str, str]) -> Service:
         assert name not in self.services, f"{name} is already running"
         log_path = self.log_dir / f"{name}.log"
