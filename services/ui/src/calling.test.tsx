@@ -38,6 +38,9 @@ const CAMPAIGN = {
   retryConfig: {},
   businessHours: { timezoneMode: "RECIPIENT" },
   nextDialAt: "2026-12-02T15:07:00Z",
+  startAt: "2026-12-02T14:00:00Z",
+  autoStart: true,
+  holidayCalendars: ["US", "US-CA"],
   metrics: {
     totalCalls: 3,
     pendingCalls: 3,
@@ -162,6 +165,9 @@ describe("CampaignPage", () => {
     expect(within(waiting).getByText("UNKNOWN_TIMEZONE").closest("tr")!.textContent).toContain("1");
     const final = screen.getByRole("table", { name: "Final, by status" });
     expect(within(final).getByText("completed").closest("tr")!.textContent).toContain("4");
+    expect(screen.getByText("each recipient's time")).toBeTruthy();
+    expect(screen.getByText("Starts by itself at").nextSibling!.textContent).toBe(new Date(CAMPAIGN.startAt).toLocaleString());
+    expect(screen.getByText("US, US-CA")).toBeTruthy();
     expect(screen.getByTestId("next-opening").textContent).toBe(new Date(INVENTORY.nextOpeningAt).toLocaleString());
     await waitFor(() => expect(calls.some((c) => c.path.endsWith("/forecast"))).toBe(true));
     expect(screen.queryByRole("heading", { name: "Forecast" })).toBeNull();

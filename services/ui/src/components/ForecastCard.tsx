@@ -128,7 +128,7 @@ export function ForecastCard({ campaignId, pace }: { campaignId: string; pace: n
 
       {caveats.length > 0 && (
         <>
-          <h3>What this cannot know</h3>
+          <h3>Caveats</h3>
           <ul className="caveats">
             {caveats.map((c, i) => (
               <li key={i}>{c}</li>

@@ -98,6 +98,15 @@ export function CampaignPage({ id }: { id: string }) {
           <div><dt>Retries</dt><dd>{c.metrics.totalRetries}</dd></div>
           <div><dt>Calling hours</dt><dd>{s ? (s.insideBusinessHours ? "inside" : `outside (opens ${when(s.nextWindowOpensAt)})`) : "—"}</dd></div>
           <div><dt>Expected to finish</dt><dd>{when(s?.estimatedFinishAt)}</dd></div>
+          <div>
+            <dt>Hours read in</dt>
+            <dd>{c.businessHours?.timezoneMode === "RECIPIENT" ? "each recipient's time" : (c.businessHours?.timezone ?? "—")}</dd>
+          </div>
+          {c.startAt && <div><dt>{c.autoStart ? "Starts by itself at" : "Dials from"}</dt><dd>{when(c.startAt)}</dd></div>}
+          {c.endAt && <div><dt>Dials until</dt><dd>{when(c.endAt)}</dd></div>}
+          {c.holidayCalendars && c.holidayCalendars.length > 0 && (
+            <div><dt>Holiday calendars</dt><dd>{c.holidayCalendars.join(", ")}</dd></div>
+          )}
         </dl>
       </div>
 
