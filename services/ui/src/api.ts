@@ -18,6 +18,13 @@ export class ApiError extends Error {
   forField(path: string): string | undefined {
     return this.fieldErrors.find((e) => e.field === path)?.message;
   }
+
+  /** The errors at a path and beneath it (`restrictedPeriods[0].name` is under `restrictedPeriods[0]`). */
+  under(path: string): FieldError[] {
+    return this.fieldErrors.filter(
+      (e) => e.field === path || e.field.startsWith(`${path}.`) || e.field.startsWith(`${path}[`),
+    );
+  }
 }
 
 const KEY_STORAGE = "vcs.apiKey";

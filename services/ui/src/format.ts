@@ -45,3 +45,76 @@ export function timeZones(): string[] {
   const zones = intl.supportedValuesOf?.("timeZone") ?? [];
   return zones.includes("UTC") ? zones : ["UTC", ...zones];
 }
+
+/** A recipient's zone(s) as a list: one name, several candidates, or none when unknown. */
+export function zoneList(zones: string | string[] | null | undefined): string[] {
+  if (!zones) return [];
+  return Array.isArray(zones) ? zones : [zones];
+}
+
+/** Several zones (or local times) are shown joined: the number is called only when each allows it. */
+export const JOIN = " / ";
+
+/** The wall clock in `zone` at `now` ("Wed 09:07"), or null for a zone the browser does not know. */
+export function clockIn(zone: string, now: Date = new Date()): string | null {
+  try {
+    return new Intl.DateTimeFormat(undefined, {
+      timeZone: zone,
+      weekday: "short",
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+    }).format(now);
+  } catch {
+    return null;
+  }
+}
+
+/** Now in each of a call's zones, joined; "—" when the zone is unknown. */
+export function localTimes(zones: string | string[] | null | undefined, now: Date = new Date()): string {
+  const list = zoneList(zones);
+  if (!list.length) return "—";
+  return list.map((zone) => clockIn(zone, now) ?? "?").join(JOIN);
+}
+
+/** An instant in a zone with the date ("Thu, Dec 3, 08:00"), or null for an unknown zone. */
+export function instantIn(iso: string, zone: string): string | null {
+  try {
+    return new Intl.DateTimeFormat(undefined, {
+      timeZone: zone,
+      weekday: "short",
+      month: "short",
+      day: "numeric",
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+    }).format(new Date(iso));
+  } catch {
+    return null;
+  }
+}
+
+/** The wall clock an RFC 3339 local time names ("2026-12-02T21:07-06:00" -> "2026-12-02 21:07 (UTC-06:00)"). */
+export function wallClock(rfc3339: string): string {
+  const match = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$/.exec(rfc3339);
+  if (!match) return rfc3339;
+  const offset = match[3] === "Z" ? "+00:00" : match[3];
+  return `${match[1]} ${match[2]}${offset ? ` (UTC${offset})` : ""}`;
+}
+
+/** A datetime-local input's value ("2026-12-24T14:00") as RFC 3339 with the browser's offset then. */
+export function localInputToRfc3339(value: string): string | null {
+  const match = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.exec(value.trim());
+  if (!match) return null;
+  // Without an offset the text is read as the browser's local time; the offset written is the
+  // one in force at that instant (a date across a DST change gets its own, not today's), and
+  // the fields are written back from the Date so a time skipped by DST names a real instant.
+  const local = new Date(match[1] ? match[0] : `${match[0]}:00`);
+  if (Number.isNaN(local.getTime())) return null;
+  const pad = (n: number) => String(n).padStart(2, "0");
+  const minutes = -local.getTimezoneOffset();
+  const abs = Math.abs(minutes);
+  const date = `${local.getFullYear()}-${pad(local.getMonth() + 1)}-${pad(local.getDate())}`;
+  const time = `${pad(local.getHours())}:${pad(local.getMinutes())}:${pad(local.getSeconds())}`;
+  return `${date}T${time}${minutes >= 0 ? "+" : "-"}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+}

@@ -4,7 +4,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { storeKey } from "./api";
 import { CampaignList } from "./pages/CampaignList";
-import { campaignBody, CreateCampaign, DEFAULTS } from "./pages/CreateCampaign";
+import { campaignBody, DEFAULTS } from "./pages/campaignForm";
+import { CreateCampaign } from "./pages/CreateCampaign";
 import { SignIn } from "./pages/SignIn";
 import { fakeFetch } from "./test-support";
 

@@ -29,12 +29,37 @@ export interface RetryConfig {
   callbackTimeoutMs: number;
 }
 
+export type TimezoneMode = "CAMPAIGN" | "RECIPIENT";
+
+/** One daily calling window, local "HH:MM"; an end before the start crosses midnight. */
+export interface Window {
+  startTime: string;
+  endTime: string;
+}
+
 export interface BusinessHours {
   startTime: string;
   endTime: string;
   timezone: string;
   allowedDays: string[] | string;
+  crossesMidnight?: boolean;
+  timezoneMode?: TimezoneMode;
+  defaultTimeZone?: string | null;
+  /** Per weekday; replaces startTime/endTime/allowedDays when given (a day not named is closed). */
+  dailyHours?: Record<string, Window[]> | null;
 }
+
+/** A blackout: whole local dates (inclusive) or local date-times. */
+export interface RestrictedPeriod {
+  name: string;
+  startDate?: string | null;
+  endDate?: string | null;
+  start?: string | null;
+  end?: string | null;
+}
+
+/** A recipient's zone: one IANA name, the candidates when the number could be in several, or unknown. */
+export type Zones = string | string[] | null;
 
 export interface CampaignMetrics {
   totalCalls: number;
@@ -56,6 +81,13 @@ export interface Campaign {
   retryConfig: RetryConfig;
   businessHours: BusinessHours;
   callsPerSecond: number | null;
+  holidayCalendars?: string[];
+  restrictedPeriods?: RestrictedPeriod[];
+  startAt?: string | null;
+  endAt?: string | null;
+  autoStart?: boolean;
+  /** Running: when the calling rules next allow a number; null when not running. */
+  nextDialAt?: string | null;
   metrics: CampaignMetrics;
   createdAt: string;
   updatedAt: string;
@@ -86,7 +118,52 @@ export interface Call {
   callDurationSeconds: number | null;
   createdAt: string;
   updatedAt: string;
+  attributes?: Record<string, string> | null;
+  timezone?: Zones;
+  timezoneSource?: string;
   attempts: Attempt[];
+}
+
+/** GET /api/v1/calls/{id}/eligibility: may the claim dial this number now, and if not why. */
+export interface Eligibility {
+  eligible: boolean;
+  reasons: { code: string; detail: string }[];
+  nextEligibleAt: string | null;
+  timezone: Zones;
+  /** Now in each zone, RFC 3339 to the minute with its offset. */
+  localTime: string | string[] | null;
+}
+
+/** GET /api/v1/campaigns/{id}/inventory: the campaign's numbers by what holds them. */
+export interface Inventory {
+  dialableNow: number;
+  waiting: Record<string, number>;
+  final: Record<string, number>;
+  nextOpeningAt: string | null;
+}
+
+/** GET /api/v1/campaigns/{id}/forecast; read defensively: any field may be missing. */
+export interface Forecast {
+  expectedFinishAt?: string | null;
+  remainingNumbers?: number | null;
+  expectedAttempts?: number | null;
+  assumptions?: {
+    lines?: number | null;
+    callsPerSecond?: number | null;
+    meanAttemptSeconds?: number | null;
+    meanAttemptSecondsSource?: string | null;
+    retryRate?: number | null;
+    retryRateSource?: string | null;
+    attemptsObserved?: number | null;
+  } | null;
+  zones?: {
+    timezone?: Zones;
+    remainingNumbers?: number | null;
+    nextOpeningAt?: string | null;
+    openHoursNext7Days?: number | null;
+    expectedFinishAt?: string | null;
+  }[] | null;
+  caveats?: string[] | null;
 }
 
 export interface Minute {

@@ -1,12 +1,16 @@
 import { Fragment, useEffect, useState } from "react";
 
 import { ApiError, download, get, post, request } from "../api";
+import { CallDetail } from "../components/CallDetail";
+import { LocalTime, ZoneName } from "../components/CallZone";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { DialsChart } from "../components/DialsChart";
+import { ForecastCard } from "../components/ForecastCard";
+import { InventoryCard } from "../components/InventoryCard";
 import { ProgressBar } from "../components/ProgressBar";
 import { StatusBadge } from "../components/StatusBadge";
 import { StatusFilter } from "../components/StatusFilter";
-import { humanStatus, percent, seconds, when } from "../format";
+import { percent, seconds, when } from "../format";
 import type { Call, Campaign, CampaignStats } from "../types";
 import { CALL_STATUSES } from "../types";
 import { usePolling } from "../usePolling";
@@ -94,8 +98,20 @@ export function CampaignPage({ id }: { id: string }) {
           <div><dt>Retries</dt><dd>{c.metrics.totalRetries}</dd></div>
           <div><dt>Calling hours</dt><dd>{s ? (s.insideBusinessHours ? "inside" : `outside (opens ${when(s.nextWindowOpensAt)})`) : "—"}</dd></div>
           <div><dt>Expected to finish</dt><dd>{when(s?.estimatedFinishAt)}</dd></div>
+          <div>
+            <dt>Hours read in</dt>
+            <dd>{c.businessHours?.timezoneMode === "RECIPIENT" ? "each recipient's time" : (c.businessHours?.timezone ?? "—")}</dd>
+          </div>
+          {c.startAt && <div><dt>{c.autoStart ? "Starts by itself at" : "Dials from"}</dt><dd>{when(c.startAt)}</dd></div>}
+          {c.endAt && <div><dt>Dials until</dt><dd>{when(c.endAt)}</dd></div>}
+          {c.holidayCalendars && c.holidayCalendars.length > 0 && (
+            <div><dt>Holiday calendars</dt><dd>{c.holidayCalendars.join(", ")}</dd></div>
+          )}
         </dl>
       </div>
+
+      <InventoryCard campaignId={id} nextDialAt={c.nextDialAt} pace={pace} />
+      <ForecastCard campaignId={id} pace={pace * 5} />
 
       <div className="card">
         <h2>Dials and results a minute</h2>
@@ -120,6 +136,8 @@ function CallsTable({ campaignId, pace }: { campaignId: string; pace: number }) 
     pace,
     [campaignId, status, page],
   );
+  // One instant for the whole table, taken when the rows arrive (they refresh every few seconds).
+  const now = new Date();
   const total = calls.data?.total ?? 0;
   const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
 
@@ -144,6 +162,8 @@ function CallsTable({ campaignId, pace }: { campaignId: string; pace: number }) 
             <tr>
               <th scope="col">Number</th>
               <th scope="col">Status</th>
+              <th scope="col">Time zone</th>
+              <th scope="col">Local time</th>
               <th scope="col">Attempts</th>
               <th scope="col">Duration</th>
               <th scope="col">Failure reason</th>
@@ -165,6 +185,8 @@ function CallsTable({ campaignId, pace }: { campaignId: string; pace: number }) 
                     </button>
                   </td>
                   <td data-label="Status"><StatusBadge status={call.status} /></td>
+                  <td data-label="Time zone"><ZoneName zones={call.timezone} /></td>
+                  <td data-label="Local time"><LocalTime zones={call.timezone} now={now} /></td>
                   <td data-label="Attempts">{call.attempts.length}</td>
                   <td data-label="Duration">{seconds(call.callDurationSeconds)}</td>
                   <td data-label="Failure reason">{call.failureReason ?? "—"}</td>
@@ -172,8 +194,8 @@ function CallsTable({ campaignId, pace }: { campaignId: string; pace: number }) 
                 </tr>
                 {open === call.id && (
                   <tr className="attempts-row">
-                    <td colSpan={6}>
-                      <AttemptList call={call} />
+                    <td colSpan={8}>
+                      <CallDetail call={call} />
                     </td>
                   </tr>
                 )}
@@ -190,22 +212,5 @@ function CallsTable({ campaignId, pace }: { campaignId: string; pace: number }) 
         <button type="button" disabled={page + 1 >= pages} onClick={() => setPage(page + 1)}>Next</button>
       </nav>
     </div>
-  );
-}
-
-export function AttemptList({ call }: { call: Call }) {
-  if (!call.attempts.length) return <p className="muted">Not dialled yet.</p>;
-  return (
-    <ol className="attempts">
-      {call.attempts.map((a) => (
-        <li key={a.attemptNumber}>
-          <strong>#{a.attemptNumber}</strong> {when(a.startedAt)}: {a.outcome ? humanStatus(a.outcome) : humanStatus(a.providerStatus ?? "dialling")}
-          {a.durationSeconds !== null && `, ${seconds(a.durationSeconds)}`}
-          {a.reason && ` — ${a.reason}`}
-          {a.answeredBy && ` (answered by ${a.answeredBy})`}
-          {a.externalCallId && <span className="muted small"> {a.externalCallId}</span>}
-        </li>
-      ))}
-    </ol>
   );
 }

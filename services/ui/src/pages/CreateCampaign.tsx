@@ -2,91 +2,11 @@ import { type FormEvent, useState } from "react";
 
 import { ApiError, post, request } from "../api";
 import { Field } from "../components/Field";
-import { DAYS, timeZones } from "../format";
+import { timeZones } from "../format";
 import { go, href } from "../router";
 import type { Campaign, ImportResult } from "../types";
-
-interface Form {
-  name: string;
-  description: string;
-  concurrencyLimit: string;
-  priority: string;
-  callsPerSecond: string;
-  maxRetries: string;
-  syncInitialBackoffMs: string;
-  syncBackoffMultiplier: string;
-  callbackRetryDelayMs: string;
-  callbackTimeoutMs: string;
-  startTime: string;
-  endTime: string;
-  timezone: string;
-  allowedDays: string[];
-  crossesMidnight: boolean;
-  numbers: string;
-}
-
-type NumberKey =
-  | "concurrencyLimit"
-  | "priority"
-  | "callsPerSecond"
-  | "maxRetries"
-  | "syncInitialBackoffMs"
-  | "syncBackoffMultiplier"
-  | "callbackRetryDelayMs"
-  | "callbackTimeoutMs";
-
-function browserZone(): string {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
-}
-
-export const DEFAULTS: Form = {
-  name: "",
-  description: "",
-  concurrencyLimit: "10",
-  priority: "5",
-  callsPerSecond: "",
-  maxRetries: "3",
-  syncInitialBackoffMs: "1000",
-  syncBackoffMultiplier: "2",
-  callbackRetryDelayMs: "30000",
-  callbackTimeoutMs: "120000",
-  startTime: "09:00",
-  endTime: "17:00",
-  timezone: browserZone(),
-  allowedDays: ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY"],
-  crossesMidnight: false,
-  numbers: "",
-};
-
-/** A number field as the API wants it: a number, or the text itself so the API explains. */
-function num(value: string): number | string {
-  const trimmed = value.trim();
-  return trimmed !== "" && !Number.isNaN(Number(trimmed)) ? Number(trimmed) : trimmed;
-}
-
-export function campaignBody(form: Form): Record<string, unknown> {
-  return {
-    name: form.name,
-    description: form.description || null,
-    concurrencyLimit: num(form.concurrencyLimit),
-    priority: num(form.priority),
-    ...(form.callsPerSecond.trim() ? { callsPerSecond: num(form.callsPerSecond) } : {}),
-    retryConfig: {
-      maxRetries: num(form.maxRetries),
-      syncInitialBackoffMs: num(form.syncInitialBackoffMs),
-      syncBackoffMultiplier: num(form.syncBackoffMultiplier),
-      callbackRetryDelayMs: num(form.callbackRetryDelayMs),
-      callbackTimeoutMs: num(form.callbackTimeoutMs),
-    },
-    businessHours: {
-      startTime: form.startTime,
-      endTime: form.endTime,
-      timezone: form.timezone,
-      allowedDays: form.allowedDays,
-      crossesMidnight: form.crossesMidnight,
-    },
-  };
-}
+import { CallingHoursFieldset, ScheduleFieldset } from "./CallingRulesFieldsets";
+import { campaignBody, DEFAULTS, type Form, type NumberKey, shownBesideAField, type TextKey } from "./campaignForm";
 
 function pastedNumbers(text: string): string[] {
   return text
@@ -108,7 +28,7 @@ export function CreateCampaign() {
   const [busy, setBusy] = useState(false);
   const [imported, setImported] = useState<Imported | null>(null);
 
-  const set = (key: keyof Form) => (value: string) => setForm((f) => ({ ...f, [key]: value }));
+  const set = (key: TextKey) => (value: string) => setForm((f) => ({ ...f, [key]: value }));
   const fieldError = (path: string) => error?.forField(path);
   const numberField = (
     label: string,
@@ -174,9 +94,19 @@ export function CreateCampaign() {
           </p>
         )}
         {error && error.fieldErrors.length > 0 && (
-          <p className="error" role="alert">
-            Please correct the fields marked below.
-          </p>
+          <div className="error" role="alert">
+            <p>Please correct the fields marked below.</p>
+            {/* An error the form has no field for is not lost: it is listed here. */}
+            {error.fieldErrors.some((e) => !shownBesideAField(e.field)) && (
+              <ul>
+                {error.fieldErrors
+                  .filter((e) => !shownBesideAField(e.field))
+                  .map((e) => (
+                    <li key={e.field + e.message}>{e.field || "body"}: {e.message}</li>
+                  ))}
+              </ul>
+            )}
+          </div>
         )}
         <fieldset>
           <legend>Campaign</legend>
@@ -200,60 +130,8 @@ export function CreateCampaign() {
           {numberField("Carrier error backoff (ms)", "syncInitialBackoffMs", "retryConfig.syncInitialBackoffMs", undefined, "numeric")}
           {numberField("Backoff multiplier", "syncBackoffMultiplier", "retryConfig.syncBackoffMultiplier", undefined, "decimal")}
         </fieldset>
-        <fieldset>
-          <legend>Calling hours</legend>
-          <Field label="From" error={fieldError("businessHours.startTime")}>
-            {(p) => <input {...p} type="time" value={form.startTime} onChange={(e) => set("startTime")(e.target.value)} />}
-          </Field>
-          <Field label="Until" error={fieldError("businessHours.endTime")}>
-            {(p) => <input {...p} type="time" value={form.endTime} onChange={(e) => set("endTime")(e.target.value)} />}
-          </Field>
-          <Field label="Time zone" error={fieldError("businessHours.timezone")}>
-            {(p) => (
-              <select {...p} value={form.timezone} onChange={(e) => set("timezone")(e.target.value)}>
-                {zones.map((zone) => (
-                  <option key={zone} value={zone}>{zone}</option>
-                ))}
-              </select>
-            )}
-          </Field>
-          <label className="day">
-            <input
-              type="checkbox"
-              checked={form.crossesMidnight}
-              onChange={(e) => setForm((f) => ({ ...f, crossesMidnight: e.target.checked }))}
-            />
-            The window runs past midnight (e.g. 22:00 to 02:00)
-          </label>
-          {fieldError("businessHours.crossesMidnight") && (
-            <p className="field-error" role="alert">{fieldError("businessHours.crossesMidnight")}</p>
-          )}
-          <div className={`field${fieldError("businessHours.allowedDays") ? " field-invalid" : ""}`}>
-            <span className="label">Days</span>
-            <div className="days" role="group" aria-label="Days">
-              {DAYS.map((day) => (
-                <label key={day} className="day">
-                  <input
-                    type="checkbox"
-                    checked={form.allowedDays.includes(day)}
-                    onChange={(e) =>
-                      setForm((f) => ({
-                        ...f,
-                        allowedDays: e.target.checked
-                          ? DAYS.filter((d) => d === day || f.allowedDays.includes(d))
-                          : f.allowedDays.filter((d) => d !== day),
-                      }))
-                    }
-                  />
-                  {day.slice(0, 3).toLowerCase()}
-                </label>
-              ))}
-            </div>
-            {fieldError("businessHours.allowedDays") && (
-              <p className="field-error" role="alert">{fieldError("businessHours.allowedDays")}</p>
-            )}
-          </div>
-        </fieldset>
+        <CallingHoursFieldset form={form} setForm={setForm} error={error} zones={zones} />
+        <ScheduleFieldset form={form} setForm={setForm} error={error} />
         <fieldset>
           <legend>Numbers</legend>
           <Field label="Paste numbers" hint="one a line, or separated by commas">

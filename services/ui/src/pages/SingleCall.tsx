@@ -1,11 +1,12 @@
 import { type FormEvent, useEffect, useState } from "react";
 
 import { ApiError, get, post } from "../api";
+import { CallDetail } from "../components/CallDetail";
 import { Field } from "../components/Field";
 import { StatusBadge } from "../components/StatusBadge";
 import { seconds } from "../format";
 import type { Call } from "../types";
-import { AttemptList } from "./CampaignPage";
+
 
 const FINAL = new Set(["COMPLETED", "PERMANENTLY_FAILED", "CANCELLED"]);
 
@@ -52,7 +53,7 @@ export function SingleCall() {
             {call.callDurationSeconds !== null && ` ${seconds(call.callDurationSeconds)}`}
             {call.failureReason && ` — ${call.failureReason}`}
           </p>
-          <AttemptList call={call} />
+          <CallDetail call={call} />
         </div>
       )}
     </section>
