@@ -492,3 +492,22 @@ def test_a_large_spread_campaign_is_forecast_quickly() -> None:
     assert answer.expected_finish_at is not None
     assert answer.expected_finish_at < NOW + FORECAST_HORIZON
     assert not math.isnan(answer.expected_attempts)
+
+
+def test_more_work_than_the_horizon_could_hold_is_said_without_reading_the_windows() -> None:
+    # 10 lines of 30 s: 1/3 attempt a second, at most 1.7 million in 60 days always open.
+    answer = forecast(
+        facts(max_retries=0), [group("America/Chicago", 2_000_000)], OBSERVED, None, NOW
+    )
+    assert answer.expected_finish_at is None
+    assert any("More work than its lines can do" in c for c in answer.caveats)
+    assert not any("horizon (some zone groups" in c for c in answer.caveats)
+
+
+def test_work_that_outlasts_the_horizon_in_its_windows_is_null() -> None:
+    # Under the always-open bound, but 9 h a day give 10,800 attempts: 700,000 need 65 days.
+    answer = forecast(
+        facts(max_retries=0), [group("America/Chicago", 700_000)], OBSERVED, None, NOW
+    )
+    assert answer.expected_finish_at is None
+    assert any("60-day horizon" in c for c in answer.caveats)

@@ -106,11 +106,21 @@ def forecast(
     ]
     plans = [build_plan(facts.rules, policy, g.recipient) for g in pending]
     limit = now + FORECAST_HORIZON
-    drained = drain(
-        [(w, open_intervals(plan, now, limit)) for w, plan in zip(work, plans, strict=True)],
-        assumptions.attempts_per_second,
-        now,
-    )
+    rate = assumptions.attempts_per_second
+    capacity = rate * FORECAST_HORIZON.total_seconds()
+    ends_first = facts.rules.end_at is not None and facts.rules.end_at <= limit
+    over_capacity = sum(work) > capacity and not ends_first
+    if over_capacity:
+        # More than it could make even if every group were open all the time: no need to
+        # read two months of windows to say so.
+        drained = [Drained(None, w) if w else Drained(now, 0.0) for w in work]
+        caveats.append(caveat.beyond_capacity(sum(work), capacity, FORECAST_HORIZON.days))
+    else:
+        drained = drain(
+            [(w, open_intervals(plan, now, limit)) for w, plan in zip(work, plans, strict=True)],
+            rate,
+            now,
+        )
     finishes = [
         _group_finish(d.done_at, g, plan, w, assumptions, facts, limit)
         for d, g, plan, w in zip(drained, pending, plans, work, strict=True)
@@ -119,7 +129,7 @@ def forecast(
         _zone(g, plan, w, finish, now)
         for g, plan, w, finish in zip(pending, plans, work, finishes, strict=True)
     ]
-    overall = _overall(finishes, drained, facts, limit, now, caveats)
+    overall = _overall(finishes, drained, facts, limit, now, caveats, over_capacity)
     running = facts.status is CampaignStatus.IN_PROGRESS or (
         facts.status is CampaignStatus.PENDING and facts.auto_start and facts.rules.start_at
     )
@@ -231,8 +241,10 @@ def _overall(
     limit: datetime,
     now: datetime,
     caveats: list[str],
+    over_capacity: bool,
 ) -> datetime | None:
-    """The campaign's finish: the last group's, or its endAt when work is left then."""
+    """The campaign's finish: the last group's, or its endAt when work is left then
+    (`over_capacity`: the work was found too much for the horizon without reading it)."""
     unfinished = sum(d.work_left for d, f in zip(drained, finishes, strict=True) if f is None)
     if not finishes:
         return now
@@ -242,7 +254,8 @@ def _overall(
     if end_at is not None and end_at <= limit:
         caveats.append(caveat.cut_by_end_at(unfinished, end_at))
         return max([end_at, *(f for f in finishes if f is not None)])
-    caveats.append(caveat.beyond_horizon(unfinished, FORECAST_HORIZON.days))
+    if not over_capacity:
+        caveats.append(caveat.beyond_horizon(unfinished, FORECAST_HORIZON.days))
     return None
 
 

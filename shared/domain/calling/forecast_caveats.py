@@ -55,6 +55,15 @@ def beyond_horizon(unfinished: float, days: int) -> str:
     )
 
 
+def beyond_capacity(work: float, capacity: float, days: int) -> str:
+    return (
+        f"More work than its lines can do within the {days}-day horizon: about {work:.0f}"
+        f" expected attempts, but at most {capacity:.0f} even if every zone group were open all"
+        " the time, so"
+        " expectedFinishAt is null."
+    )
+
+
 def about_the_numbers(
     groups: Sequence[GroupBacklog],
     plans: Sequence[Plan],

@@ -44,48 +44,59 @@ def drain(
     states = []
     for work, stretches in lanes:
         iterator = iter(stretches)
-        states.append(_Lane(max(work, 0.0), iterator, _next_after(iterator, start)))
+        states.append(_Lane(max(work, 0.0), iterator, None))
     results: list[Drained | None] = [None] * len(states)
+    active: set[int] = set()
     for index, lane in enumerate(states):
         if lane.work <= _EPSILON:
             results[index] = Drained(start, 0.0)
+            continue
+        lane.current = _next_after(lane.stretches, start)
+        if lane.current is None:
+            results[index] = Drained(None, lane.work)
+        else:
+            active.add(index)
     moment = start
-    while True:
-        active = [i for i, lane in enumerate(states) if results[i] is None]
+    while active and rate > 0:
+        # Every active lane's current stretch ends after `moment`: it is open now if it has
+        # begun, and the next change is the nearest end of an open one or start of another.
+        open_now, total, next_event = [], 0.0, None
         for i in active:
-            if states[i].current is None:
-                results[i] = Drained(None, states[i].work)
-        active = [i for i in active if results[i] is None]
-        if not active or rate <= 0:
-            break
-        open_now = [i for i in active if _open_at(states[i], moment)]
-        closed = [i for i in active if i not in open_now]
-        events = [_end(states[i]) for i in open_now] + [_begin(states[i]) for i in closed]
-        next_event = min(events)
+            current = states[i].current
+            assert current is not None
+            low, high = current
+            if low <= moment:
+                open_now.append(i)
+                total += states[i].work
+                edge = high
+            else:
+                edge = low
+            if next_event is None or edge < next_event:
+                next_event = edge
+        assert next_event is not None
         if not open_now:
             moment = next_event
             continue
-        total = sum(states[i].work for i in open_now)
         done_at = moment + timedelta(seconds=total / rate)
         if done_at <= next_event:
             for i in open_now:
                 states[i].work = 0.0
                 results[i] = Drained(done_at, 0.0)
+                active.discard(i)
             moment = done_at
-        else:
-            spent = rate * (next_event - moment).total_seconds()
-            factor = max(0.0, 1.0 - spent / total)
-            for i in open_now:
-                states[i].work *= factor
-            moment = next_event
-        for i in active:
+            continue
+        factor = max(0.0, 1.0 - rate * (next_event - moment).total_seconds() / total)
+        moment = next_event
+        for i in open_now:
             lane = states[i]
-            if results[i] is None and lane.current is not None and lane.current[1] <= moment:
+            lane.work *= factor
+            if lane.current is not None and lane.current[1] <= moment:
                 lane.current = _next_after(lane.stretches, moment)
-    if rate <= 0:
-        for i, lane in enumerate(states):
-            if results[i] is None:
-                results[i] = Drained(None, lane.work)
+                if lane.current is None:
+                    results[i] = Drained(None, lane.work)
+                    active.discard(i)
+    for i in active:
+        results[i] = Drained(None, states[i].work)
     return [r for r in results if r is not None]
 
 
@@ -95,17 +106,3 @@ def _next_after(stretches: Iterator[Stretch], moment: datetime) -> Stretch | Non
         if high > moment:
             return (max(low, moment), high)
     return None
-
-
-def _open_at(lane: _Lane, moment: datetime) -> bool:
-    return lane.current is not None and lane.current[0] <= moment < lane.current[1]
-
-
-def _begin(lane: _Lane) -> datetime:
-    assert lane.current is not None
-    return lane.current[0]
-
-
-def _end(lane: _Lane) -> datetime:
-    assert lane.current is not None
-    return lane.current[1]
