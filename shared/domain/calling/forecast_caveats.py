@@ -89,6 +89,13 @@ def about_the_numbers(
             " often fail again; a retry waits at least the retry delay"
             f" ({facts.retry_delay.total_seconds():g} s), counted once, at the end."
         )
+    if len(groups) > 1:
+        said.append(
+            "The zone groups open at a moment are assumed to be dialled in proportion to their"
+            " work left; the dialler takes due retries first, then numbers in load order, so a"
+            " list sorted by zone dials one zone before another: the zones' finishes, and so"
+            " the campaign's, may differ."
+        )
     early = sum(g.not_yet_valid for g in groups)
     if early:
         said.append(

@@ -2,10 +2,12 @@
 
 Each group of numbers has some work (expected attempts) and the open stretches of its plan.
 The campaign spends a rate of attempts a second, shared among the groups open at each moment
-in proportion to the work they have left (the claim takes numbers in load order from every
-open group, so a group's part of the dials follows its part of the numbers). Between two
-window changes the open groups therefore drain at the same relative pace and finish together,
-so the model steps from one change to the next instead of second by second.
+in proportion to the work they have left. That is the model's assumption: the claim takes
+due retries first, then new numbers in load order, from whichever groups are open, so the
+share follows the numbers left when the groups' numbers are mixed in the load (and not when
+the list was sorted by zone: the forecast says so). Between two window changes the open
+groups therefore drain at the same relative pace and finish together, so the model steps
+from one change to the next instead of second by second.
 """
 
 from __future__ import annotations
