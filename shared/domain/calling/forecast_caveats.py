@@ -16,11 +16,11 @@ def final(status: CampaignStatus) -> str:
 
 
 def not_running(status: CampaignStatus, if_now: datetime | None) -> str:
-    when = f"at {instant(if_now)}" if if_now else "not within the horizon"
+    when = f"finish at {instant(if_now)}" if if_now else "not finish within the horizon"
     return (
         f"The campaign is {status.value}: it dials nothing until it is started or resumed, which"
         " cannot be predicted, so expectedFinishAt is null. Were it running from now, it would"
-        f" finish {when} (expectedFinishIfRunningNowAt)."
+        f" {when} (expectedFinishIfRunningNowAt)."
     )
 
 
@@ -32,8 +32,13 @@ def starts_by_itself(start_at: datetime | None) -> str:
 
 
 def defaults_used(observed: int, needed: int, seconds: float, retry_rate: float) -> str:
+    seen = (
+        f"Only {observed} ended attempts observed (fewer than {needed})"
+        if observed
+        else "No attempt has ended yet"
+    )
     return (
-        f"Only {observed} ended attempts observed (fewer than {needed}): the mean attempt length"
+        f"{seen}: the mean attempt length"
         f" ({seconds:g} s) and the retry rate ({retry_rate:g}) are defaults, not this"
         " campaign's figures."
     )
