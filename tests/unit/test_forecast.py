@@ -144,6 +144,31 @@ def test_open_intervals_agree_with_the_minute_by_minute_reference(case: Case) ->
         assert inside == reference_open(case, at), at
 
 
+@FAST
+@given(cases(), st.floats(0.01, 1.0))
+def test_one_group_finishes_when_a_minute_by_minute_scan_runs_out_of_work(
+    case: Case, fraction: float
+) -> None:
+    """At one attempt a minute, work of n attempts ends with the n-th open minute that the
+    independent reference finds: windows, DST, holidays, periods, schedule and policy."""
+    start = case.now.replace(second=0, microsecond=0)
+    days = 2
+    open_minutes = [
+        m for m in range(days * 1440) if reference_open(case, start + timedelta(minutes=m))
+    ]
+    plan = build_plan(case.rules(), case.calling_policy(), case.recipient())
+    work = max(1, round(len(open_minutes) * fraction))
+    [result] = drain(
+        [(float(work), open_intervals(plan, start, start + timedelta(days=days)))], 1 / 60, start
+    )
+    if work > len(open_minutes):
+        assert result.done_at is None
+        return
+    expected = start + timedelta(minutes=open_minutes[work - 1] + 1)
+    assert result.done_at is not None
+    assert abs(result.done_at - expected) < timedelta(seconds=1)
+
+
 # The drain
 
 
