@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from services.api.eligibility_schemas import EligibilityOut, InventoryOut
+from services.api.forecast_schemas import ForecastOut
 from services.api.http.pagination import CALL_PAGE_SIZE, CAMPAIGN_PAGE_SIZE
 from services.api.http.twilio_callback import TwilioStatusCallback
 from services.api.schemas import (
@@ -293,6 +294,23 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         description="Counted as the claim decides today: the campaign's status, its window"
         " read in its time zone, retry due times and live calls. dialableNow + the waiting"
         " and final counts = every number of the campaign.",
+    ),
+    Endpoint(
+        "get",
+        "/api/v1/campaigns/{id}/forecast",
+        "getCampaignForecast",
+        "When the campaign is expected to finish, on what assumptions, and what it cannot know",
+        "Campaigns",
+        ok_model=ForecastOut,
+        params=(CAMPAIGN_ID,),
+        errors=(404,),
+        description="Steps through the windows ahead of each zone group (its rules and the"
+        " calling policy, read in the recipients' zones), spending the attempts a second the"
+        " campaign's lines allow (lines / mean attempt length, or its pacing if lower) on the"
+        " groups open at each moment, in proportion to their remaining work, for up to 60"
+        " days. The remaining work counts retries at the retry rate observed in its recent"
+        " attempts (defaults before 20 are observed). Every figure it rests on is in"
+        " assumptions; caveats say what it cannot know. See docs/forecast.md.",
     ),
     Endpoint(
         "get",

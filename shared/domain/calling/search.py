@@ -9,6 +9,7 @@ blackouts; and a search walks UTC days over those stretches.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 
@@ -91,6 +92,31 @@ def next_close(plan: Plan, start: datetime, limit: datetime) -> datetime | None:
             return moment if moment < limit else None
         day += _DAY
     return None
+
+
+def open_intervals(plan: Plan, start: datetime, limit: datetime) -> Iterator[Stretch]:
+    """The plan's open stretches within [start, limit), in order, each as long as it lasts
+    (stretches that meet at a UTC midnight are joined). Lazy: a caller that stops early pays
+    only for the days it read."""
+    if plan.never_open or plan.unknown_zone is not None:
+        return
+    start = start.astimezone(UTC)
+    day = start.date()
+    pending: Stretch | None = None
+    while _day_start(day) < limit:
+        for low, high in _stretches(plan, day):
+            low, high = max(low, start), min(high, limit)
+            if low >= high:
+                continue
+            if pending is not None and pending[1] == low:
+                pending = (pending[0], high)
+                continue
+            if pending is not None:
+                yield pending
+            pending = (low, high)
+        day += _DAY
+    if pending is not None:
+        yield pending
 
 
 def _day_start(day: date) -> datetime:

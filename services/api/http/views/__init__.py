@@ -13,6 +13,7 @@ from services.api.http.views import (
     campaigns,
     docs,
     eligibility,
+    forecast,
     health,
     imports,
     statistics,
@@ -24,6 +25,7 @@ ROUTES: list[RouteDef] = [
     *calls.routes,
     *statistics.routes,
     *eligibility.routes,
+    *forecast.routes,
     *health.routes,
     *docs.routes,
 ]
