@@ -1,5 +1,6 @@
-"""`make bench`: the pipeline's throughput and start-to-first-dial latency, and the api's
-ingestion, call reads and filtered lists, each next to a baseline measured in the same run.
+"""`make bench`: the pipeline's throughput and start-to-first-dial latency, the api's
+ingestion, call reads and filtered lists, each next to a baseline measured in the same run, and
+the calling rules' cost (bench/calling.py).
 
 Starts its own stack (api, dispatcher, two workers, the mock with no delay and no failures) on
 a database and vhost of its own, and prints a Markdown report for docs/benchmarks.md.
@@ -20,6 +21,7 @@ from uuid import UUID
 import aiohttp
 import asyncpg
 
+from bench import calling
 from bench.api import call_reads, filtered_lists, ingestion
 from bench.baseline import measure as baseline_round_trips
 from bench.metrics import console_reads
@@ -131,6 +133,11 @@ async def run(args: argparse.Namespace) -> str:
                 lines += await api_report(stack, api, db, args.runs)
             if args.part in ("all", "metrics"):
                 lines += metrics_report(await console_reads(api, db))
+            if args.part in ("all", "calling"):
+                # One campaign with the lines the pipeline part spreads over its campaigns.
+                limit = min(1000, args.campaigns * args.limit)
+                results = await calling.measure(api, db, args.calling_numbers, limit, args.runs)
+                lines += calling.report(results)
     finally:
         await stack.stop_all()
         await destroy_infra(infra)
@@ -215,7 +222,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--latency-samples", type=int, default=7)
     parser.add_argument("--baseline-jobs", type=int, default=20_000)
-    parser.add_argument("--part", choices=("all", "pipeline", "api", "metrics"), default="all")
+    parser.add_argument(
+        "--calling-numbers",
+        type=int,
+        default=100_000,
+        help="numbers per campaign of the calling part (a quick trial: 10000)",
+    )
+    parser.add_argument(
+        "--part", choices=("all", "pipeline", "api", "metrics", "calling"), default="all"
+    )
     args = parser.parse_args()
     print(asyncio.run(run(args)))
 
