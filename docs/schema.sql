@@ -314,6 +314,8 @@ CREATE INDEX calls_in_order ON public.calls USING btree (campaign_id, seq);
 
 CREATE UNIQUE INDEX calls_number_once_per_campaign ON public.calls USING btree (campaign_id, phone_number) WHERE deduplicate;
 
+CREATE INDEX calls_pending_by_zone_group ON public.calls USING btree (campaign_id, COALESCE((zone_group_id)::integer, 0), seq) WHERE (status = 'PENDING'::text);
+
 CREATE INDEX calls_retries_by_due_time ON public.calls USING btree (campaign_id, next_retry_at) WHERE (status = 'FAILED'::text);
 
 CREATE INDEX campaign_zone_groups_due ON public.campaign_zone_groups USING btree (recheck_at);

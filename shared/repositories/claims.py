@@ -19,7 +19,13 @@ import asyncpg
 from shared.domain.attempts import AttemptRef, DialRules, NoDial, StartedAttempt
 from shared.domain.statuses import CallStatus, CampaignStatus
 from shared.repositories.live_calls import NOT_IN_LIVE_CALL
-from shared.repositories.zone_windows import callable_now
+from shared.repositories.zone_windows import (
+    callable_now,
+    every_group_open,
+    group_of,
+    open_groups,
+    valid_now,
+)
 
 #: Slots the global line count is kept in (table line_slots, migration 0005).
 LINE_SLOTS = 16
@@ -31,6 +37,12 @@ _SLOT_PART = f"($7 / {LINE_SLOTS} + CASE WHEN slot < $7 % {LINE_SLOTS} THEN 1 EL
 #: validity), as the dispatcher last worked them out for the settings version ($5) the worker
 #: read: a window closes at its instant, whether or not a pass has come since.
 _CALLABLE = callable_now("c", "$1", "$5", "$2")
+_OPEN_GROUPS = open_groups("$1", "$5", "$2")
+_EVERY_GROUP_OPEN = every_group_open("$1", "$5", "$2")
+#: New numbers wanted: the jobs that have no number yet after the due retries.
+_FRESH_WANTED = "(SELECT count(*) FROM wanted) - (SELECT count(*) FROM due_retry)"
+#: Candidates read per wanted number when some group is closed (see fresh_candidate).
+_CANDIDATES = 4
 
 # One statement for several jobs of one campaign, so the rows it locks are locked only while it
 # runs. For the jobs ($3) that have no attempt still open (a redelivery has one), pick as many
@@ -55,12 +67,39 @@ _CLAIM = f"""
         WHERE c.campaign_id = $1 AND c.status = '{CallStatus.FAILED}' AND c.next_retry_at <= $2
           AND {_CALLABLE} AND {NOT_IN_LIVE_CALL}
         ORDER BY c.next_retry_at LIMIT (SELECT count(*) FROM wanted) FOR UPDATE SKIP LOCKED
+    ), every_group_open AS (
+        SELECT {_EVERY_GROUP_OPEN} AS yes
+    ), fresh_candidate AS (
+        -- Read without locks: the first numbers of each open group, then the first of those
+        -- in load order; more than wanted, so that claims racing for the first ones still
+        -- find enough. One index range per open group: never a walk past closed ones.
+        SELECT p.id FROM ({_OPEN_GROUPS}) g CROSS JOIN LATERAL (
+            SELECT c.id, c.seq FROM calls c
+            WHERE c.campaign_id = $1 AND c.status = '{CallStatus.PENDING}'
+              AND {group_of("c")} = g.zone_group_id AND {valid_now("c", "$2")}
+            ORDER BY c.seq LIMIT {_CANDIDATES} * ({_FRESH_WANTED})
+        ) p
+        ORDER BY p.seq LIMIT {_CANDIDATES} * ({_FRESH_WANTED})
     ), fresh AS (
-        SELECT c.id, c.seq FROM calls c
-        WHERE c.campaign_id = $1 AND c.status = '{CallStatus.PENDING}' AND {_CALLABLE}
-          AND {NOT_IN_LIVE_CALL}
-        ORDER BY c.seq LIMIT (SELECT count(*) FROM wanted) - (SELECT count(*) FROM due_retry)
-        FOR UPDATE SKIP LOCKED
+        -- Every group open (the usual case): one scan in load order, with no group to
+        -- check (a load registers its groups with its numbers, in one transaction, so this
+        -- snapshot has the group of every number it sees). Some closed: the candidates
+        -- above. Only one branch runs (each is gated by a one-time filter).
+        SELECT id, seq FROM (
+            SELECT c.id, c.seq FROM calls c
+            WHERE c.campaign_id = $1 AND c.status = '{CallStatus.PENDING}'
+              AND {valid_now("c", "$2")} AND {NOT_IN_LIVE_CALL}
+            ORDER BY c.seq LIMIT {_FRESH_WANTED}
+            FOR UPDATE SKIP LOCKED
+        ) in_order WHERE (SELECT yes FROM every_group_open)
+        UNION ALL
+        SELECT id, seq FROM (
+            SELECT c.id, c.seq FROM calls c
+            WHERE c.id IN (SELECT id FROM fresh_candidate)
+              AND c.status = '{CallStatus.PENDING}' AND {NOT_IN_LIVE_CALL}
+            ORDER BY c.seq LIMIT {_FRESH_WANTED}
+            FOR UPDATE OF c SKIP LOCKED
+        ) by_group WHERE NOT (SELECT yes FROM every_group_open)
     ), picked AS (
         SELECT id, row_number() OVER (ORDER BY retry_at NULLS LAST, seq) AS rank FROM (
             SELECT id, next_retry_at AS retry_at, NULL::bigint AS seq FROM due_retry

@@ -14,9 +14,17 @@ from shared.domain.statuses import CallStatus, CampaignStatus
 from shared.repositories.campaigns import COLUMNS
 from shared.repositories.live_calls import NOT_IN_LIVE_CALL
 from shared.repositories.sql import OPEN_CALL_STATUSES_SQL
-from shared.repositories.zone_windows import callable_now
+from shared.repositories.zone_windows import (
+    callable_now,
+    every_group_open,
+    group_of,
+    open_groups,
+    valid_now,
+)
 
 _CALLABLE = callable_now("c", "k.id", "k.settings_version", "$1")
+_OPEN_GROUPS = open_groups("k.id", "k.settings_version", "$1")
+_EVERY_GROUP_OPEN = every_group_open("k.id", "k.settings_version", "$1")
 
 
 @dataclass(frozen=True)
@@ -51,10 +59,19 @@ async def dispatch_snapshot(
     rows = await conn.fetch(
         f"""
         SELECT {COLUMNS},
-            (SELECT count(*) FROM (
+            CASE WHEN {_EVERY_GROUP_OPEN} THEN (SELECT count(*) FROM (
                 SELECT 1 FROM calls c
                 WHERE c.campaign_id = k.id AND c.status = '{CallStatus.PENDING}'
-                AND {_CALLABLE} AND {NOT_IN_LIVE_CALL} LIMIT k.concurrency_limit * 2) p)
+                AND {valid_now("c", "$1")} AND {NOT_IN_LIVE_CALL}
+                LIMIT k.concurrency_limit * 2) p)
+            -- Some group closed: counted group by group, never past the closed ones' numbers.
+            ELSE (SELECT count(*) FROM (
+                SELECT 1 FROM ({_OPEN_GROUPS}) g CROSS JOIN LATERAL (
+                    SELECT 1 FROM calls c
+                    WHERE c.campaign_id = k.id AND c.status = '{CallStatus.PENDING}'
+                      AND {group_of("c")} = g.zone_group_id AND {valid_now("c", "$1")}
+                      AND {NOT_IN_LIVE_CALL} LIMIT k.concurrency_limit * 2) n
+                LIMIT k.concurrency_limit * 2) p) END
           + (SELECT count(*) FROM (
                 SELECT 1 FROM calls c
                 WHERE c.campaign_id = k.id AND c.status = '{CallStatus.FAILED}'

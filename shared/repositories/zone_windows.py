@@ -21,16 +21,38 @@ from shared.repositories.sql import FINAL_CAMPAIGN_STATUSES_SQL
 LEGACY_GROUP = 0
 
 
+def group_of(call: str) -> str:
+    """A call row's zone group, the legacy one standing in for none (as the index has it)."""
+    return f"coalesce({call}.zone_group_id, {LEGACY_GROUP})"
+
+
+def open_groups(campaign_id: str, version: str, now: str) -> str:
+    """The zone groups of campaign `campaign_id` open at `now` under settings `version`."""
+    return f"""SELECT w.zone_group_id FROM campaign_zone_groups w
+            WHERE w.campaign_id = {campaign_id} AND w.settings_version = {version}
+              AND w.open_until > {now}"""
+
+
+def every_group_open(campaign_id: str, version: str, now: str) -> str:
+    """True when no zone group of the campaign is closed at `now` (the usual case: then a
+    pick in load order never walks past numbers it may not take)."""
+    return f"""NOT EXISTS (
+            SELECT 1 FROM campaign_zone_groups w WHERE w.campaign_id = {campaign_id}
+              AND NOT coalesce(w.settings_version = {version} AND w.open_until > {now}, false))"""
+
+
+def valid_now(call: str, now: str) -> str:
+    """The call's own notBefore and expiresAt allow a dial at `now`."""
+    return f"""({call}.not_before IS NULL OR {call}.not_before <= {now})
+          AND ({call}.expires_at IS NULL OR {call}.expires_at > {now})"""
+
+
 def callable_now(call: str, campaign_id: str, version: str, now: str) -> str:
     """A condition true for a call row `call` whose time-based rules allow a dial at `now`:
     its group open under settings `version` of campaign `campaign_id`, and the number within
     its own notBefore/expiresAt. The arguments are SQL expressions of our own code."""
-    return f"""coalesce({call}.zone_group_id, {LEGACY_GROUP}) IN (
-            SELECT w.zone_group_id FROM campaign_zone_groups w
-            WHERE w.campaign_id = {campaign_id} AND w.settings_version = {version}
-              AND w.open_until > {now})
-          AND ({call}.not_before IS NULL OR {call}.not_before <= {now})
-          AND ({call}.expires_at IS NULL OR {call}.expires_at > {now})"""
+    return f"""{group_of(call)} IN ({open_groups(campaign_id, version, now)})
+          AND {valid_now(call, now)}"""
 
 
 async def register_groups(

@@ -172,3 +172,31 @@ async def test_the_policy_narrows_an_open_campaign(client: Client, db: asyncpg.P
     finally:
         # Other tests' windows, worked out under this policy too, are worked out again.
         await db.execute("UPDATE campaign_zone_groups SET recheck_at = '-infinity'")
+
+
+async def test_with_some_groups_closed_the_open_ones_are_taken_in_load_order(
+    client: Client, db: asyncpg.Pool
+) -> None:
+    hours, _ = window_around_now()
+    zones = [CLOSED_ZONE, OPEN_ZONE, CLOSED_ZONE, "Asia/Colombo", OPEN_ZONE, "Asia/Colombo"]
+    campaign_id, zone_of = await running(client, hours, zones)
+    now = datetime.now(UTC)
+    async with db.acquire() as conn:
+        await refresh_windows(conn, None, now)
+    # Colombo keeps Kolkata's clock: both open, Tokyo closed; three jobs take the first three
+    # open numbers in the order they were loaded, whichever group each is in.
+    async with db.acquire() as conn:
+        await conn.execute(
+            "UPDATE campaigns SET allowed_lines = 50 WHERE id = $1", UUID(campaign_id)
+        )
+        transaction = conn.transaction()
+        await transaction.start()
+        try:
+            rules = await fetch_dial_rules(conn, UUID(campaign_id))
+            assert rules is not None
+            answers = await start_attempts(conn, rules, [uuid4() for _ in range(3)], "t", now, 1000)
+        finally:
+            await transaction.rollback()
+    numbers = list(zone_of)
+    taken = [a.phone_number for a in answers if isinstance(a, StartedAttempt)]
+    assert taken == [numbers[1], numbers[3], numbers[4]]
