@@ -206,7 +206,8 @@ async def median_ms(api: ApiClient, paths: Sequence[str]) -> float:
 
 
 async def read_latencies(api: ApiClient, campaign_id: str) -> dict[str, float]:
-    """Median ms of SAMPLES inventory reads and of SAMPLES eligibility reads (pending calls)."""
+    """Median ms of SAMPLES inventory reads, of SAMPLES eligibility reads (pending calls) and
+    of SAMPLES forecast reads."""
     page = await api.request(
         "GET", f"/api/v1/campaigns/{campaign_id}/calls?status=PENDING&size={SAMPLES}"
     )
@@ -216,6 +217,7 @@ async def read_latencies(api: ApiClient, campaign_id: str) -> dict[str, float]:
         "eligibility": await median_ms(
             api, [f"/api/v1/calls/{call['id']}/eligibility" for call in page.body]
         ),
+        "forecast": await median_ms(api, [f"/api/v1/campaigns/{campaign_id}/forecast"] * SAMPLES),
     }
 
 
@@ -334,6 +336,8 @@ def report(r: CallingResults) -> list[str]:
             f" {r.latency[('inventory', state)]:.1f} | median of {SAMPLES} | < 200 |",
             f"| ms for GET /api/v1/calls/{{id}}/eligibility on it, {label} |"
             f" {r.latency[('eligibility', state)]:.1f} | median of {SAMPLES} | < 20 |",
+            f"| ms for GET .../forecast on it, {label} |"
+            f" {r.latency[('forecast', state)]:.1f} | median of {SAMPLES} | < 100 (ours) |",
         ]
     o = f"{r.open_numbers:,}"
     return [

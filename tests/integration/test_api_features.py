@@ -125,6 +125,23 @@ async def test_a_retried_request_with_the_same_key_creates_nothing_twice(
     assert "Idempotency-Key" in (await different.json())["detail"]
 
 
+async def test_an_invalid_number_holding_nul_is_echoed_and_replayed_alike(
+    client: Client,
+) -> None:
+    """Found by the stateful fuzzer: the echo of an invalid number with NUL in it could not be
+    stored as the key's answer (jsonb holds no NUL), a 500."""
+    created = await (await client.post("/api/v1/campaigns", json={"name": "nul"})).json()
+    key = {"Idempotency-Key": str(uuid4())}
+    path = f"/api/v1/campaigns/{created['id']}/import/batch"
+    body = {"contacts": [{"phoneNumber": "12\u0000 34"}, {"phoneNumber": fresh_numbers(1)[0]}]}
+    first = await client.post(path, json=body, headers=key)
+    assert first.status == 200, await first.text()
+    again = await client.post(path, json=body, headers=key)
+    assert await again.json() == await first.json()
+    [invalid] = (await first.json())["invalidLines"]
+    assert invalid["value"] == "12\ufffd 34"
+
+
 async def test_idempotent_single_calls_and_imports(client: Client, db: asyncpg.Pool) -> None:
     key = {"Idempotency-Key": "call-" + uuid4().hex}
     [number] = fresh_numbers(1)

@@ -72,6 +72,12 @@ class ImportReport:
         return self.invalid_skipped > len(self.invalid_lines)
 
 
+def shown_value(text: str) -> str:
+    """An invalid line's value as a report echoes it: at most 100 characters, NUL shown as
+    U+FFFD (a stored answer, the idempotency record, is jsonb, which cannot hold NUL)."""
+    return text[:100].replace("\x00", "\ufffd")
+
+
 def attributes_json(attributes: dict[str, str]) -> RawJson:
     """A file line's extra columns as a JSON object. Names and values are strings, so the C
     string encoder does all the work: a third of json.dumps' cost, which matters on the event
@@ -269,4 +275,6 @@ class Ingestion:
         report = self.report
         report.invalid_skipped += 1
         if len(report.invalid_lines) < MAX_LISTED_INVALID:
-            report.invalid_lines.append(InvalidLine(row.line, row.number[:100], reason, at_fault))
+            report.invalid_lines.append(
+                InvalidLine(row.line, shown_value(row.number), reason, at_fault)
+            )
