@@ -7,7 +7,7 @@ and the place look-ups are pure Python, and a 100,000-number load spreads them o
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -128,7 +128,6 @@ def contact_validity(
     return (not_before[1] if not_before else None), (expires_at[1] if expires_at else None)
 
 
-def has_validity(attributes: Mapping[str, str] | None) -> bool:
-    return bool(attributes) and any(
-        name.lower() in (NOT_BEFORE_ATTRIBUTE, EXPIRES_AT_ATTRIBUTE) for name in attributes or ()
-    )
+def has_validity(names: Iterable[str]) -> bool:
+    """Whether any of these attribute names is notBefore or expiresAt (in any case)."""
+    return any(name.lower() in (NOT_BEFORE_ATTRIBUTE, EXPIRES_AT_ATTRIBUTE) for name in names)

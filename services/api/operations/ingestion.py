@@ -138,11 +138,16 @@ async def contact_rows(
         ]
 
 
+def attribute_names(chunk: list[Row]) -> set[str]:
+    """Every attribute name some row of the chunk has (a file's: its columns)."""
+    return set().union(*(row.attributes for row in chunk if row.attributes))
+
+
 def _location_attributes(chunk: list[Row]) -> list[dict[str, str] | None] | None:
     """Per row, only the attributes that say where the recipient is, for the pool (a file's
     other columns would only be pickled there and back); None when no row has any, which the
     columns' names tell at once for a whole file chunk."""
-    names: set[str] = set().union(*(row.attributes for row in chunk if row.attributes))
+    names = attribute_names(chunk)
     if not any(is_location_attribute(name) for name in names):
         return None
     return [location_attributes(row.attributes) for row in chunk]
@@ -234,8 +239,8 @@ class Ingestion:
             self._skip(chunk[index], reason, at_fault)
         known = await self._groups.ids(places)
         group_ids = [known[place] for place in places]
-        # A file's columns are the same on every line: most chunks have no validity at all.
-        bounded = any(has_validity(row.attributes) for row in chunk)
+        # Most chunks have no validity attribute at all: told by the chunk's attribute names.
+        bounded = has_validity(attribute_names(chunk))
         records = []
         used: set[int] = set()
         for index, number, slot in valid:
