@@ -100,6 +100,12 @@ class RetryConfig:
     #: Each retry time falls uniformly within ±jitter_ratio of its delay (0 to 1).
     jitter_ratio: float = 0.0
 
+    @property
+    def most_retries(self) -> int:
+        """The most retries any outcome allows a call (its dials are at most one more)."""
+        rules = [self.rule_for(key) for key in (*RetryOutcome, None)]
+        return max((rule.max_retries for rule in rules if rule.retry), default=0)
+
     def rule_for(self, outcome: RetryOutcome | None) -> RetryRule:
         """The rule an outcome's ending follows: its own fields, else the general ones."""
         given = self.outcomes.get(outcome, OutcomeRetry()) if outcome else OutcomeRetry()

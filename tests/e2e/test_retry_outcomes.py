@@ -28,7 +28,8 @@ GENERAL_DELAY_MS = 30_000
 
 def dials_by_number(dials: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     by_number: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for dial in sorted(dials, key=lambda d: d["requestNo"]):
+    # A redelivered dial request the carrier recognised places nothing: not a dial.
+    for dial in sorted((d for d in dials if not d["duplicate"]), key=lambda d: d["requestNo"]):
         by_number[dial["phoneNumber"]].append(dial)
     return by_number
 

@@ -245,3 +245,27 @@ def test_without_outcomes_every_outcome_but_rejected_follows_the_seeds_fields(
         assert step.status is CallStatus.PERMANENTLY_FAILED
     else:
         assert step.next_retry_at == NOW + timedelta(milliseconds=config.callback_retry_delay_ms)
+
+
+def test_most_retries_bounds_every_outcome() -> None:
+    assert CONFIG.most_retries == 2
+    more_for_busy = with_outcomes({RetryOutcome.BUSY: OutcomeRetry(max_retries=7)})
+    assert more_for_busy.most_retries == 7
+    # A rule that is never retried does not count, however many retries it names.
+    unretried = with_outcomes({RetryOutcome.REJECTED: OutcomeRetry(max_retries=9)})
+    assert unretried.most_retries == 2
+    nothing = replace(
+        CONFIG,
+        max_retries=0,
+        outcomes={RetryOutcome.BUSY: OutcomeRetry(retry=False, max_retries=5)},
+    )
+    assert nothing.most_retries == 0
+
+
+@given(FAILURES, st.integers(1, 25), CONFIGS, DRAWS)
+def test_no_call_is_retried_past_most_retries(
+    outcome: AttemptOutcome | None, dials: int, config: RetryConfig, draw: float
+) -> None:
+    step = after_attempt(outcome, dials, config, NOW, jitter_draw=draw)
+    if outcome is not AttemptOutcome.NOT_PLACED and step.status is CallStatus.FAILED:
+        assert dials <= config.most_retries
