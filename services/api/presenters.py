@@ -15,6 +15,7 @@ from services.api.schemas import (
     CampaignOut,
     ImportResult,
     InvalidLineOut,
+    OutcomeRetryOut,
     RetryConfigOut,
 )
 from shared.domain.business_hours import format_clock, format_days
@@ -43,6 +44,16 @@ def campaign_out(
             sync_backoff_multiplier=retry.sync_backoff_multiplier,
             callback_retry_delay_ms=retry.callback_retry_delay_ms,
             callback_timeout_ms=retry.callback_timeout_ms,
+            outcomes={
+                key.value: OutcomeRetryOut(
+                    retry=rule.retry,
+                    max_retries=rule.max_retries,
+                    delay_ms=rule.delay_ms,
+                    backoff_multiplier=rule.backoff_multiplier,
+                )
+                for key, rule in sorted(retry.outcomes.items())
+            },
+            jitter_ratio=retry.jitter_ratio,
         ),
         business_hours=BusinessHoursOut(
             start_time=format_clock(hours.start_minute),

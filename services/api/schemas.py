@@ -30,6 +30,7 @@ from shared.domain.calling.spec import (
     check_calendars,
     check_daily_hours,
 )
+from shared.domain.retry_policy import MAX_RETRY_DELAY_MS
 from shared.messages.telephony import ProviderStatus
 from shared.settings import MAX_CALLBACK_TIMEOUT_MS
 
@@ -177,14 +178,71 @@ ALLOWED_DAYS_SCHEMA = {
 }
 
 
+MaxRetries = Annotated[int, Field(ge=0, le=20), JSON_INTEGER]
+RetryDelayMs = Annotated[int, Field(ge=0, le=MAX_RETRY_DELAY_MS), JSON_INTEGER]
+BackoffMultiplier = Annotated[float, Field(ge=1.0, le=10.0)]
+
+
+class OutcomeRetryIn(RequestBody):
+    """One outcome's retry rule; a field left out follows the campaign's general field."""
+
+    retry: bool | None = Field(
+        None, description="Retry after this outcome (default: true, false for REJECTED)"
+    )
+    max_retries: MaxRetries | None = Field(
+        None,
+        description="Retry after this outcome only while the call has had fewer retries in"
+        " all (default: retryConfig.maxRetries)",
+    )
+    delay_ms: RetryDelayMs | None = Field(
+        None, description="Wait before the first retry (default: callbackRetryDelayMs)"
+    )
+    backoff_multiplier: BackoffMultiplier | None = Field(
+        None,
+        description="Each later retry waits this many times longer, up to 24 h (default 1:"
+        " a fixed delay)",
+    )
+
+
+def _outcome_rule(name: str) -> Any:
+    return Field(None, alias=name, description=f"The rule after a {name} ending")
+
+
+class RetryOutcomesIn(RequestBody):
+    """Per outcome, what overrides the general retry fields; an outcome left out follows them."""
+
+    busy: OutcomeRetryIn | None = _outcome_rule("BUSY")
+    no_answer: OutcomeRetryIn | None = _outcome_rule("NO_ANSWER")
+    failed: OutcomeRetryIn | None = _outcome_rule("FAILED")
+    rejected: OutcomeRetryIn | None = Field(
+        None,
+        alias="REJECTED",
+        description="The rule after the carrier refused the number (not retried by default)",
+    )
+    no_result: OutcomeRetryIn | None = Field(
+        None,
+        alias="NO_RESULT",
+        description="The rule after no result came within callbackTimeoutMs",
+    )
+
+
 class RetryConfigIn(RequestBody):
-    max_retries: Annotated[int, Field(ge=0, le=20), JSON_INTEGER] | None = None
+    max_retries: MaxRetries | None = None
     sync_initial_backoff_ms: Annotated[int, Field(ge=0, le=600_000), JSON_INTEGER] | None = None
-    sync_backoff_multiplier: Annotated[float, Field(ge=1.0, le=10.0)] | None = None
-    callback_retry_delay_ms: Annotated[int, Field(ge=0, le=86_400_000), JSON_INTEGER] | None = None
+    sync_backoff_multiplier: BackoffMultiplier | None = None
+    callback_retry_delay_ms: RetryDelayMs | None = None
     callback_timeout_ms: (
         Annotated[int, Field(ge=1000, le=MAX_CALLBACK_TIMEOUT_MS), JSON_INTEGER] | None
     ) = None
+    outcomes: RetryOutcomesIn | None = Field(
+        None,
+        description="Per-outcome retry rules (docs/retries.md); given in a PATCH, it replaces"
+        " the whole map",
+    )
+    jitter_ratio: Annotated[float, Field(ge=0.0, le=1.0)] | None = Field(
+        None,
+        description="Each retry time falls uniformly within ±jitterRatio of its delay (default 0)",
+    )
 
 
 class BusinessHoursIn(RequestBody):
@@ -404,12 +462,29 @@ class CallbackIn(RequestBody):
 # Responses
 
 
+class OutcomeRetryOut(ResponseBody):
+    """An outcome's rule as the campaign gave it: a null field follows the general one."""
+
+    retry: bool | None = None
+    max_retries: int | None = None
+    delay_ms: int | None = None
+    backoff_multiplier: float | None = None
+
+
 class RetryConfigOut(ResponseBody):
     max_retries: int
     sync_initial_backoff_ms: int
     sync_backoff_multiplier: float
     callback_retry_delay_ms: int
     callback_timeout_ms: int
+    outcomes: dict[
+        Literal["BUSY", "NO_ANSWER", "FAILED", "REJECTED", "NO_RESULT"], OutcomeRetryOut
+    ] = Field(
+        default_factory=dict,
+        description="The per-outcome rules given; an outcome left out follows the general"
+        " fields (REJECTED: not retried)",
+    )
+    jitter_ratio: float = 0.0
 
 
 class BusinessHoursOut(ResponseBody):

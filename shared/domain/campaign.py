@@ -13,7 +13,7 @@ from uuid import UUID
 from shared.domain.business_hours import BusinessHours, format_clock, format_days
 from shared.domain.calling.rules import CampaignCallingRules
 from shared.domain.calling.spec import CampaignCallingSpec
-from shared.domain.retry_policy import RetryConfig
+from shared.domain.retry_policy import RetryConfig, outcomes_from_json
 from shared.domain.statuses import CampaignStatus
 
 CAMPAIGN = "CAMPAIGN"
@@ -100,6 +100,8 @@ def retry_config_from_row(row: Mapping[str, Any]) -> RetryConfig:
         sync_backoff_multiplier=row["sync_backoff_multiplier"],
         callback_retry_delay_ms=row["callback_retry_delay_ms"],
         callback_timeout_ms=row["callback_timeout_ms"],
+        outcomes=outcomes_from_json(row["retry_outcomes"]),
+        jitter_ratio=row["retry_jitter_ratio"],
     )
 
 

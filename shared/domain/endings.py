@@ -160,15 +160,18 @@ class EndingPlan:
         )
 
 
-def decide(ref: AttemptRef, ending: Ending, seen: AttemptState, now: datetime) -> EndingPlan | None:
-    """What this ending should write, or None if it changes nothing (a duplicate)."""
+def decide(
+    ref: AttemptRef, ending: Ending, seen: AttemptState, now: datetime, jitter_draw: float = 0.0
+) -> EndingPlan | None:
+    """What this ending should write, or None if it changes nothing (a duplicate).
+    `jitter_draw` (uniform in [-1, 1], drawn by the caller) spreads a retry's time."""
     timing_out = ending.outcome is None
     if (timing_out and not seen.is_open) or (not timing_out and seen.outcome is not None):
         return None
     is_current = seen.call_attempt_count == ref.attempt_no
     change: CallChange | None = None
     if seen.is_open and is_current:
-        change = next_call_state(seen, ending, now)
+        change = next_call_state(seen, ending, now, jitter_draw)
     elif ending.outcome is AttemptOutcome.COMPLETED and is_current:
         # A late real success after the watchdog gave up: the retry it scheduled has not been
         # dialled (this is still the call's latest attempt), so withdraw it.
@@ -176,7 +179,9 @@ def decide(ref: AttemptRef, ending: Ending, seen: AttemptState, now: datetime) -
     return EndingPlan(ref, ending, seen, seen.is_open, change)
 
 
-def next_call_state(seen: AttemptState, ending: Ending, now: datetime) -> CallChange:
+def next_call_state(
+    seen: AttemptState, ending: Ending, now: datetime, jitter_draw: float = 0.0
+) -> CallChange:
     """The call's state after its latest, open attempt ends with `ending`."""
     # A call that never reached the provider does not count as a dial.
     dials = seen.dial_count - (1 if ending.outcome is AttemptOutcome.NOT_PLACED else 0)
@@ -186,6 +191,7 @@ def next_call_state(seen: AttemptState, ending: Ending, now: datetime) -> CallCh
         seen.retry,
         now,
         campaign_cancelled=seen.campaign_status is CampaignStatus.CANCELLED,
+        jitter_draw=jitter_draw,
     )
     failure = None
     if ending.outcome is not AttemptOutcome.COMPLETED:

@@ -27,7 +27,8 @@ async def fetch_dial_rules(conn: asyncpg.Connection, campaign_id: UUID) -> DialR
     row = await conn.fetchrow(
         """
         SELECT id, settings_version, max_retries, sync_initial_backoff_ms,
-               sync_backoff_multiplier, callback_retry_delay_ms, callback_timeout_ms
+               sync_backoff_multiplier, callback_retry_delay_ms, callback_timeout_ms,
+               retry_outcomes, retry_jitter_ratio
         FROM campaigns WHERE id = $1
         """,
         campaign_id,

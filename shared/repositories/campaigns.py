@@ -12,7 +12,7 @@ import asyncpg
 
 from shared.domain.business_hours import BusinessHours
 from shared.domain.campaign import CAMPAIGN, Campaign
-from shared.domain.retry_policy import RetryConfig
+from shared.domain.retry_policy import RetryConfig, outcomes_to_json
 from shared.domain.statuses import CallStatus, CampaignStatus
 from shared.repositories import zone_windows
 from shared.repositories.sql import (
@@ -26,7 +26,8 @@ COLUMNS = """
     sync_initial_backoff_ms, sync_backoff_multiplier, callback_retry_delay_ms,
     callback_timeout_ms, window_start_minute, window_end_minute, timezone, allowed_days,
     in_flight, settings_version, allowed_lines, calls_per_second, created_at, updated_at,
-    started_at, finished_at, calling, start_at, end_at, auto_start
+    started_at, finished_at, calling, start_at, end_at, auto_start, retry_outcomes,
+    retry_jitter_ratio
 """
 
 #: Calls that no attempt is dialling: new, or failed with a retry to come.
@@ -66,10 +67,11 @@ async def insert_campaign(conn: asyncpg.Connection, new: NewCampaign) -> Campaig
             id, kind, name, description, status, concurrency_limit, priority, max_retries,
             sync_initial_backoff_ms, sync_backoff_multiplier, callback_retry_delay_ms,
             callback_timeout_ms, window_start_minute, window_end_minute, timezone, allowed_days,
-            calls_per_second, started_at, calling, start_at, end_at, auto_start
+            calls_per_second, started_at, calling, start_at, end_at, auto_start,
+            retry_outcomes, retry_jitter_ratio
         ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
                   CASE WHEN $5 = '{CampaignStatus.IN_PROGRESS}' THEN now() END,
-                  $18, $19, $20, $21)
+                  $18, $19, $20, $21, $22, $23)
         RETURNING {COLUMNS}
         """,
         uuid4(),
@@ -93,6 +95,8 @@ async def insert_campaign(conn: asyncpg.Connection, new: NewCampaign) -> Campaig
         new.schedule.start_at,
         new.schedule.end_at,
         new.schedule.auto_start,
+        outcomes_to_json(new.retry.outcomes),
+        new.retry.jitter_ratio,
     )
     return Campaign.from_row(row)
 
@@ -215,6 +219,8 @@ async def update_campaign(
             start_at = CASE WHEN $19 THEN $21 ELSE start_at END,
             end_at = CASE WHEN $19 THEN $22 ELSE end_at END,
             auto_start = CASE WHEN $19 THEN $23 ELSE auto_start END,
+            retry_outcomes = coalesce($24, retry_outcomes),
+            retry_jitter_ratio = coalesce($25, retry_jitter_ratio),
             settings_version = settings_version + CASE WHEN $16 THEN 1 ELSE 0 END,
             updated_at = now()
         WHERE id = $1 AND kind = 'CAMPAIGN'
@@ -244,6 +250,8 @@ async def update_campaign(
         schedule.start_at if schedule else None,
         schedule.end_at if schedule else None,
         schedule.auto_start if schedule else None,
+        outcomes_to_json(retry.outcomes) if retry else None,
+        retry.jitter_ratio if retry else None,
     )
     if row is not None and changes.changes_dialling:
         await zone_windows.recheck_campaign(conn, campaign_id)

@@ -9,6 +9,7 @@ again and finds the attempt already ended.
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -34,7 +35,8 @@ _READ_ATTEMPTS = """
     SELECT a.call_id, a.attempt_no, a.campaign_id, a.worker_id, a.outcome, a.timed_out_at,
            c.status AS call_status, c.attempt_count, c.dial_count,
            k.status AS campaign_status, k.max_retries, k.sync_initial_backoff_ms,
-           k.sync_backoff_multiplier, k.callback_retry_delay_ms, k.callback_timeout_ms
+           k.sync_backoff_multiplier, k.callback_retry_delay_ms, k.callback_timeout_ms,
+           k.retry_outcomes, k.retry_jitter_ratio
     FROM unnest($1::uuid[], $2::int[]) AS u(call_id, attempt_no)
     JOIN call_attempts a ON a.call_id = u.call_id AND a.attempt_no = u.attempt_no
     JOIN calls c ON c.id = a.call_id
@@ -161,7 +163,8 @@ async def end_attempts(
             if seen is None:
                 effects[index] = None
                 continue
-            plan = decide(ref, ending, seen, now)
+            # Drawn here so that the decision stays a function of its inputs.
+            plan = decide(ref, ending, seen, now, random.uniform(-1.0, 1.0))
             if plan is None:
                 effects[index] = seen.unchanged(ref)
             else:

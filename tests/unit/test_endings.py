@@ -21,7 +21,7 @@ from shared.domain.endings import (
     ending_of_report,
     outcome_of,
 )
-from shared.domain.retry_policy import RetryConfig
+from shared.domain.retry_policy import OutcomeRetry, RetryConfig, RetryOutcome
 from shared.domain.statuses import AttemptOutcome, CallStatus, CampaignStatus
 from shared.messages.telephony import ProviderStatus
 
@@ -299,3 +299,16 @@ def test_a_call_moves_only_on_its_first_ending_or_a_late_success(
         assert change.status is CallStatus.COMPLETED
         assert change.expected_status is seen.call_status
         assert change.dial_count == seen.dial_count
+
+
+def test_a_retrys_time_follows_its_outcomes_rule_and_the_jitter_draw() -> None:
+    retry = replace(
+        RETRY, outcomes={RetryOutcome.BUSY: OutcomeRetry(delay_ms=10_000)}, jitter_ratio=0.5
+    )
+    seen = open_attempt(retry=retry)
+    plan = decide(REF, Ending(AttemptOutcome.BUSY, "busy"), seen, NOW, jitter_draw=-1.0)
+    assert plan is not None and plan.change is not None
+    assert plan.change.next_retry_at == NOW + timedelta(seconds=5)
+    timeout = decide(REF, Ending(None, TIMEOUT_REASON), seen, NOW, jitter_draw=1.0)
+    assert timeout is not None and timeout.change is not None
+    assert timeout.change.next_retry_at == NOW + timedelta(seconds=90)

@@ -8,7 +8,9 @@ from services.api.schemas import (
     BusinessHoursIn,
     CampaignCreate,
     CampaignPatch,
+    OutcomeRetryIn,
     RetryConfigIn,
+    RetryOutcomesIn,
     check_schedule,
 )
 from shared.domain.business_hours import (
@@ -22,7 +24,7 @@ from shared.domain.business_hours import (
     parse_days,
 )
 from shared.domain.campaign import BUSINESS_HOURS_CALLING_FIELDS, Campaign
-from shared.domain.retry_policy import RetryConfig
+from shared.domain.retry_policy import OutcomeRetry, RetryConfig, RetryOutcome
 from shared.errors import InvalidInput
 from shared.repositories.campaigns import Schedule
 from shared.settings import Settings
@@ -42,18 +44,43 @@ def retry_config_from(body: RetryConfigIn | None, settings: Settings) -> RetryCo
             body.callback_retry_delay_ms, settings.default_callback_retry_delay_ms
         ),
         callback_timeout_ms=pick(body.callback_timeout_ms, settings.default_callback_timeout_ms),
+        outcomes=outcome_rules_from(body.outcomes),
+        jitter_ratio=pick(body.jitter_ratio, 0.0),
     )
 
 
 def merged_retry_config(current: RetryConfig, body: RetryConfigIn) -> RetryConfig:
-    """`current` with the fields `body` sets replaced."""
+    """`current` with the fields `body` sets replaced; `outcomes`, when given, replaces the
+    whole map (an outcome left out of it follows the general fields again)."""
+    given = body.model_fields_set
     return RetryConfig(
         max_retries=pick(body.max_retries, current.max_retries),
         sync_initial_backoff_ms=pick(body.sync_initial_backoff_ms, current.sync_initial_backoff_ms),
         sync_backoff_multiplier=pick(body.sync_backoff_multiplier, current.sync_backoff_multiplier),
         callback_retry_delay_ms=pick(body.callback_retry_delay_ms, current.callback_retry_delay_ms),
         callback_timeout_ms=pick(body.callback_timeout_ms, current.callback_timeout_ms),
+        outcomes=outcome_rules_from(body.outcomes) if "outcomes" in given else current.outcomes,
+        jitter_ratio=pick(body.jitter_ratio, current.jitter_ratio),
     )
+
+
+def outcome_rules_from(body: RetryOutcomesIn | None) -> dict[RetryOutcome, OutcomeRetry]:
+    """The per-outcome rules a request gives (`null` or `{}`: none)."""
+    if body is None:
+        return {}
+    rules: dict[RetryOutcome, OutcomeRetry] = {}
+    for name in body.model_fields_set:
+        rule: OutcomeRetryIn | None = getattr(body, name)
+        if rule is None:
+            continue
+        key = RetryOutcome(str(RetryOutcomesIn.model_fields[name].alias))
+        rules[key] = OutcomeRetry(
+            retry=rule.retry,
+            max_retries=rule.max_retries,
+            delay_ms=rule.delay_ms,
+            backoff_multiplier=rule.backoff_multiplier,
+        )
+    return rules
 
 
 def pick(value: Any, default: Any) -> Any:

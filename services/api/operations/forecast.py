@@ -31,7 +31,7 @@ async def campaign_forecast(
     facts = CampaignFacts(
         status=campaign.status,
         rules=campaign.calling_rules,
-        max_retries=campaign.retry.max_retries,
+        max_retries=campaign.retry.most_retries,
         retry_delay=timedelta(milliseconds=campaign.retry.callback_retry_delay_ms),
         concurrency_limit=campaign.concurrency_limit,
         allowed_lines=campaign.allowed_lines,

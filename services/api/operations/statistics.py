@@ -106,7 +106,7 @@ def _seconds_to_finish(
         return 0
     if campaign.status is not CampaignStatus.IN_PROGRESS or per_minute <= 0:
         return None
-    tries = campaign.retry.max_retries + 1
+    tries = campaign.retry.most_retries + 1
     attempts_per_number = min(max(rang / final_calls, 1.0), tries) if final_calls else 1.0
     return round(open_calls * attempts_per_number / per_minute * 60)
 
