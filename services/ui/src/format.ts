@@ -19,6 +19,12 @@ export function humanStatus(status: string): string {
   return status.replaceAll("_", " ").toLowerCase();
 }
 
+/** The carrier's answering detection ("machine_end_beep") in words ("machine, end beep"). */
+export function answeredByText(value: string): string {
+  const [who, ...detail] = value.toLowerCase().split("_");
+  return detail.length ? `${who}, ${detail.join(" ")}` : who;
+}
+
 /** Progress of a campaign: numbers in a final state, out of all. */
 export function progressOf(metrics: {
   totalCalls: number;
@@ -117,4 +123,16 @@ export function localInputToRfc3339(value: string): string | null {
   const date = `${local.getFullYear()}-${pad(local.getMonth() + 1)}-${pad(local.getDate())}`;
   const time = `${pad(local.getHours())}:${pad(local.getMinutes())}:${pad(local.getSeconds())}`;
   return `${date}T${time}${minutes >= 0 ? "+" : "-"}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+}
+
+/** A delay in milliseconds as people read it: "750 ms", "1.5s", "1m 30s", "1h", "2h 5m". */
+export function durationMs(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || Number.isNaN(ms)) return "—";
+  if (ms < 1000) return `${ms} ms`;
+  const total = ms / 1000;
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const rest = Math.round((total % 60) * 10) / 10;
+  const parts = [hours && `${hours}h`, minutes && `${minutes}m`, rest && `${rest}s`].filter(Boolean);
+  return parts.join(" ");
 }

@@ -21,12 +21,29 @@ export const CALL_STATUSES = [
   "CANCELLED",
 ] as const;
 
+/** The attempt endings a campaign may give its own retry rule (docs/retries.md). */
+export const RETRY_OUTCOMES = ["BUSY", "NO_ANSWER", "FAILED", "REJECTED", "NO_RESULT"] as const;
+
+export type RetryOutcome = (typeof RETRY_OUTCOMES)[number];
+
+/** One outcome's rule as given; a null or missing field follows the general one. */
+export interface OutcomeRetry {
+  retry?: boolean | null;
+  maxRetries?: number | null;
+  delayMs?: number | null;
+  backoffMultiplier?: number | null;
+}
+
 export interface RetryConfig {
   maxRetries: number;
   syncInitialBackoffMs: number;
   syncBackoffMultiplier: number;
   callbackRetryDelayMs: number;
   callbackTimeoutMs: number;
+  /** Only the outcomes given; an outcome left out follows the general fields. */
+  outcomes?: Partial<Record<RetryOutcome, OutcomeRetry>>;
+  /** Each retry time falls within ±this share of its delay; 0 when not set. */
+  jitterRatio?: number;
 }
 
 export type TimezoneMode = "CAMPAIGN" | "RECIPIENT";

@@ -1,4 +1,4 @@
-import { humanStatus, seconds, when } from "../format";
+import { answeredByText, humanStatus, seconds, when } from "../format";
 import type { Call } from "../types";
 
 export function AttemptList({ call }: { call: Call }) {
@@ -10,7 +10,7 @@ export function AttemptList({ call }: { call: Call }) {
           <strong>#{a.attemptNumber}</strong> {when(a.startedAt)}: {a.outcome ? humanStatus(a.outcome) : humanStatus(a.providerStatus ?? "dialling")}
           {a.durationSeconds !== null && `, ${seconds(a.durationSeconds)}`}
           {a.reason && ` — ${a.reason}`}
-          {a.answeredBy && ` (answered by ${a.answeredBy})`}
+          {a.answeredBy && <span className="answered-by"> (answered by: {answeredByText(a.answeredBy)})</span>}
           {a.externalCallId && <span className="muted small"> {a.externalCallId}</span>}
         </li>
       ))}

@@ -8,6 +8,7 @@ import { DialsChart } from "../components/DialsChart";
 import { ForecastCard } from "../components/ForecastCard";
 import { InventoryCard } from "../components/InventoryCard";
 import { ProgressBar } from "../components/ProgressBar";
+import { RetryRulesCard } from "../components/RetryRulesCard";
 import { StatusBadge } from "../components/StatusBadge";
 import { StatusFilter } from "../components/StatusFilter";
 import { percent, seconds, when } from "../format";
@@ -112,6 +113,7 @@ export function CampaignPage({ id }: { id: string }) {
 
       <InventoryCard campaignId={id} nextDialAt={c.nextDialAt} pace={pace} />
       <ForecastCard campaignId={id} pace={pace * 5} />
+      <RetryRulesCard retryConfig={c.retryConfig} />
 
       <div className="card">
         <h2>Dials and results a minute</h2>

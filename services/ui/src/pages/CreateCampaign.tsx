@@ -6,6 +6,7 @@ import { timeZones } from "../format";
 import { go, href } from "../router";
 import type { Campaign, ImportResult } from "../types";
 import { CallingHoursFieldset, ScheduleFieldset } from "./CallingRulesFieldsets";
+import { RetryOutcomesFieldset } from "./RetryOutcomesFieldset";
 import { campaignBody, DEFAULTS, type Form, type NumberKey, shownBesideAField, type TextKey } from "./campaignForm";
 
 function pastedNumbers(text: string): string[] {
@@ -130,6 +131,7 @@ export function CreateCampaign() {
           {numberField("Carrier error backoff (ms)", "syncInitialBackoffMs", "retryConfig.syncInitialBackoffMs", undefined, "numeric")}
           {numberField("Backoff multiplier", "syncBackoffMultiplier", "retryConfig.syncBackoffMultiplier", undefined, "decimal")}
         </fieldset>
+        <RetryOutcomesFieldset form={form} setForm={setForm} error={error} />
         <CallingHoursFieldset form={form} setForm={setForm} error={error} zones={zones} />
         <ScheduleFieldset form={form} setForm={setForm} error={error} />
         <fieldset>

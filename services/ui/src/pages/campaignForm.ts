@@ -1,9 +1,18 @@
 // The new-campaign form's state and the request body it becomes.
 import type { PeriodRow } from "../components/RestrictedPeriodsEditor";
 import { DAYS, localInputToRfc3339 } from "../format";
-import type { TimezoneMode, Window } from "../types";
+import { RETRY_OUTCOMES, type RetryOutcome, type TimezoneMode, type Window } from "../types";
 
 export type Day = (typeof DAYS)[number];
+
+/** One outcome's row of the form; "" everywhere means the general retry fields apply. */
+export interface OutcomeRow {
+  retry: "" | "yes" | "no";
+  maxRetries: string;
+  /** In seconds here, sent as delayMs. */
+  delaySeconds: string;
+  backoffMultiplier: string;
+}
 
 export interface Form {
   name: string;
@@ -16,6 +25,9 @@ export interface Form {
   syncBackoffMultiplier: string;
   callbackRetryDelayMs: string;
   callbackTimeoutMs: string;
+  outcomes: Record<RetryOutcome, OutcomeRow>;
+  /** 0 to 1; "" for not sent (no jitter). */
+  jitterRatio: string;
   startTime: string;
   endTime: string;
   timezone: string;
@@ -58,6 +70,12 @@ function noDailyHours(): Record<Day, Window[]> {
   return Object.fromEntries(DAYS.map((day) => [day, []])) as unknown as Record<Day, Window[]>;
 }
 
+function noOutcomeRules(): Record<RetryOutcome, OutcomeRow> {
+  return Object.fromEntries(
+    RETRY_OUTCOMES.map((outcome) => [outcome, { retry: "", maxRetries: "", delaySeconds: "", backoffMultiplier: "" }]),
+  ) as Record<RetryOutcome, OutcomeRow>;
+}
+
 export const DEFAULTS: Form = {
   name: "",
   description: "",
@@ -69,6 +87,8 @@ export const DEFAULTS: Form = {
   syncBackoffMultiplier: "2",
   callbackRetryDelayMs: "30000",
   callbackTimeoutMs: "120000",
+  outcomes: noOutcomeRules(),
+  jitterRatio: "",
   startTime: "09:00",
   endTime: "17:00",
   timezone: browserZone(),
@@ -99,6 +119,31 @@ export function seedDailyHours(form: Form): Record<Day, Window[]> {
 function num(value: string): number | string {
   const trimmed = value.trim();
   return trimmed !== "" && !Number.isNaN(Number(trimmed)) ? Number(trimmed) : trimmed;
+}
+
+/** Seconds typed as whole milliseconds, or the text itself so the API explains. */
+function millis(secondsText: string): number | string {
+  const value = num(secondsText);
+  return typeof value === "number" ? Math.round(value * 1000) : value;
+}
+
+/** A row as the API's rule: only the fields filled in, so the others follow the general ones. */
+function outcomeRule(row: OutcomeRow): Record<string, unknown> {
+  return {
+    ...(row.retry ? { retry: row.retry === "yes" } : {}),
+    ...(row.maxRetries.trim() ? { maxRetries: num(row.maxRetries) } : {}),
+    ...(row.delaySeconds.trim() ? { delayMs: millis(row.delaySeconds) } : {}),
+    ...(row.backoffMultiplier.trim() ? { backoffMultiplier: num(row.backoffMultiplier) } : {}),
+  };
+}
+
+/** `retryConfig.outcomes`: the outcomes with at least one field filled in. */
+export function outcomeRules(form: Form): Record<string, Record<string, unknown>> {
+  return Object.fromEntries(
+    RETRY_OUTCOMES.map((outcome) => [outcome, outcomeRule(form.outcomes[outcome])] as const).filter(
+      ([, rule]) => Object.keys(rule).length > 0,
+    ),
+  );
 }
 
 /** "US, us-ca,," -> ["US", "us-ca"]: the server says which code it does not know. */
@@ -137,6 +182,7 @@ function businessHours(form: Form): Record<string, unknown> {
 export function campaignBody(form: Form): Record<string, unknown> {
   const calendars = calendarCodes(form.holidayCalendars);
   // A row left entirely blank is an unused "Add" click, not a period.
+  const outcomes = outcomeRules(form);
   const periods = form.restrictedPeriods
     .filter((p) => p.name.trim() || p.startDate || p.endDate)
     .map((p) => ({ name: p.name.trim(), startDate: p.startDate || null, endDate: p.endDate || null }));
@@ -152,6 +198,9 @@ export function campaignBody(form: Form): Record<string, unknown> {
       syncBackoffMultiplier: num(form.syncBackoffMultiplier),
       callbackRetryDelayMs: num(form.callbackRetryDelayMs),
       callbackTimeoutMs: num(form.callbackTimeoutMs),
+      // Left out when empty: the seed's way (every outcome but REJECTED retried, no jitter).
+      ...(Object.keys(outcomes).length ? { outcomes } : {}),
+      ...(form.jitterRatio.trim() ? { jitterRatio: num(form.jitterRatio) } : {}),
     },
     businessHours: businessHours(form),
     ...(calendars.length ? { holidayCalendars: calendars } : {}),
@@ -169,7 +218,8 @@ const SHOWN = [
   /^concurrencyLimit$/,
   /^priority$/,
   /^callsPerSecond$/,
-  /^retryConfig\.(maxRetries|syncInitialBackoffMs|syncBackoffMultiplier|callbackRetryDelayMs|callbackTimeoutMs)$/,
+  /^retryConfig\.(maxRetries|syncInitialBackoffMs|syncBackoffMultiplier|callbackRetryDelayMs|callbackTimeoutMs|jitterRatio)$/,
+  /^retryConfig\.outcomes(\.(BUSY|NO_ANSWER|FAILED|REJECTED|NO_RESULT)(\.(retry|maxRetries|delayMs|backoffMultiplier))?)?$/,
   /^businessHours(\.(startTime|endTime|timezone|crossesMidnight|allowedDays|timezoneMode|defaultTimeZone))?$/,
   /^businessHours\.dailyHours([.[].*)?$/,
   /^holidayCalendars([.[].*)?$/,
