@@ -79,8 +79,9 @@ async def running(
     return campaign_id, dict(zip(numbers, zones, strict=True))
 
 
-async def claim_all(db: asyncpg.Pool, campaign_id: str, at: datetime) -> list[str]:
-    """The numbers a claim with ample lines takes at `at` (rolled back: nothing changes)."""
+async def claim_all(db: asyncpg.Pool, campaign_id: str, at: datetime, jobs: int = 20) -> list[str]:
+    """The numbers a claim of `jobs` jobs with ample lines takes at `at`, in the order the
+    claim ranks them (rolled back: nothing changes)."""
     async with db.acquire() as conn:
         await conn.execute(
             "UPDATE campaigns SET allowed_lines = 50 WHERE id = $1", UUID(campaign_id)
@@ -91,7 +92,7 @@ async def claim_all(db: asyncpg.Pool, campaign_id: str, at: datetime) -> list[st
             rules = await fetch_dial_rules(conn, UUID(campaign_id))
             assert rules is not None
             answers = await start_attempts(
-                conn, rules, [uuid4() for _ in range(20)], "test", at, 1000
+                conn, rules, [uuid4() for _ in range(jobs)], "test", at, 1000
             )
         finally:
             await transaction.rollback()
@@ -185,18 +186,5 @@ async def test_with_some_groups_closed_the_open_ones_are_taken_in_load_order(
         await refresh_windows(conn, None, now)
     # Colombo keeps Kolkata's clock: both open, Tokyo closed; three jobs take the first three
     # open numbers in the order they were loaded, whichever group each is in.
-    async with db.acquire() as conn:
-        await conn.execute(
-            "UPDATE campaigns SET allowed_lines = 50 WHERE id = $1", UUID(campaign_id)
-        )
-        transaction = conn.transaction()
-        await transaction.start()
-        try:
-            rules = await fetch_dial_rules(conn, UUID(campaign_id))
-            assert rules is not None
-            answers = await start_attempts(conn, rules, [uuid4() for _ in range(3)], "t", now, 1000)
-        finally:
-            await transaction.rollback()
     numbers = list(zone_of)
-    taken = [a.phone_number for a in answers if isinstance(a, StartedAttempt)]
-    assert taken == [numbers[1], numbers[3], numbers[4]]
+    assert await claim_all(db, campaign_id, now, jobs=3) == [numbers[1], numbers[3], numbers[4]]
