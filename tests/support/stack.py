@@ -114,13 +114,13 @@ class Stack:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
             )
-            deadline = time.monotonic() + timeout
-            while process.poll() is None and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-            if process.poll() is None:
+            try:
+                # The exit itself is the condition, waited on with a deadline (no polling).
+                await asyncio.to_thread(process.wait, timeout)
+            except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
-                raise AssertionError(f"{name} still running after {timeout} s")
+                raise AssertionError(f"{name} still running after {timeout} s") from None
         return process.returncode, log_path.read_text(errors="replace")
 
     async def _launch(self, module: str, name: str, env: dict[str, str]) -> Service:
