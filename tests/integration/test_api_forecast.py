@@ -7,7 +7,6 @@ test_api_eligibility; no dispatcher runs, so the campaign's share is what a test
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -16,8 +15,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from services.api.app import create_app
-from shared.settings import Settings
+from tests.integration import test_api_eligibility
 from tests.integration.test_api_eligibility import (
     OPEN_NOW,
     give_lines,
@@ -25,36 +23,19 @@ from tests.integration.test_api_eligibility import (
     local_minute,
     window,
 )
-from tests.support.api_client import TEST_API_KEY
+from tests.integration.test_api_eligibility import campaign as started_campaign
 from tests.support.numbers import fresh_numbers
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 Client = TestClient  # type: ignore[type-arg]
-AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
-
-_CREATED: list[str] = []
-
-
-@pytest.fixture
-async def client(
-    aiohttp_client: Callable[..., Awaitable[Client]], settings: Settings
-) -> AsyncIterator[Client]:
-    client = await aiohttp_client(create_app(settings), headers=AUTH)
-    yield client
-    while _CREATED:
-        await client.post(f"/api/v1/campaigns/{_CREATED.pop()}/cancel")
+#: The eligibility tests' app client, which cancels the campaigns a test started.
+client = test_api_eligibility.client
 
 
 async def campaign(client: Client, hours: dict[str, str], numbers: list[str]) -> str:
-    body = {"name": "forecast", "phoneNumbers": numbers, "businessHours": hours}
-    response = await client.post("/api/v1/campaigns", json=body)
-    assert response.status == 201, await response.text()
-    campaign_id = str((await response.json())["id"])
-    _CREATED.append(campaign_id)
-    started = await client.post(f"/api/v1/campaigns/{campaign_id}/start")
-    assert started.status == 200, await started.text()
-    return campaign_id
+    """A started campaign (cancelled after the test by the shared `client` fixture)."""
+    return str((await started_campaign(client, hours, numbers))["id"])
 
 
 async def forecast(client: Client, campaign_id: str) -> dict[str, Any]:
