@@ -110,7 +110,9 @@ CREATE TABLE public.campaign_zone_groups (
     settings_version integer DEFAULT 0 NOT NULL,
     open_until timestamp with time zone,
     opens_at timestamp with time zone,
-    recheck_at timestamp with time zone DEFAULT '-infinity'::timestamp with time zone NOT NULL
+    recheck_at timestamp with time zone DEFAULT '-infinity'::timestamp with time zone NOT NULL,
+    cap_attempts integer[] DEFAULT '{}'::integer[] NOT NULL,
+    cap_hours integer[] DEFAULT '{}'::integer[] NOT NULL
 );
 
 CREATE TABLE public.campaigns (
@@ -145,6 +147,7 @@ CREATE TABLE public.campaigns (
     auto_start boolean DEFAULT false NOT NULL,
     retry_outcomes jsonb DEFAULT '{}'::jsonb NOT NULL,
     retry_jitter_ratio double precision DEFAULT 0 NOT NULL,
+    contact_policy jsonb DEFAULT '{}'::jsonb NOT NULL,
     CONSTRAINT campaigns_allowed_lines_check CHECK ((allowed_lines >= 0)),
     CONSTRAINT campaigns_callback_retry_delay_ms_check CHECK ((callback_retry_delay_ms >= 0)),
     CONSTRAINT campaigns_callback_timeout_ms_check CHECK ((callback_timeout_ms > 0)),
@@ -189,7 +192,8 @@ CREATE TABLE public.final_call_counts (
     retries bigint NOT NULL,
     talked bigint NOT NULL,
     talk_seconds bigint NOT NULL,
-    counted_at timestamp with time zone DEFAULT now() NOT NULL
+    counted_at timestamp with time zone DEFAULT now() NOT NULL,
+    suppressed bigint DEFAULT 0 NOT NULL
 );
 
 CREATE TABLE public.idempotency_keys (
@@ -210,6 +214,13 @@ CREATE TABLE public.line_slots (
 )
 WITH (autovacuum_vacuum_scale_factor='0.0', autovacuum_vacuum_threshold='1000');
 
+CREATE TABLE public.number_dials (
+    phone_number text NOT NULL,
+    started timestamp with time zone[] NOT NULL,
+    over_cap boolean DEFAULT false NOT NULL,
+    CONSTRAINT number_dials_within_caps CHECK ((NOT over_cap))
+);
+
 CREATE TABLE public.queue_removals (
     campaign_id uuid NOT NULL,
     requested_at timestamp with time zone DEFAULT now() NOT NULL
@@ -222,6 +233,15 @@ CREATE TABLE public.recounts_due (
 CREATE TABLE public.schema_migrations (
     name text NOT NULL,
     applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE public.suppressions (
+    phone_number text NOT NULL,
+    campaign_id uuid,
+    reason text,
+    source_call_id uuid,
+    expires_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 CREATE TABLE public.workers (
@@ -279,6 +299,9 @@ ALTER TABLE ONLY public.idempotency_keys
 ALTER TABLE ONLY public.line_slots
     ADD CONSTRAINT line_slots_pkey PRIMARY KEY (slot);
 
+ALTER TABLE ONLY public.number_dials
+    ADD CONSTRAINT number_dials_pkey PRIMARY KEY (phone_number);
+
 ALTER TABLE ONLY public.queue_removals
     ADD CONSTRAINT queue_removals_pkey PRIMARY KEY (campaign_id);
 
@@ -333,6 +356,8 @@ CREATE INDEX campaigns_scheduled ON public.campaigns USING btree (status) WHERE 
 
 CREATE INDEX idempotency_keys_by_age ON public.idempotency_keys USING btree (created_at);
 
+CREATE UNIQUE INDEX suppressions_one_per_list ON public.suppressions USING btree (phone_number, campaign_id) NULLS NOT DISTINCT;
+
 CREATE TRIGGER call_attempts_write_once BEFORE UPDATE ON public.call_attempts FOR EACH ROW EXECUTE FUNCTION public.call_attempts_write_once();
 
 ALTER TABLE ONLY public.call_attempts
@@ -346,3 +371,6 @@ ALTER TABLE ONLY public.campaign_zone_groups
 
 ALTER TABLE ONLY public.final_call_counts
     ADD CONSTRAINT final_call_counts_campaign_id_fkey FOREIGN KEY (campaign_id) REFERENCES public.campaigns(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.suppressions
+    ADD CONSTRAINT suppressions_campaign_id_fkey FOREIGN KEY (campaign_id) REFERENCES public.campaigns(id) ON DELETE CASCADE;

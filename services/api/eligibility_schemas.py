@@ -4,7 +4,7 @@ campaign's inventory."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -27,12 +27,20 @@ ReasonCodeOut = Literal[
     "CALL_IN_PROGRESS",
     "LINES_BUSY",
     "FINAL",
+    "SUPPRESSED",
+    "FREQUENCY_CAP",
 ]
 
 
 class ReasonOut(ResponseBody):
     code: ReasonCodeOut = Field(description="Stable, for programs")
     detail: str = Field(description="For people: names the zone, local time and rule")
+    details: dict[str, Any] | None = Field(
+        None,
+        description="FREQUENCY_CAP only: the cap that holds the number ({maxAttempts,"
+        " periodHours}) and the starts of the attempts that count against it"
+        " (countedAttempts, oldest first)",
+    )
 
 
 class EligibilityOut(ResponseBody):
@@ -68,7 +76,9 @@ class InventoryOut(ResponseBody):
         " notBefore/expiresAt), else the first time-based rule that closes its zone group now"
         " (UNKNOWN_TIMEZONE, CAMPAIGN_NOT_STARTED_YET, CAMPAIGN_ENDED, RESTRICTED_PERIOD,"
         " OUTSIDE_CAMPAIGN_WINDOW, OUTSIDE_POLICY_HOURS, HOLIDAY), else CALL_IN_PROGRESS when"
-        " another live call holds the number. Only reasons that hold for some number are listed"
+        " another live call holds the number, else FREQUENCY_CAP (a cap across campaigns holds"
+        " it back), else SUPPRESSED (on a do-not-call list: the claim ends it when it reaches"
+        " it). Only reasons that hold for some number are listed"
     )
     final: dict[str, int] = Field(
         description="Numbers in a final state, by status (COMPLETED, PERMANENTLY_FAILED, CANCELLED)"

@@ -7,22 +7,27 @@ from datetime import datetime
 from typing import Any, Literal
 
 from services.api.operations.ingestion import ImportReport
+from services.api.operations.suppressions import LoadReport
 from services.api.schemas import (
     AttemptOut,
     BusinessHoursOut,
     CallOut,
     CampaignMetrics,
     CampaignOut,
+    ContactPolicyOut,
     ImportResult,
     InvalidLineOut,
     OutcomeRetryOut,
     RetryConfigOut,
 )
+from services.api.suppression_schemas import SuppressionOut, SuppressionReport
 from shared.domain.business_hours import format_clock, format_days
 from shared.domain.calling import TimezoneMode
 from shared.domain.campaign import Campaign
+from shared.domain.frequency_caps import caps_to_json
 from shared.domain.statuses import CallStatus, CampaignStatus
 from shared.repositories.call_counts import CallCounts
+from shared.repositories.suppressions import Entry
 
 
 def campaign_out(
@@ -71,6 +76,7 @@ def campaign_out(
         start_at=campaign.start_at,
         end_at=campaign.end_at,
         auto_start=campaign.auto_start,
+        contact_policy=ContactPolicyOut(frequency_caps=caps_to_json(campaign.frequency_caps)),
         next_dial_at=next_dial_at,
         metrics=CampaignMetrics(
             total_calls=counts.total,
@@ -80,6 +86,7 @@ def campaign_out(
             failed_calls=counts[CallStatus.FAILED],
             permanently_failed_calls=counts[CallStatus.PERMANENTLY_FAILED],
             cancelled_calls=counts[CallStatus.CANCELLED],
+            suppressed_calls=counts.suppressed,
             total_retries=counts.total_retries,
         ),
         created_at=campaign.created_at,
@@ -150,6 +157,7 @@ def import_result(report: ImportReport, campaign_status: CampaignStatus) -> Impo
         total_imported=report.total_imported,
         duplicates_skipped=report.duplicates_skipped,
         invalid_skipped=report.invalid_skipped,
+        suppressed=report.suppressed,
         status=status,
         campaign_status=campaign_status.value,
         invalid_lines=[
@@ -157,4 +165,29 @@ def import_result(report: ImportReport, campaign_status: CampaignStatus) -> Impo
             for bad in report.invalid_lines
         ],
         invalid_lines_truncated=report.invalid_lines_truncated,
+    )
+
+
+def suppression_report(report: LoadReport) -> SuppressionReport:
+    """What adding numbers to a do-not-call list did."""
+    return SuppressionReport(
+        total_received=report.total_received,
+        added=report.added,
+        already_present=report.already_present,
+        invalid_skipped=report.invalid_skipped,
+        invalid_lines=[
+            InvalidLineOut(line=bad.line, value=bad.value, reason=bad.reason)
+            for bad in report.invalid_lines
+        ],
+    )
+
+
+def suppression_out(entry: Entry) -> SuppressionOut:
+    return SuppressionOut(
+        phone_number=entry.phone_number,
+        campaign_id=entry.campaign_id,
+        reason=entry.reason,
+        source_call_id=entry.source_call_id,
+        expires_at=entry.expires_at,
+        created_at=entry.created_at,
     )

@@ -30,6 +30,13 @@ from shared.domain.calling.spec import (
     check_calendars,
     check_daily_hours,
 )
+from shared.domain.frequency_caps import (
+    MAX_CAPS,
+    MAX_PERIOD_HOURS,
+    FrequencyCapSpec,
+    caps_of,
+    caps_to_json,
+)
 from shared.domain.retry_policy import MAX_RETRY_DELAY_MS
 from shared.messages.telephony import ProviderStatus
 from shared.settings import MAX_CALLBACK_TIMEOUT_MS
@@ -329,6 +336,36 @@ CallsPerSecond = Annotated[
 ]
 
 
+class FrequencyCapIn(RequestBody):
+    max_attempts: Annotated[int, Field(ge=1, le=1000), JSON_INTEGER] = Field(
+        description="Attempts one number may get within the period, across every campaign"
+    )
+    period_hours: Annotated[int, Field(ge=1, le=MAX_PERIOD_HOURS), JSON_INTEGER] = Field(
+        description="The period, in hours, counted back from each dial"
+    )
+
+
+class ContactPolicyIn(RequestBody):
+    frequency_caps: list[FrequencyCapIn] = Field(
+        default_factory=list,
+        max_length=MAX_CAPS,
+        description="Caps on how often one number is called, counting the attempts of every"
+        " campaign and single call that reached or may have reached the carrier; they apply"
+        " on top of the calling policy's, so a campaign can only be stricter",
+        examples=[[{"maxAttempts": 3, "periodHours": 24}]],
+    )
+
+    def to_json(self) -> dict[str, Any]:
+        caps = caps_of(FrequencyCapSpec(**c.model_dump()) for c in self.frequency_caps)
+        return {"frequencyCaps": caps_to_json(caps)} if caps else {}
+
+
+class ContactPolicyOut(ResponseBody):
+    frequency_caps: list[dict[str, int]] = Field(
+        description="The campaign's own caps: [{maxAttempts, periodHours}]"
+    )
+
+
 class CampaignCreate(RequestBody):
     model_config = ConfigDict(json_schema_extra=ONE_LIST_OF_NUMBERS)
 
@@ -367,6 +404,7 @@ class CampaignCreate(RequestBody):
         " (CAMPAIGN_ENDED) and the campaign COMPLETED once its live calls end",
     )
     auto_start: bool = Field(False, description="Start by itself at startAt (needs startAt)")
+    contact_policy: ContactPolicyIn | None = None
 
     _contacts_are_a_list = field_validator("contacts")(_not_null)
 
@@ -402,6 +440,9 @@ class CampaignPatch(RequestBody):
     start_at: ScheduleInstant | None = Field(None, description="null removes it")
     end_at: ScheduleInstant | None = Field(None, description="null removes it")
     auto_start: bool | None = None
+    contact_policy: ContactPolicyIn | None = Field(
+        None, description="Replaces the whole contact policy (null: none)"
+    )
 
 
 class ImportBatch(RequestBody):
@@ -449,6 +490,11 @@ class CallbackIn(RequestBody):
     status: ProviderStatus
     duration_seconds: Annotated[int, Field(ge=0, le=86_400), JSON_INTEGER] | None = None
     failure_reason: str | None = Field(None, max_length=500)
+    opt_out: bool = Field(
+        False,
+        description="true: the recipient asked not to be called again; the number goes on"
+        " the global do-not-call list (reason OPT_OUT, this call as its source)",
+    )
 
     @field_validator("status", mode="before")
     @classmethod
@@ -506,6 +552,10 @@ class CampaignMetrics(ResponseBody):
     failed_calls: int
     permanently_failed_calls: int
     cancelled_calls: int
+    suppressed_calls: int = Field(
+        description="Of the cancelled calls, those ended because the number is on a"
+        " do-not-call list (failureReason SUPPRESSED)"
+    )
     total_retries: int
 
 
@@ -524,6 +574,7 @@ class CampaignOut(ResponseBody):
     start_at: datetime | None
     end_at: datetime | None
     auto_start: bool
+    contact_policy: ContactPolicyOut
     next_dial_at: datetime | None = Field(
         description="Running: when the calling rules next allow a number (now when some"
         " number may be dialled now); null when none opens within a year, or not running"
@@ -598,6 +649,10 @@ class ImportResult(ResponseBody):
     total_imported: int
     duplicates_skipped: int
     invalid_skipped: int
+    suppressed: int = Field(
+        description="Numbers imported and ended at once (CANCELLED, failureReason SUPPRESSED):"
+        " they are on the global do-not-call list or the campaign's"
+    )
     status: Literal["IMPORTED", "PARTIALLY_IMPORTED", "NOTHING_IMPORTED"] = Field(
         description="IMPORTED: every number received was added; PARTIALLY_IMPORTED: some were"
         " skipped as invalid or duplicate; NOTHING_IMPORTED: none was added"

@@ -1,4 +1,5 @@
-"""Database upkeep by the active dispatcher: expired idempotency keys, and vacuuming the hot
+"""Database upkeep by the active dispatcher: expired idempotency keys, dead letters and
+do-not-call entries, the dial counts of numbers no cap counts any more, and vacuuming the hot
 tables when the server's autovacuum is off.
 
 Calls and attempts change state several times each; without vacuum their indexes fill with
@@ -10,16 +11,19 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import asyncpg
 import structlog
 
 from shared.repositories.dead_letters import forget_old_dead_letters
 from shared.repositories.idempotency_keys import forget_old_keys
+from shared.repositories.number_dials import forget_old_dials
+from shared.repositories.suppressions import forget_expired
 
 log = structlog.get_logger()
 
-HOT_TABLES = ("calls", "call_attempts", "campaigns", "line_slots")
+HOT_TABLES = ("calls", "call_attempts", "campaigns", "line_slots", "number_dials")
 #: Vacuum a table once its dead rows pass this share of its live rows (or 5,000).
 DEAD_ROW_SHARE = 0.1
 MIN_DEAD_ROWS = 5000
@@ -55,8 +59,9 @@ async def tables_needing_vacuum(conn: asyncpg.Connection) -> list[VacuumNeed]:
 
 
 async def keep_database_tidy(pool: asyncpg.Pool, interval_s: float) -> None:
-    """Every `interval_s`: forget idempotency keys past their day and dead letters past their
-    fortnight, and vacuum and analyse the hot tables that need it."""
+    """Every `interval_s`: forget idempotency keys past their day, dead letters past their
+    fortnight, expired do-not-call entries and dial counts older than any cap; and vacuum and
+    analyse the hot tables that need it."""
     warned = False
     while True:
         await asyncio.sleep(interval_s)
@@ -66,6 +71,11 @@ async def keep_database_tidy(pool: asyncpg.Pool, interval_s: float) -> None:
                     log.info("idempotency keys expired", keys=forgotten)
                 if removed := await forget_old_dead_letters(conn):
                     log.info("old dead letters removed", dead_letters=removed)
+                now = datetime.now(UTC)
+                if expired := await forget_expired(conn, now):
+                    log.info("expired do-not-call entries removed", entries=expired)
+                if idle := await forget_old_dials(conn, now):
+                    log.info("dial counts of numbers not called for a month removed", numbers=idle)
                 for need in await tables_needing_vacuum(conn):
                     if not warned:
                         log.warning("autovacuum is off on this server; vacuuming hot tables")

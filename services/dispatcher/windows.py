@@ -38,6 +38,9 @@ async def refresh_windows(
         window = group_window(
             campaign.calling_rules, policy, Recipient(row.zones, row.regions, row.country), now
         )
+        caps = set(campaign.frequency_caps)
+        if policy is not None:
+            caps.update(policy.caps_for(row.country, row.regions))
         change = window.until if window.open else window.next_opening
         recheck = min(change, now + LONGEST_RECHECK) if change else now + LONGEST_RECHECK
         computed.append(
@@ -49,6 +52,7 @@ async def refresh_windows(
                 open_until=(window.until or now + LONGEST_RECHECK * 2) if window.open else None,
                 opens_at=None if window.open else window.next_opening,
                 recheck_at=recheck,
+                caps=tuple(sorted(caps)),
             )
         )
     await write_windows(conn, computed)

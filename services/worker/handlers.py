@@ -63,6 +63,9 @@ async def lease_line(job: LeaseLine, deps: Deps) -> None:
                 log.info("adopted the attempt of a redelivered job", call_id=str(adopted.call_id))
                 await deps.held.wait(adopted)
             continue
+        if started is NoDial.NUMBERS_BARRED:
+            deps.metrics.claims.labels(started.name.lower()).inc()
+            continue
         if isinstance(started, NoDial):
             deps.metrics.claims.labels(started.name.lower()).inc()
             log.debug("line released", reason=started.value)
@@ -126,6 +129,7 @@ async def _dial(started: StartedAttempt, deps: Deps) -> None:
         metrics.dials.labels("unavailable").inc()
         log.warning("call not placed, provider unavailable", reason=exc.detail)
         await _end_by_worker(started.ref, Ending(AttemptOutcome.NOT_PLACED, exc.detail), deps)
+        await deps.writes.uncount_unplaced(started.ref)
     except ProviderOutcomeUnknown as exc:
         metrics.dials.labels("unknown").inc()
         # The call may be ringing: never dial this attempt again. Its callback or the

@@ -22,6 +22,7 @@ from shared.repositories.attempts import (
 )
 from shared.repositories.claims import start_attempts
 from shared.repositories.endings import apply_provider_reports, end_attempt
+from shared.repositories.number_dials import forget_unplaced
 
 
 class AttemptWrites:
@@ -84,3 +85,8 @@ class AttemptWrites:
         """End an attempt the worker itself settled (a refused or unplaced dial)."""
         async with self._pool.acquire() as conn:
             return await end_attempt(conn, ref, ending, self._clock())
+
+    async def uncount_unplaced(self, ref: AttemptRef) -> None:
+        """An attempt the provider never placed does not count against its number's caps."""
+        async with self._pool.acquire() as conn:
+            await forget_unplaced(conn, ref.call_id, ref.attempt_no)

@@ -41,10 +41,13 @@ class StartedAttempt:
 
 class NoDial(Enum):
     """Why a job started no attempt. The job is dropped (the dispatcher issues new ones),
-    except for JOB_STARTED: the job waits for the attempt it already has."""
+    except for JOB_STARTED: the job waits for the attempt it already has, and NUMBERS_BARRED:
+    the job claims again."""
 
     NO_FREE_LINE = "campaign not running, or all its lines busy"
     #: Also: no number the calling rules allow now.
     NOTHING_TO_DIAL = "no number is due"
     RULES_CHANGED = "the campaign's settings changed since they were read"
     JOB_STARTED = "this job (a redelivery) has an attempt that has not ended"
+    #: The numbers the claim took were suppressed, and ended so: others may be due.
+    NUMBERS_BARRED = "the numbers taken were on a do-not-call list"

@@ -13,6 +13,7 @@ from uuid import UUID
 from shared.domain.business_hours import BusinessHours, format_clock, format_days
 from shared.domain.calling.rules import CampaignCallingRules
 from shared.domain.calling.spec import CampaignCallingSpec
+from shared.domain.frequency_caps import FrequencyCap, caps_from_json
 from shared.domain.retry_policy import RetryConfig, outcomes_from_json
 from shared.domain.statuses import CampaignStatus
 
@@ -47,6 +48,13 @@ class Campaign:
     start_at: datetime | None = None
     end_at: datetime | None = None
     auto_start: bool = False
+    #: {"frequencyCaps": [...]}, in the API's camelCase: see `frequency_caps`.
+    contact_policy: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def frequency_caps(self) -> tuple[FrequencyCap, ...]:
+        """The campaign's own caps (the policy's apply on top)."""
+        return _caps(json.dumps(self.contact_policy.get("frequencyCaps") or [], sort_keys=True))
 
     @property
     def is_single_calls(self) -> bool:
@@ -90,6 +98,7 @@ class Campaign:
             start_at=row["start_at"],
             end_at=row["end_at"],
             auto_start=row["auto_start"],
+            contact_policy=row["contact_policy"],
         )
 
 
@@ -148,3 +157,8 @@ def _calling_rules(
         }
     )
     return spec.to_rules()
+
+
+@lru_cache(maxsize=1024)
+def _caps(caps_json: str) -> tuple[FrequencyCap, ...]:
+    return caps_from_json(json.loads(caps_json))

@@ -53,6 +53,23 @@ def normalize(raw: str, default_region: str = "US") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def normalize_for_list(raw: str, default_region: str = "US") -> str:
+    """`raw` as a do-not-call list holds it: E.164, as `normalize` writes it, but a number
+    already in E.164 is taken as written without the numbering-plan check (the plan data
+    may lag behind a new range, and a request not to be called must never be refused for
+    that; an entry no call has simply never matches). InvalidPhoneNumber for anything that is
+    not a phone number."""
+    return written_e164(raw) or normalize(raw, default_region)
+
+
+def written_e164(raw: str) -> str | None:
+    """`raw` without its separators, when that is E.164 in form; else None."""
+    compact = _SEPARATORS.sub("", raw.strip())
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    return compact if _E164.match(compact) else None
+
+
 def is_valid_number(number: PhoneNumber) -> bool:
     """phonenumbers.is_valid_number, without its second look in the commonest case.
 

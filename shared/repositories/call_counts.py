@@ -16,6 +16,7 @@ import asyncpg
 
 from shared.domain.statuses import CallStatus
 from shared.repositories.sql import FINAL_CALL_STATUSES_SQL, FINAL_CAMPAIGN_STATUSES_SQL
+from shared.repositories.suppressions import SUPPRESSED
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class CallCounts:
     #: Answered calls that reported a duration, and their durations added up.
     talked: int = 0
     talk_seconds: int = 0
+    #: Calls ended because their number is on a do-not-call list (CANCELLED, SUPPRESSED).
+    suppressed: int = 0
 
     @property
     def total(self) -> int:
@@ -44,6 +47,7 @@ class CallCounts:
             self.total_retries + other.total_retries,
             self.talked + other.talked,
             self.talk_seconds + other.talk_seconds,
+            self.suppressed + other.suppressed,
         )
 
 
@@ -52,7 +56,9 @@ _COUNT_COLUMNS = f"""
     c.status, count(*) AS n, sum(greatest(c.dial_count - 1, 0)) AS retries,
     count(c.call_duration_seconds) FILTER (WHERE c.status = '{CallStatus.COMPLETED}') AS talked,
     coalesce(sum(c.call_duration_seconds)
-             FILTER (WHERE c.status = '{CallStatus.COMPLETED}'), 0) AS talk_seconds
+             FILTER (WHERE c.status = '{CallStatus.COMPLETED}'), 0) AS talk_seconds,
+    count(*) FILTER (WHERE c.status = '{CallStatus.CANCELLED}'
+                     AND c.failure_reason = '{SUPPRESSED}') AS suppressed
 """
 
 
@@ -63,11 +69,12 @@ def _add_rows(counts: dict[UUID, CallCounts], rows: Sequence[asyncpg.Record]) ->
             int(r["retries"] or 0),
             int(r["talked"] or 0),
             int(r["talk_seconds"] or 0),
+            int(r["suppressed"] or 0),
         )
         counts[r["campaign_id"]] = counts[r["campaign_id"]] + one
 
 
-_KEPT = "campaign_id, by_status::text AS by_status, retries, talked, talk_seconds"
+_KEPT = "campaign_id, by_status::text AS by_status, retries, talked, talk_seconds, suppressed"
 
 
 def _from_kept(r: asyncpg.Record) -> CallCounts:
@@ -76,6 +83,7 @@ def _from_kept(r: asyncpg.Record) -> CallCounts:
         int(r["retries"]),
         int(r["talked"]),
         int(r["talk_seconds"]),
+        int(r["suppressed"]),
     )
 
 
@@ -151,12 +159,13 @@ async def count_finished_campaigns(conn: asyncpg.Connection, limit: int = 20) ->
             FROM calls c JOIN due d ON d.id = c.campaign_id
             GROUP BY c.campaign_id, c.status
         )
-        INSERT INTO final_call_counts (campaign_id, by_status, retries, talked, talk_seconds)
+        INSERT INTO final_call_counts (campaign_id, by_status, retries, talked, talk_seconds,
+                                       suppressed)
         SELECT d.id,
                coalesce(jsonb_object_agg(c.status, c.n) FILTER (WHERE c.status IS NOT NULL),
                         '{{}}'::jsonb),
                coalesce(sum(c.retries), 0), coalesce(sum(c.talked), 0),
-               coalesce(sum(c.talk_seconds), 0)
+               coalesce(sum(c.talk_seconds), 0), coalesce(sum(c.suppressed), 0)
         FROM due d LEFT JOIN counted c ON c.campaign_id = d.id
         GROUP BY d.id
         ON CONFLICT (campaign_id) DO NOTHING

@@ -40,19 +40,23 @@ async def insert_single_call(
     attributes: dict[str, str] | None = None,
     zone_group_id: int | None = None,
     validity: tuple[datetime | None, datetime | None] = (None, None),
+    ended_as: str | None = None,
 ) -> asyncpg.Record:
-    """A call outside any list (not deduplicated), its zone group known to the campaign."""
+    """A call outside any list (not deduplicated), its zone group known to the campaign;
+    CANCELLED with the reason `ended_as` when given (a suppressed number)."""
     call_id = uuid4()
     await conn.execute(
         "INSERT INTO calls (id, campaign_id, phone_number, status, deduplicate, attributes,"
-        " zone_group_id, not_before, expires_at)"
-        f" VALUES ($1, $2, $3, '{CallStatus.PENDING}', false, $4, $5, $6, $7)",
+        " zone_group_id, not_before, expires_at, failure_reason)"
+        f" VALUES ($1, $2, $3, CASE WHEN $8::text IS NULL THEN '{CallStatus.PENDING}'"
+        f" ELSE '{CallStatus.CANCELLED}' END, false, $4, $5, $6, $7, $8)",
         call_id,
         campaign_id,
         number,
         attributes,
         zone_group_id,
         *validity,
+        ended_as,
     )
     if zone_group_id is not None:
         await register_groups(conn, campaign_id, [zone_group_id])
@@ -139,3 +143,10 @@ async def count_calls(
         status.value if status else None,
     )
     return count
+
+
+async def phone_number_of(conn: asyncpg.Connection, call_id: UUID) -> str | None:
+    number: str | None = await conn.fetchval(
+        "SELECT phone_number FROM calls WHERE id = $1", call_id
+    )
+    return number

@@ -27,7 +27,7 @@ COLUMNS = """
     callback_timeout_ms, window_start_minute, window_end_minute, timezone, allowed_days,
     in_flight, settings_version, allowed_lines, calls_per_second, created_at, updated_at,
     started_at, finished_at, calling, start_at, end_at, auto_start, retry_outcomes,
-    retry_jitter_ratio
+    retry_jitter_ratio, contact_policy
 """
 
 #: Calls that no attempt is dialling: new, or failed with a retry to come.
@@ -48,6 +48,8 @@ class NewCampaign:
     status: CampaignStatus = CampaignStatus.PENDING
     calls_per_second: float | None = None
     schedule: Schedule = field(default_factory=lambda: Schedule({}))
+    #: {"frequencyCaps": [...]}, in the API's camelCase; {} for none.
+    contact_policy: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -68,10 +70,10 @@ async def insert_campaign(conn: asyncpg.Connection, new: NewCampaign) -> Campaig
             sync_initial_backoff_ms, sync_backoff_multiplier, callback_retry_delay_ms,
             callback_timeout_ms, window_start_minute, window_end_minute, timezone, allowed_days,
             calls_per_second, started_at, calling, start_at, end_at, auto_start,
-            retry_outcomes, retry_jitter_ratio
+            retry_outcomes, retry_jitter_ratio, contact_policy
         ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
                   CASE WHEN $5 = '{CampaignStatus.IN_PROGRESS}' THEN now() END,
-                  $18, $19, $20, $21, $22, $23)
+                  $18, $19, $20, $21, $22, $23, $24)
         RETURNING {COLUMNS}
         """,
         uuid4(),
@@ -97,6 +99,7 @@ async def insert_campaign(conn: asyncpg.Connection, new: NewCampaign) -> Campaig
         new.schedule.auto_start,
         outcomes_to_json(new.retry.outcomes),
         new.retry.jitter_ratio,
+        dict(new.contact_policy),
     )
     return Campaign.from_row(row)
 
@@ -176,6 +179,8 @@ class CampaignChanges:
     clear_calls_per_second: bool = False
     #: Replaces the whole schedule when given (the caller merges what the PATCH left out).
     schedule: Schedule | None = None
+    #: Replaces the whole contactPolicy when given.
+    contact_policy: Mapping[str, Any] | None = None
 
     @property
     def changes_dialling(self) -> bool:
@@ -185,6 +190,7 @@ class CampaignChanges:
             self.hours,
             self.calls_per_second,
             self.schedule,
+            self.contact_policy,
         )
         return any(v is not None for v in changed) or self.clear_calls_per_second
 
@@ -221,6 +227,7 @@ async def update_campaign(
             auto_start = CASE WHEN $19 THEN $23 ELSE auto_start END,
             retry_outcomes = coalesce($24, retry_outcomes),
             retry_jitter_ratio = coalesce($25, retry_jitter_ratio),
+            contact_policy = coalesce($26, contact_policy),
             settings_version = settings_version + CASE WHEN $16 THEN 1 ELSE 0 END,
             updated_at = now()
         WHERE id = $1 AND kind = 'CAMPAIGN'
@@ -252,6 +259,7 @@ async def update_campaign(
         schedule.auto_start if schedule else None,
         outcomes_to_json(retry.outcomes) if retry else None,
         retry.jitter_ratio if retry else None,
+        dict(changes.contact_policy) if changes.contact_policy is not None else None,
     )
     if row is not None and changes.changes_dialling:
         await zone_windows.recheck_campaign(conn, campaign_id)
@@ -439,3 +447,13 @@ async def campaigns_with_removable_queue(conn: asyncpg.Connection) -> list[UUID]
 
 async def mark_queue_removed(conn: asyncpg.Connection, campaign_id: UUID) -> None:
     await conn.execute("UPDATE campaigns SET queue_removed_at = now() WHERE id = $1", campaign_id)
+
+
+async def campaign_exists(conn: asyncpg.Connection, campaign_id: UUID) -> bool:
+    """Whether a campaign (not the carrier of single calls) has this id."""
+    return bool(
+        await conn.fetchval(
+            f"SELECT EXISTS (SELECT 1 FROM campaigns WHERE id = $1 AND kind = '{CAMPAIGN}')",
+            campaign_id,
+        )
+    )

@@ -19,6 +19,8 @@ import asyncpg
 from shared.domain.attempts import AttemptRef, DialRules, NoDial, StartedAttempt
 from shared.domain.statuses import CallStatus, CampaignStatus
 from shared.repositories.live_calls import NOT_IN_LIVE_CALL
+from shared.repositories.number_dials import KEPT, any_caps, capped_now, count_since
+from shared.repositories.suppressions import SUPPRESSED, suppressed_now
 from shared.repositories.zone_windows import (
     callable_now,
     every_group_open,
@@ -26,6 +28,9 @@ from shared.repositories.zone_windows import (
     open_groups,
     valid_now,
 )
+
+#: The check that fails a claim that would take a number past a cap (migration 0015).
+_WITHIN_CAPS = "number_dials_within_caps"
 
 #: Slots the global line count is kept in (table line_slots, migration 0005).
 LINE_SLOTS = 16
@@ -39,6 +44,9 @@ _SLOT_PART = f"($7 / {LINE_SLOTS} + CASE WHEN slot < $7 % {LINE_SLOTS} THEN 1 EL
 _CALLABLE = callable_now("c", "$1", "$5", "$2")
 _OPEN_GROUPS = open_groups("$1", "$5", "$2")
 _EVERY_GROUP_OPEN = every_group_open("$1", "$5", "$2")
+#: Numbers whose caps are reached wait where they are: passed over by the scans, so that
+#: the numbers behind them are found. Looked up only when some group of the campaign has caps.
+_UNDER_CAPS = f"(NOT (SELECT yes FROM capping) OR NOT {capped_now('c', '$1', '$2')})"
 #: New numbers wanted: the jobs that have no number yet after the due retries.
 _FRESH_WANTED = "(SELECT count(*) FROM wanted) - (SELECT count(*) FROM due_retry)"
 #: Candidates read per wanted number when some group is closed (see fresh_candidate).
@@ -62,10 +70,12 @@ _CLAIM = f"""
     ), wanted AS (
         SELECT job_id, row_number() OVER (ORDER BY ord) AS rank
         FROM job WHERE job_id NOT IN (SELECT job_id FROM prior)
+    ), capping AS (
+        SELECT {any_caps("$1")} AS yes
     ), due_retry AS (
-        SELECT c.id, c.next_retry_at FROM calls c
+        SELECT c.id, c.next_retry_at, c.phone_number FROM calls c
         WHERE c.campaign_id = $1 AND c.status = '{CallStatus.FAILED}' AND c.next_retry_at <= $2
-          AND {_CALLABLE} AND {NOT_IN_LIVE_CALL}
+          AND {_CALLABLE} AND {NOT_IN_LIVE_CALL} AND {_UNDER_CAPS}
         ORDER BY c.next_retry_at LIMIT (SELECT count(*) FROM wanted) FOR UPDATE SKIP LOCKED
     ), every_group_open AS (
         SELECT {_EVERY_GROUP_OPEN} AS yes
@@ -77,6 +87,7 @@ _CLAIM = f"""
             SELECT c.id, c.seq FROM calls c
             WHERE c.campaign_id = $1 AND c.status = '{CallStatus.PENDING}'
               AND {group_of("c")} = g.zone_group_id AND {valid_now("c", "$2")}
+              AND {_UNDER_CAPS}
             ORDER BY c.seq LIMIT {_CANDIDATES} * ({_FRESH_WANTED})
         ) p
         ORDER BY p.seq LIMIT {_CANDIDATES} * ({_FRESH_WANTED})
@@ -85,26 +96,37 @@ _CLAIM = f"""
         -- check (a load registers its groups with its numbers, in one transaction, so this
         -- snapshot has the group of every number it sees). Some closed: the candidates
         -- above. Only one branch runs (each is gated by a one-time filter).
-        SELECT id, seq FROM (
-            SELECT c.id, c.seq FROM calls c
+        SELECT id, seq, phone_number FROM (
+            SELECT c.id, c.seq, c.phone_number FROM calls c
             WHERE c.campaign_id = $1 AND c.status = '{CallStatus.PENDING}'
-              AND {valid_now("c", "$2")} AND {NOT_IN_LIVE_CALL}
+              AND {valid_now("c", "$2")} AND {NOT_IN_LIVE_CALL} AND {_UNDER_CAPS}
             ORDER BY c.seq LIMIT {_FRESH_WANTED}
             FOR UPDATE SKIP LOCKED
         ) in_order WHERE (SELECT yes FROM every_group_open)
         UNION ALL
-        SELECT id, seq FROM (
-            SELECT c.id, c.seq FROM calls c
+        SELECT id, seq, phone_number FROM (
+            SELECT c.id, c.seq, c.phone_number FROM calls c
             WHERE c.id IN (SELECT id FROM fresh_candidate)
               AND c.status = '{CallStatus.PENDING}' AND {NOT_IN_LIVE_CALL}
             ORDER BY c.seq LIMIT {_FRESH_WANTED}
             FOR UPDATE OF c SKIP LOCKED
         ) by_group WHERE NOT (SELECT yes FROM every_group_open)
+    ), barred AS (
+        -- Suppressed numbers among those taken: they end here, in the statement that would
+        -- have dialled them, so a suppression is obeyed by every claim that starts after it.
+        SELECT id FROM (
+            SELECT id, phone_number FROM due_retry UNION ALL SELECT id, phone_number FROM fresh
+        ) t WHERE {suppressed_now("t", "$1", "$2")}
+    ), ended_barred AS (
+        UPDATE calls c SET status = '{CallStatus.CANCELLED}', failure_reason = '{SUPPRESSED}',
+            next_retry_at = NULL, updated_at = $2
+        WHERE c.id IN (SELECT id FROM barred)
+        RETURNING c.id
     ), picked AS (
         SELECT id, row_number() OVER (ORDER BY retry_at NULLS LAST, seq) AS rank FROM (
             SELECT id, next_retry_at AS retry_at, NULL::bigint AS seq FROM due_retry
             UNION ALL SELECT id, NULL, seq FROM fresh
-        ) p
+        ) p WHERE id NOT IN (SELECT id FROM barred)
     ), planned_slot AS (
         -- Read without locks: the first slots (from a random one on, so that claims seldom
         -- meet) whose room covers the picked numbers. Only those are then locked.
@@ -154,7 +176,26 @@ _CLAIM = f"""
             last_attempted_at = $2, next_retry_at = NULL, updated_at = $2
         FROM picked p, granted g
         WHERE c.id = p.id AND p.rank <= g.lines AND EXISTS (SELECT 1 FROM taken)
-        RETURNING c.id, c.campaign_id, c.phone_number, c.attempt_count, p.rank
+        RETURNING c.id, c.campaign_id, c.phone_number, c.attempt_count, c.zone_group_id, p.rank
+    ), dialled_caps AS (
+        SELECT d.phone_number, w.cap_attempts, w.cap_hours FROM dialled d
+        JOIN campaign_zone_groups w
+          ON w.campaign_id = $1 AND w.zone_group_id = {group_of("d")}
+        WHERE w.cap_attempts <> '{{}}'
+    ), counted AS (
+        -- Every dial counts for its number, capped or not (a cap counts what other campaigns
+        -- did). The row is locked and read as last committed: a claim that raced this one
+        -- for the number shows here, and a cap it fills fails the check on over_cap.
+        INSERT INTO number_dials AS n (phone_number, started)
+        SELECT phone_number, ARRAY[$2::timestamptz] FROM dialled
+        ON CONFLICT (phone_number) DO UPDATE SET
+            started = ARRAY(SELECT t FROM unnest(n.started) t WHERE t > $2 - {KEPT})
+                || $2::timestamptz,
+            over_cap = EXISTS (
+                SELECT 1 FROM dialled_caps x
+                CROSS JOIN LATERAL unnest(x.cap_attempts, x.cap_hours) AS cap (m, h)
+                WHERE x.phone_number = n.phone_number
+                  AND {count_since("n.started", "cap.h", "$2")} >= cap.m)
     ), recorded AS (
         INSERT INTO call_attempts (call_id, attempt_no, campaign_id, phone_number, job_id,
                                    worker_id, started_at, expected_callback_by, line_slot)
@@ -167,7 +208,8 @@ _CLAIM = f"""
     )
     SELECT j.job_id, j.job_id IN (SELECT job_id FROM prior) AS job_started,
            r.call_id, r.attempt_no, r.phone_number, k.status, k.settings_version,
-           (SELECT count(*) FROM picked) AS picked
+           (SELECT count(*) FROM picked) AS picked,
+           (SELECT count(*) FROM ended_barred) AS barred
     FROM job j CROSS JOIN campaigns k LEFT JOIN recorded r ON r.job_id = j.job_id
     WHERE k.id = $1
     ORDER BY j.ord
@@ -200,7 +242,11 @@ async def start_attempts(
     if len(job_ids) > 1:
         try:
             return await _claim(conn, rules, job_ids, worker_id, now, capacity, dial_window)
-        except asyncpg.UniqueViolationError:
+        except (
+            asyncpg.UniqueViolationError,
+            asyncpg.CheckViolationError,
+            asyncpg.CardinalityViolationError,
+        ):
             pass
     return [
         (await _claim_alone(conn, rules, job_id, worker_id, now, capacity, dial_window))
@@ -224,6 +270,12 @@ async def _claim_alone(
             if exc.constraint_name == "call_attempts_one_open_per_job":
                 return NoDial.JOB_STARTED
             if exc.constraint_name == "call_attempts_one_live_call_per_number":
+                continue
+            raise
+        except asyncpg.CheckViolationError as exc:
+            # Another claim gave the number its last attempt under a cap meanwhile: a new
+            # statement sees it, and passes the number over.
+            if exc.constraint_name == _WITHIN_CAPS:
                 continue
             raise
         return answer
@@ -271,4 +323,6 @@ def _answer(row: asyncpg.Record, rules: DialRules, started: int) -> StartedAttem
         return NoDial.RULES_CHANGED
     if row["status"] != CampaignStatus.IN_PROGRESS or row["picked"] > started:
         return NoDial.NO_FREE_LINE
+    if row["barred"]:
+        return NoDial.NUMBERS_BARRED
     return NoDial.NOTHING_TO_DIAL

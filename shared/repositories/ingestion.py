@@ -18,6 +18,7 @@ NEW_CALL_COLUMNS = (
     "zone_group_id",
     "not_before",
     "expires_at",
+    "failure_reason",
 )
 
 

@@ -15,6 +15,8 @@ import asyncpg
 
 from shared.domain.statuses import CallStatus
 from shared.repositories.live_calls import OPEN_ATTEMPT
+from shared.repositories.number_dials import any_caps, capped_now
+from shared.repositories.suppressions import suppressed_now
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class CallDialState:
     not_before: datetime | None = None
     expires_at: datetime | None = None
     place: GroupPlace = field(default_factory=lambda: GroupPlace((), (), None))
+    phone_number: str = ""
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ async def fetch_call_dial_state(conn: asyncpg.Connection, call_id: UUID) -> Call
     row = await conn.fetchrow(
         f"""
         SELECT c.id, c.campaign_id, c.status, c.next_retry_at, c.not_before, c.expires_at,
-               z.zones, z.regions, z.country,
+               c.phone_number, z.zones, z.regions, z.country,
                (SELECT a.call_id FROM call_attempts a
                 WHERE a.phone_number = c.phone_number AND {OPEN_ATTEMPT} LIMIT 1) AS held_by
         FROM calls c LEFT JOIN zone_groups z ON z.id = c.zone_group_id WHERE c.id = $1
@@ -64,6 +67,7 @@ async def fetch_call_dial_state(conn: asyncpg.Connection, call_id: UUID) -> Call
         row["not_before"],
         row["expires_at"],
         _place(row),
+        row["phone_number"],
     )
 
 
@@ -83,6 +87,10 @@ class GroupCounts:
     #: Within their own validity; of those, the ones whose number an open attempt holds.
     valid: int
     valid_but_held: int
+    #: Of the valid ones no attempt holds: those a frequency cap holds back, then those on a
+    #: do-not-call list (which the claim ends when it takes them).
+    capped: int = 0
+    suppressed: int = 0
 
 
 @dataclass(frozen=True)
@@ -105,7 +113,9 @@ class InventoryCounts:
 # they are read once into a hash rather than probed per call as the claim does for its few;
 # zone groups are a few hundred rows at most.
 _INVENTORY = f"""
-    WITH held AS (
+    WITH capping AS (
+        SELECT {any_caps("$1")} AS yes
+    ), held AS (
         SELECT DISTINCT a.phone_number FROM call_attempts a WHERE {OPEN_ATTEMPT}
     ), counted AS (
         SELECT c.status, coalesce(c.zone_group_id, 0) AS zone_group_id, count(*) AS calls,
@@ -114,13 +124,22 @@ _INVENTORY = f"""
                count(*) FILTER (WHERE f.ready AND NOT f.early AND f.late) AS expired,
                count(*) FILTER (
                    WHERE f.ready AND NOT f.early AND NOT f.late AND h.phone_number IS NOT NULL
-               ) AS held
+               ) AS held,
+               count(*) FILTER (WHERE g.free AND g.capped) AS capped,
+               count(*) FILTER (WHERE g.free AND NOT g.capped AND g.barred) AS suppressed
         FROM calls c LEFT JOIN held h ON h.phone_number = c.phone_number
         CROSS JOIN LATERAL (SELECT
             c.status = '{CallStatus.PENDING}'
                 OR (c.status = '{CallStatus.FAILED}' AND c.next_retry_at <= $2) AS ready,
             coalesce(c.not_before > $2, false) AS early,
             coalesce(c.expires_at <= $2, false) AS late) f
+        CROSS JOIN LATERAL (SELECT
+            f.ready AND NOT f.early AND NOT f.late AND h.phone_number IS NULL AS free) r
+        -- Looked up only for the numbers the claim would take but for them (CASE is lazy).
+        CROSS JOIN LATERAL (SELECT r.free,
+            CASE WHEN r.free AND (SELECT yes FROM capping)
+                 THEN {capped_now("c", "$1", "$2")} ELSE false END AS capped,
+            CASE WHEN r.free THEN {suppressed_now("c", "$1", "$2")} ELSE false END AS barred) g
         WHERE c.campaign_id = $1
         GROUP BY 1, 2
     )
@@ -148,12 +167,14 @@ async def campaign_inventory(
             continue
         group = row["zone_group_id"]
         places[group] = _place(row)
-        totals = groups.setdefault(group, [0, 0, 0, 0])
+        totals = groups.setdefault(group, [0, 0, 0, 0, 0, 0])
         not_yet, expired = row["not_yet_valid"], row["expired"]
         totals[0] += not_yet
         totals[1] += expired
         totals[2] += row["ready"] - not_yet - expired
         totals[3] += row["held"]
+        totals[4] += row["capped"]
+        totals[5] += row["suppressed"]
     return InventoryCounts(
         by_status,
         due,

@@ -14,6 +14,7 @@ from uuid import UUID
 
 import asyncpg
 
+from shared.domain.frequency_caps import FrequencyCap
 from shared.domain.statuses import CampaignStatus
 from shared.repositories.sql import FINAL_CAMPAIGN_STATUSES_SQL
 
@@ -111,6 +112,8 @@ class ComputedWindow:
     open_until: datetime | None
     opens_at: datetime | None
     recheck_at: datetime
+    #: Every frequency cap on the group's numbers in the campaign.
+    caps: tuple[FrequencyCap, ...] = ()
 
 
 async def due_windows(conn: asyncpg.Connection, now: datetime, limit: int) -> list[DueWindow]:
@@ -148,10 +151,12 @@ async def write_windows(conn: asyncpg.Connection, windows: Sequence[ComputedWind
     await conn.execute(
         """
         UPDATE campaign_zone_groups w SET settings_version = v.version,
-            open_until = v.open_until, opens_at = v.opens_at, recheck_at = v.recheck_at
+            open_until = v.open_until, opens_at = v.opens_at, recheck_at = v.recheck_at,
+            cap_attempts = v.cap_attempts::int[], cap_hours = v.cap_hours::int[]
         FROM unnest($1::uuid[], $2::smallint[], $3::int[], $4::timestamptz[],
-                    $5::timestamptz[], $6::timestamptz[])
-             AS v (campaign_id, zone_group_id, version, open_until, opens_at, recheck_at)
+                    $5::timestamptz[], $6::timestamptz[], $7::text[], $8::text[])
+             AS v (campaign_id, zone_group_id, version, open_until, opens_at, recheck_at,
+                   cap_attempts, cap_hours)
         JOIN campaigns k ON k.id = v.campaign_id AND k.settings_version = v.version
         WHERE w.campaign_id = v.campaign_id AND w.zone_group_id = v.zone_group_id
         """,
@@ -161,7 +166,15 @@ async def write_windows(conn: asyncpg.Connection, windows: Sequence[ComputedWind
         [w.open_until for w in windows],
         [w.opens_at for w in windows],
         [w.recheck_at for w in windows],
+        # Arrays of arrays of different lengths do not unnest: each group's caps go as the
+        # text of an int[] ('{3,7}').
+        [_int_array(c.max_attempts for c in w.caps) for w in windows],
+        [_int_array(c.period_hours for c in w.caps) for w in windows],
     )
+
+
+def _int_array(values: Iterable[int]) -> str:
+    return "{" + ",".join(str(v) for v in values) + "}"
 
 
 async def next_openings(

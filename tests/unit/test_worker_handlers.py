@@ -112,6 +112,7 @@ class FakeWrites:
         self.holder = holder
         self.ended: list[tuple[AttemptRef, Ending]] = []
         self.extended: list[tuple[AttemptRef, datetime]] = []
+        self.uncounted: list[AttemptRef] = []
 
     async def adopt_job_attempt(self, job_id: UUID) -> AttemptRef | None:
         return self.adopts
@@ -123,6 +124,9 @@ class FakeWrites:
     async def end_attempt(self, ref: AttemptRef, ending: Ending) -> EndEffect | None:
         self.ended.append((ref, ending))
         return effect(ref, worker_id=self.holder, call_status=CallStatus.FAILED)
+
+    async def uncount_unplaced(self, ref: AttemptRef) -> None:
+        self.uncounted.append(ref)
 
 
 class FakeDialRules:
@@ -289,6 +293,8 @@ async def test_a_transient_dial_failure_ends_its_attempt_as_not_placed() -> None
     assert writes.ended == [
         (attempt.ref, Ending(AttemptOutcome.NOT_PLACED, "carrier answered 503"))
     ]
+    # It never reached the carrier: it does not count against the number's caps.
+    assert writes.uncounted == [attempt.ref]
     # Before its retry, the attempt's deadline moved past the try.
     assert writes.extended == [
         (attempt.ref, NOW + DIAL_WINDOW + timedelta(milliseconds=RETRY.callback_timeout_ms))

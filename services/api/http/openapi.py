@@ -110,7 +110,10 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
                     "schema": {
                         "type": "object",
                         "required": ["file"],
-                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            **dict(endpoint.multipart_fields),
+                        },
                     }
                 }
             },

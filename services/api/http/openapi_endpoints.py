@@ -10,7 +10,11 @@ from pydantic import BaseModel
 
 from services.api.eligibility_schemas import EligibilityOut, InventoryOut
 from services.api.forecast_schemas import ForecastOut
-from services.api.http.pagination import CALL_PAGE_SIZE, CAMPAIGN_PAGE_SIZE
+from services.api.http.pagination import (
+    CALL_PAGE_SIZE,
+    CAMPAIGN_PAGE_SIZE,
+    SUPPRESSION_PAGE_SIZE,
+)
 from services.api.http.twilio_callback import TwilioStatusCallback
 from services.api.schemas import (
     CallbackIn,
@@ -25,6 +29,7 @@ from services.api.schemas import (
     SingleCallCreate,
 )
 from services.api.stats_schemas import CampaignStatsOut, GlobalMetricsOut
+from services.api.suppression_schemas import SuppressionOut, SuppressionReport, SuppressionsAdd
 from shared.domain.statuses import CallStatus, CampaignStatus
 from shared.twilio_protocol import CALLBACK_PATH as TWILIO_CALLBACK_PATH
 
@@ -54,6 +59,8 @@ class Endpoint:
     #: A body posted as application/x-www-form-urlencoded, as carriers post callbacks.
     form_body: type[BaseModel] | None = None
     multipart: bool = False
+    #: Text fields a multipart body may carry beside `file`, with their schemas.
+    multipart_fields: tuple[tuple[str, dict[str, Any]], ...] = ()
     params: tuple[Param, ...] = ()
     errors: tuple[int, ...] = ()
     public: bool = False
@@ -417,5 +424,102 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         " included. Progress (queued, initiated, ringing, in-progress) updates the attempt;"
         " completed, busy, no-answer, failed and canceled end it. Duplicates and late"
         " progress change nothing.",
+    ),
+    Endpoint(
+        "post",
+        "/api/v1/suppressions",
+        "addSuppressions",
+        "Put numbers on a do-not-call list (JSON)",
+        "Do-not-call lists",
+        ok_model=SuppressionReport,
+        body=SuppressionsAdd,
+        params=(IDEMPOTENCY,),
+        errors=(400, 404, 413, 422),
+        description="The global list, or a campaign's with `campaignId`. From the moment this"
+        " answers, no attempt starts to a listed number: the claim ends such a call CANCELLED"
+        " (failureReason SUPPRESSED) instead. One number that is not a phone number refuses"
+        " the whole request (422 naming it) unless `skipInvalid` is true.",
+    ),
+    Endpoint(
+        "post",
+        "/api/v1/suppressions/import",
+        "uploadSuppressions",
+        "Put numbers on a do-not-call list (CSV or text file)",
+        "Do-not-call lists",
+        ok_model=SuppressionReport,
+        multipart=True,
+        multipart_fields=(
+            ("reason", {"type": "string", "maxLength": 200}),
+            ("campaignId", {"type": "string", "format": "uuid"}),
+            ("expiresAt", {"type": "string", "format": "date-time"}),
+            ("skipInvalid", {"type": "boolean", "default": False}),
+        ),
+        errors=(400, 404, 413, 422),
+        description="Field `file`: one number a line, or a CSV whose header names the phone"
+        " column; a `reason` column gives a line its own reason. The other fields (or query"
+        " parameters of the same names) apply to every line. All or nothing, as the JSON form.",
+    ),
+    Endpoint(
+        "get",
+        "/api/v1/suppressions",
+        "listSuppressions",
+        "List a do-not-call list, in number order",
+        "Do-not-call lists",
+        ok_model=SuppressionOut,
+        ok_list=True,
+        ok_headers=LIST_HEADERS,
+        params=(
+            Param(
+                "campaignId",
+                "query",
+                {"type": "string", "format": "uuid"},
+                "A campaign's list; absent: the global list",
+            ),
+            Param(
+                "phoneNumber",
+                "query",
+                {"type": "string", "maxLength": 64},
+                "Only this number (in any written form)",
+            ),
+            *_paging(SUPPRESSION_PAGE_SIZE, "suppression-cursor"),
+        ),
+        errors=(422,),
+    ),
+    Endpoint(
+        "delete",
+        "/api/v1/suppressions/{phoneNumber}",
+        "deleteSuppression",
+        "Take a number off a do-not-call list",
+        "Do-not-call lists",
+        ok_status=204,
+        params=(
+            Param(
+                "phoneNumber",
+                "path",
+                {"type": "string", "maxLength": 64},
+                "The number, in any written form (URL-encode the +)",
+                True,
+            ),
+            Param(
+                "campaignId",
+                "query",
+                {"type": "string", "format": "uuid"},
+                "A campaign's list; absent: the global list",
+            ),
+        ),
+        errors=(404, 422),
+        description="Calls already ended SUPPRESSED stay ended.",
+    ),
+    Endpoint(
+        "post",
+        "/api/v1/calls/{id}/opt-out",
+        "optOutCall",
+        "The call's recipient asked not to be called again",
+        "Calls",
+        ok_model=SuppressionOut,
+        params=(CALL_ID,),
+        errors=(404,),
+        description="Puts the number on the global do-not-call list for ever, reason OPT_OUT,"
+        " with this call as its source. Repeating it changes nothing.",
     ),
 )

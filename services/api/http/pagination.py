@@ -19,6 +19,8 @@ MAX_PAGE_SIZE = 1000
 #: nothing, so fewer would hide older campaigns), 20 for a campaign's calls.
 CAMPAIGN_PAGE_SIZE = 100
 CALL_PAGE_SIZE = 20
+#: A do-not-call list's page.
+SUPPRESSION_PAGE_SIZE = 100
 TOTAL_COUNT_HEADER = "X-Total-Count"
 
 

@@ -57,12 +57,29 @@ async def spool_upload(request: web.Request, limit: int) -> IO[bytes]:
     413 once more than `limit` bytes arrived, 400 for a broken multipart body, 422 without a
     `file` field. Other fields are read past and dropped.
     """
+    spool, _ = await spool_upload_with_fields(request, limit, frozenset())
+    return spool
+
+
+#: The most a small text field beside the file may hold.
+FIELD_BYTES = 1024
+
+
+async def spool_upload_with_fields(
+    request: web.Request, limit: int, fields: frozenset[str]
+) -> tuple[IO[bytes], dict[str, str]]:
+    """As spool_upload, with the text of the small fields named in `fields` (422 when one is
+    longer than FIELD_BYTES)."""
     require_multipart(request)
     spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=IN_MEMORY_BYTES)  # noqa: SIM115
+    given: dict[str, str] = {}
     try:
         reader = await _read(request.multipart())
         found = False
         while (part := await _read(reader.next())) is not None:
+            if isinstance(part, BodyPartReader) and part.name in fields and not part.filename:
+                given[part.name] = await _small_field(part)
+                continue
             if found or not isinstance(part, BodyPartReader) or part.name != UPLOAD_FIELD:
                 await _read(part.release())
                 continue
@@ -80,7 +97,26 @@ async def spool_upload(request: web.Request, limit: int) -> IO[bytes]:
         spool.close()
         raise
     spool.seek(0)
-    return spool
+    return spool, given
+
+
+async def _small_field(part: BodyPartReader) -> str:
+    raw = bytearray()
+    while chunk := await _read(part.read_chunk(FIELD_BYTES + 1)):
+        raw += chunk
+        if len(raw) > FIELD_BYTES:
+            message = f"longer than {FIELD_BYTES} bytes"
+            raise InvalidInput(
+                f"field {part.name!r} is {message}",
+                errors=[{"field": part.name, "message": message}],
+            )
+    try:
+        return raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        message = "is not UTF-8 text"
+        raise InvalidInput(
+            f"field {part.name!r} {message}", errors=[{"field": part.name, "message": message}]
+        ) from None
 
 
 async def rows_of(spool: IO[bytes]) -> AsyncIterator[list[Row]]:

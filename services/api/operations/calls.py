@@ -12,6 +12,7 @@ from services.api.metrics import ApiMetrics
 from services.api.operations.broker import Broker
 from services.api.operations.campaign_settings import retry_config_from
 from services.api.operations.campaigns import get_visible_campaign
+from services.api.operations.suppressions import opt_out
 from services.api.presenters import call_out
 from services.api.schemas import CallbackIn, CallbackOut, CallOut, SingleCallCreate
 from shared.domain.business_hours import ALWAYS_OPEN
@@ -25,6 +26,7 @@ from shared.errors import Conflict, InvalidInput, NotFound
 from shared.messages import CallsAdded
 from shared.repositories import calls as call_repo
 from shared.repositories import campaigns as campaign_repo
+from shared.repositories import suppressions as suppression_repo
 from shared.repositories.endings import apply_provider_report
 from shared.repositories.zone_groups import zone_group_ids
 from shared.settings import Settings
@@ -71,10 +73,20 @@ async def place_single_call(
         conn, _single_calls_template(settings)
     )
     group_ids = await zone_group_ids(conn, [place])
+    barred = await suppression_repo.suppressed_among(conn, [number], campaign.id, datetime.now(UTC))
     row = await call_repo.insert_single_call(
-        conn, campaign.id, number, body.attributes, group_ids[place], validity
+        conn,
+        campaign.id,
+        number,
+        body.attributes,
+        group_ids[place],
+        validity,
+        ended_as=suppression_repo.SUPPRESSED if barred else None,
     )
-    log.info("single call queued", call_id=str(row["id"]))
+    if barred:
+        log.info("single call ended at once: the number is suppressed", call_id=str(row["id"]))
+    else:
+        log.info("single call queued", call_id=str(row["id"]))
     return call_out(row, []), campaign.id
 
 
@@ -116,14 +128,19 @@ async def list_campaign_calls(
 async def apply_callback(
     pool: asyncpg.Pool, broker: Broker, body: CallbackIn, metrics: ApiMetrics
 ) -> CallbackOut:
-    """A provider's result over HTTP, through the same idempotent path as the mock's messages."""
+    """A provider's result over HTTP, through the same idempotent path as the mock's messages;
+    with `optOut`, the number goes on the global do-not-call list (a repeat changes nothing)."""
     report = ProviderReport(
         external_call_id=body.external_call_id,
         status=body.status,
         duration_seconds=body.duration_seconds,
         failure_reason=body.failure_reason,
     )
-    return await apply_report(pool, broker, report, metrics)
+    out = await apply_report(pool, broker, report, metrics)
+    if body.opt_out:
+        async with pool.acquire() as conn, conn.transaction():
+            await opt_out(conn, out.call_id)
+    return out
 
 
 async def apply_report(

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -77,6 +78,7 @@ async def create_campaign(
         hours=hours,
         calls_per_second=body.calls_per_second,
         schedule=schedule_from(body),
+        contact_policy=body.contact_policy.to_json() if body.contact_policy else {},
     )
     campaign = await campaign_repo.insert_campaign(conn, new)
     report = None
@@ -289,6 +291,7 @@ async def update_campaign(
             calls_per_second=body.calls_per_second,
             clear_calls_per_second="calls_per_second" in present and body.calls_per_second is None,
             schedule=merged_schedule(current, body),
+            contact_policy=_contact_policy_change(body, present),
         )
         updated = await campaign_repo.update_campaign(conn, campaign_id, changes)
         if updated is None:
@@ -318,3 +321,10 @@ async def delete_campaign(pool: asyncpg.Pool, broker: Broker, campaign_id: UUID)
         f"{current.in_flight} of its calls are still in progress; delete it when they end",
         campaignStatus=current.status.value,
     )
+
+
+def _contact_policy_change(body: CampaignPatch, present: set[str]) -> dict[str, Any] | None:
+    """The PATCH's new contactPolicy (null clears it), or None when it names none."""
+    if "contact_policy" not in present:
+        return None
+    return body.contact_policy.to_json() if body.contact_policy else {}

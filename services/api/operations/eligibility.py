@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
@@ -31,10 +31,13 @@ from shared.domain.calling import (
     group_window,
 )
 from shared.domain.campaign import Campaign
+from shared.domain.frequency_caps import CapHold, FrequencyCap, cap_hold
 from shared.domain.statuses import FINAL_CALL_STATUSES, CallStatus, CampaignStatus
 from shared.errors import NotFound
 from shared.repositories import campaigns as campaign_repo
 from shared.repositories import inventory as inventory_repo
+from shared.repositories import number_dials
+from shared.repositories import suppressions as suppression_repo
 from shared.repositories.inventory import CallDialState, GroupPlace
 
 
@@ -69,7 +72,82 @@ async def call_eligibility(
     answer = _with_lines_detail(answer, campaign)
     if ready and window_open and state.number_held_by is not None:
         answer = _held_elsewhere(answer, state)
+    if not state.status.is_final:
+        entry = await suppression_repo.barring_entry(conn, state.phone_number, campaign.id, now)
+        if entry is not None:
+            answer = _suppressed(answer, entry)
+        caps = _caps(campaign, policy, recipient)
+        if caps:
+            starts = await number_dials.recent_starts(conn, state.phone_number)
+            hold = cap_hold(caps, starts, now)
+            if hold is not None:
+                later = eligibility(
+                    rules,
+                    policy,
+                    recipient,
+                    CallState(state.status, retry_at, state.not_before, state.expires_at),
+                    campaign_status=campaign.status,
+                    lines_busy=False,
+                    now=hold.next_eligible_at,
+                )
+                answer = _capped(answer, hold, later)
     return EligibilityOut.model_validate(answer.as_json())
+
+
+def _caps(
+    campaign: Campaign, policy: CallingPolicy | None, recipient: Recipient
+) -> tuple[FrequencyCap, ...]:
+    """Every cap on the number in this campaign: the campaign's and the policy's."""
+    caps = set(campaign.frequency_caps)
+    if policy is not None:
+        caps.update(policy.caps_for(recipient.country, recipient.regions))
+    return tuple(sorted(caps))
+
+
+def _suppressed(answer: Eligibility, entry: suppression_repo.Entry) -> Eligibility:
+    """A listed number is never dialled again: the claim ends it when it reaches it."""
+    where = "the global do-not-call list" if entry.campaign_id is None else "the campaign's list"
+    detail = f"the number is on {where}"
+    if entry.reason:
+        detail += f" ({entry.reason})"
+    if entry.expires_at is not None:
+        detail += f" until {_instant(entry.expires_at)}"
+    detail += "; the call ends CANCELLED (SUPPRESSED) when the dialler reaches it"
+    reason = Reason(ReasonCode.SUPPRESSED, detail)
+    return replace(answer, eligible=False, reasons=[*answer.reasons, reason], next_eligible_at=None)
+
+
+def _capped(answer: Eligibility, hold: CapHold, later: Eligibility) -> Eligibility:
+    """A capped number waits until its oldest counted attempt leaves the cap's period; then
+    the other time-based rules must allow it too (`later`: the answer at that instant)."""
+    cap = hold.cap
+    detail = (
+        f"{len(hold.counted)} attempts in the last {cap.period_hours} h reached the cap of"
+        f" {cap.max_attempts} (every campaign's attempts count); the next is allowed from"
+        f" {_instant(hold.next_eligible_at)}"
+    )
+    reason = Reason(
+        ReasonCode.FREQUENCY_CAP,
+        detail,
+        {
+            "maxAttempts": cap.max_attempts,
+            "periodHours": cap.period_hours,
+            "countedAttempts": [_instant(t) for t in hold.counted],
+        },
+    )
+    if any(r.code.is_permanent for r in answer.reasons):
+        next_at = None
+    elif later.eligible:
+        next_at = hold.next_eligible_at
+    else:
+        next_at = later.next_eligible_at
+    return replace(
+        answer, eligible=False, reasons=[*answer.reasons, reason], next_eligible_at=next_at
+    )
+
+
+def _instant(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _within_validity(state: CallDialState, now: datetime) -> bool:
@@ -118,7 +196,9 @@ async def campaign_inventory(
                 openings.append(window.next_opening)
             continue
         waiting[ReasonCode.CALL_IN_PROGRESS] += group.valid_but_held
-        dialable += group.valid - group.valid_but_held
+        waiting[ReasonCode.FREQUENCY_CAP] += group.capped
+        waiting[ReasonCode.SUPPRESSED] += group.suppressed
+        dialable += group.valid - group.valid_but_held - group.capped - group.suppressed
     return InventoryOut(
         dialable_now=dialable,
         waiting={code.value: n for code, n in waiting.items() if n},

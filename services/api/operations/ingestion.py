@@ -16,7 +16,9 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from json.encoder import encode_basestring
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -34,6 +36,7 @@ from shared.domain.recipient_zones import is_location_attribute, location_attrib
 from shared.domain.statuses import CallStatus
 from shared.errors import InvalidInput
 from shared.repositories import ingestion as ingestion_repo
+from shared.repositories import suppressions as suppression_repo
 from shared.repositories.zone_groups import ZoneGroupCache
 from shared.repositories.zone_windows import register_groups
 
@@ -46,8 +49,9 @@ LOADS_IN_FLIGHT = 3
 MAX_LISTED_INVALID = 1000
 
 _Validated = CheckedContacts
-#: Every loaded call starts so.
+#: Every loaded call starts so, but for a suppressed number: that one ends at once.
 _PENDING = CallStatus.PENDING.value
+_CANCELLED = CallStatus.CANCELLED.value
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ class ImportReport:
     total_imported: int = 0
     duplicates_skipped: int = 0
     invalid_skipped: int = 0
+    #: Imported, and ended at once: their numbers are on a do-not-call list.
+    suppressed: int = 0
     invalid_lines: list[InvalidLine] = field(default_factory=list)
 
     @property
@@ -164,6 +170,8 @@ class Ingestion:
         executor: Callable[[], Executor] | None,
     ) -> None:
         self._conn = conn
+        #: Whether any do-not-call list has entries to check the numbers against.
+        self._lists = False
         self._campaign_id = campaign_id
         self._region = default_region
         self._executor = executor
@@ -183,6 +191,7 @@ class Ingestion:
     async def __aenter__(self) -> Ingestion:
         await ingestion_repo.lock_campaign_loads(self._conn, self._campaign_id)
         self._existing = await ingestion_repo.deduplicated_numbers(self._conn, self._campaign_id)
+        self._lists = await suppression_repo.any_in_force(self._conn)
         self._loader = asyncio.create_task(self._load_in_order())
         return self
 
@@ -266,8 +275,11 @@ class Ingestion:
                     group_ids[slot],
                     not_before,
                     expires_at,
+                    None,
                 )
             )
+        if records and self._lists:
+            records = await self._end_suppressed(records)
         if records:
             await ingestion_repo.copy_new_calls(self._conn, records)
             new_groups = used - self._registered
@@ -275,6 +287,19 @@ class Ingestion:
                 await register_groups(self._conn, self._campaign_id, new_groups)
                 self._registered |= new_groups
             report.total_imported += len(records)
+
+    async def _end_suppressed(self, records: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """The records, those of suppressed numbers made CANCELLED (reason SUPPRESSED)."""
+        barred = await suppression_repo.suppressed_among(
+            self._conn, [r[1] for r in records], self._campaign_id, datetime.now(UTC)
+        )
+        if not barred:
+            return records
+        self.report.suppressed += len(barred)
+        return [
+            (*r[:2], _CANCELLED, *r[3:-1], suppression_repo.SUPPRESSED) if r[1] in barred else r
+            for r in records
+        ]
 
     def _skip(self, row: Row, reason: str, at_fault: str | None) -> None:
         report = self.report

@@ -116,6 +116,7 @@ def build_plan(
     policy_hours = [
         HoursLayer(ReasonCode.OUTSIDE_POLICY_HOURS, f"the policy's {rule.name!r}", rule.hours)
         for rule in policy_rules
+        if rule.hours is not None  # rules_for gives only rules with hours
     ]
     add(own, POLICY, policy_hours, (), ())
     if policy:

@@ -26,6 +26,12 @@ from shared.domain.calling.spec import (
     check_daily_hours,
     daily_windows,
 )
+from shared.domain.frequency_caps import (
+    MAX_CAPS,
+    FrequencyCap,
+    FrequencyCapSpec,
+    caps_of,
+)
 
 OFF = "off"
 
@@ -39,7 +45,9 @@ class PolicyRule:
     name: str
     countries: frozenset[str]
     regions: frozenset[str]
-    hours: WeeklyHours
+    #: None: the rule sets no hours (only frequency caps).
+    hours: WeeklyHours | None
+    frequency_caps: tuple[FrequencyCap, ...] = ()
 
     def applies_to(self, country: str | None, regions: tuple[str, ...]) -> bool:
         return country in self.countries or any(r in self.regions for r in regions)
@@ -52,9 +60,24 @@ class CallingPolicy:
     rules: tuple[PolicyRule, ...] = ()
     holiday_calendars: tuple[str, ...] = ()
     restricted_periods: tuple[RestrictedPeriod, ...] = ()
+    #: Caps on every number, whatever its country.
+    frequency_caps: tuple[FrequencyCap, ...] = ()
 
     def rules_for(self, country: str | None, regions: tuple[str, ...]) -> tuple[PolicyRule, ...]:
-        return tuple(rule for rule in self.rules if rule.applies_to(country, regions))
+        """The rules whose hours apply to a recipient of this country and these regions."""
+        return tuple(
+            rule
+            for rule in self.rules
+            if rule.hours is not None and rule.applies_to(country, regions)
+        )
+
+    def caps_for(self, country: str | None, regions: tuple[str, ...]) -> tuple[FrequencyCap, ...]:
+        """Every frequency cap on a number of this country and these regions."""
+        caps = set(self.frequency_caps)
+        for rule in self.rules:
+            if rule.applies_to(country, regions):
+                caps.update(rule.frequency_caps)
+        return tuple(sorted(caps))
 
 
 class _Hours(Spec):
@@ -85,6 +108,7 @@ class _Rule(Spec):
     hours: _Hours | None = None
     #: Replaces `hours` on the days it names.
     daily_hours: DailyHours | None = None
+    frequency_caps: list[FrequencyCapSpec] = Field(default_factory=list, max_length=MAX_CAPS)
 
     _days = field_validator("daily_hours")(check_daily_hours)
 
@@ -109,17 +133,26 @@ class _Rule(Spec):
     def _check(self) -> _Rule:
         if not self.countries and not self.regions:
             raise ValueError(f"rule {self.name!r} names no countries and no regions")
-        if self.hours is None and self.daily_hours is None:
-            raise ValueError(f"rule {self.name!r} has neither hours nor dailyHours")
+        if self.hours is None and self.daily_hours is None and not self.frequency_caps:
+            raise ValueError(f"rule {self.name!r} has no hours, dailyHours or frequencyCaps")
         return self
 
     def to_rule(self) -> PolicyRule:
+        caps = caps_of(self.frequency_caps)
+        if self.hours is None and self.daily_hours is None:
+            return PolicyRule(
+                self.name, frozenset(self.countries), frozenset(self.regions), None, caps
+            )
         base = self.hours.weekly() if self.hours else WeeklyHours.per_day({})
         days = list(base.days)
         for day, windows in daily_windows(self.daily_hours or {}).items():
             days[day - 1] = WeeklyHours.per_day({day: windows}).on(day)
         return PolicyRule(
-            self.name, frozenset(self.countries), frozenset(self.regions), WeeklyHours(tuple(days))
+            self.name,
+            frozenset(self.countries),
+            frozenset(self.regions),
+            WeeklyHours(tuple(days)),
+            caps,
         )
 
 
@@ -128,6 +161,7 @@ class _PolicyFile(Spec):
     rules: list[_Rule]
     holiday_calendars: list[str] = Field(default_factory=list)
     restricted_periods: list[RestrictedPeriodSpec] = Field(default_factory=list)
+    frequency_caps: list[FrequencyCapSpec] = Field(default_factory=list, max_length=MAX_CAPS)
 
     _calendars = field_validator("holiday_calendars")(check_calendars)
 
@@ -150,6 +184,7 @@ def parse_calling_policy(text: str, source: str = "calling policy") -> CallingPo
         rules=tuple(rule.to_rule() for rule in parsed.rules if rule.enabled),
         holiday_calendars=tuple(parsed.holiday_calendars),
         restricted_periods=tuple(p.to_period() for p in parsed.restricted_periods),
+        frequency_caps=caps_of(parsed.frequency_caps),
     )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class ReasonCode(StrEnum):
@@ -22,6 +24,11 @@ class ReasonCode(StrEnum):
     FINAL = "FINAL"
     #: An attempt is being placed or is live: the call is not waiting for a dial.
     CALL_IN_PROGRESS = "CALL_IN_PROGRESS"
+    #: On the global do-not-call list or the campaign's: the claim ends the call when it
+    #: reaches it (CANCELLED, failureReason SUPPRESSED).
+    SUPPRESSED = "SUPPRESSED"
+    #: A frequency cap holds the number back until an attempt leaves the cap's period.
+    FREQUENCY_CAP = "FREQUENCY_CAP"
 
     @property
     def is_time_based(self) -> bool:
@@ -51,6 +58,7 @@ _PERMANENT = frozenset(
         ReasonCode.UNKNOWN_TIMEZONE,
         ReasonCode.EXPIRED,
         ReasonCode.FINAL,
+        ReasonCode.SUPPRESSED,
     }
 )
 
@@ -59,6 +67,11 @@ _PERMANENT = frozenset(
 class Reason:
     code: ReasonCode
     detail: str
+    #: Figures behind the reason, for programs (a frequency cap's period and counted attempts).
+    details: Mapping[str, Any] | None = None
 
-    def as_json(self) -> dict[str, str]:
-        return {"code": self.code.value, "detail": self.detail}
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code.value, "detail": self.detail}
+        if self.details is not None:
+            out["details"] = dict(self.details)
+        return out

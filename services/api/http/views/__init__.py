@@ -17,12 +17,14 @@ from services.api.http.views import (
     health,
     imports,
     statistics,
+    suppressions,
 )
 
 ROUTES: list[RouteDef] = [
     *campaigns.routes,
     *imports.routes,
     *calls.routes,
+    *suppressions.routes,
     *statistics.routes,
     *eligibility.routes,
     *forecast.routes,

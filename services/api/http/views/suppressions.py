@@ -1,0 +1,155 @@
+"""The do-not-call lists: add (JSON or a file), list, remove; and a call's opt-out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from urllib.parse import unquote
+from uuid import UUID
+
+import asyncpg
+from aiohttp import web
+
+from services.api.http import idempotency
+from services.api.http.context import POOL, SETTINGS, VALIDATION, bulk_load
+from services.api.http.pagination import SUPPRESSION_PAGE_SIZE, page_headers, page_request
+from services.api.http.request_io import json_body, json_list, path_id
+from services.api.http.uploads import rows_of, spool_upload_with_fields
+from services.api.operations import suppressions as suppression_ops
+from services.api.operations.ingestion import InvalidLine, listed_rows
+from services.api.operations.number_file import Row
+from services.api.presenters import suppression_out, suppression_report
+from services.api.suppression_schemas import (
+    IMPORT_OPTION_NAMES,
+    SuppressionImportOptions,
+    SuppressionOut,
+    SuppressionsAdd,
+)
+from shared.errors import InvalidInput
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/api/v1/suppressions")
+async def add_suppressions(request: web.Request) -> web.Response:
+    raw = await request.read()
+    body = SuppressionsAdd.model_validate_json(raw)
+    async with bulk_load(request), request.app[POOL].acquire() as conn, conn.transaction():
+        claim = await idempotency.begin(conn, request, raw)
+        if isinstance(claim, idempotency.Replay):
+            return claim.response()
+        report = await _load(request, conn, listed_rows(body.phone_numbers), body, _json_field)
+        out = suppression_report(report)
+        if claim is not None:
+            await claim.record(200, out.model_dump(mode="json", by_alias=True))
+    return json_body(out)
+
+
+@routes.post("/api/v1/suppressions/import")
+async def import_suppressions(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    # Received whole before a connection is taken: a slow client must not hold one.
+    spool, fields = await spool_upload_with_fields(
+        request, settings.max_request_bytes, IMPORT_OPTION_NAMES
+    )
+    with spool:
+        options = _import_options({**request.query, **fields})
+        async with bulk_load(request), request.app[POOL].acquire() as conn, conn.transaction():
+            report = await _load(request, conn, rows_of(spool), options, _file_field)
+    return json_body(suppression_report(report))
+
+
+@routes.get("/api/v1/suppressions")
+async def list_suppressions(request: web.Request) -> web.Response:
+    page = page_request(request, SUPPRESSION_PAGE_SIZE)
+    after = None
+    if page.after is not None:
+        after = page.after.get("n")
+        if not isinstance(after, str):
+            message = "is not a cursor of this list"
+            raise InvalidInput(
+                f"cursor {message}", errors=[{"field": "cursor", "message": message}]
+            )
+    campaign_id = _campaign_query(request)
+    number = request.query.get("phoneNumber") or None
+    if number is not None:
+        number = suppression_ops.listed_number(
+            number, request.app[SETTINGS].default_region, "phoneNumber"
+        )
+    async with request.app[POOL].acquire() as conn:
+        entries, total = await suppression_ops.list_entries(
+            conn, campaign_id, number, limit=page.size, offset=page.offset, after=after
+        )
+    response = json_list([suppression_out(e) for e in entries], SuppressionOut)
+    position = {"n": entries[-1].phone_number} if len(entries) == page.size else None
+    response.headers.update(page_headers(request, total, page.size, position))
+    return response
+
+
+@routes.delete("/api/v1/suppressions/{phoneNumber}")
+async def delete_suppression(request: web.Request) -> web.Response:
+    number = suppression_ops.listed_number(
+        unquote(request.match_info["phoneNumber"]),
+        request.app[SETTINGS].default_region,
+        "phoneNumber",
+    )
+    campaign_id = _campaign_query(request)
+    async with request.app[POOL].acquire() as conn:
+        await suppression_ops.remove(conn, number, campaign_id)
+    return web.Response(status=204)
+
+
+@routes.post("/api/v1/calls/{id}/opt-out")
+async def opt_out(request: web.Request) -> web.Response:
+    call_id = path_id(request, what="call")
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        entry = await suppression_ops.opt_out(conn, call_id)
+    return json_body(suppression_out(entry))
+
+
+async def _load(
+    request: web.Request,
+    conn: asyncpg.Connection,
+    rows: AsyncIterator[list[Row]],
+    options: SuppressionsAdd | SuppressionImportOptions,
+    field_of: Callable[[InvalidLine], str],
+) -> suppression_ops.LoadReport:
+    return await suppression_ops.load_numbers(
+        conn,
+        rows,
+        campaign_id=options.campaign_id,
+        reason=options.reason,
+        expires_at=options.expires_at,
+        skip_invalid=options.skip_invalid,
+        default_region=request.app[SETTINGS].default_region,
+        executor=request.app[VALIDATION].executor,
+        field_of=field_of,
+    )
+
+
+def _json_field(bad: InvalidLine) -> str:
+    return f"phoneNumbers[{bad.line - 1}]"
+
+
+def _file_field(bad: InvalidLine) -> str:
+    return f"file (line {bad.line})"
+
+
+def _import_options(given: Mapping[str, str]) -> SuppressionImportOptions:
+    """The options given as form fields or query parameters (an empty one is not given); a
+    bad one is a 422 naming it."""
+    known = {k: v for k, v in given.items() if k in IMPORT_OPTION_NAMES and v != ""}
+    return SuppressionImportOptions.model_validate(known)
+
+
+def _campaign_query(request: web.Request) -> UUID | None:
+    """The `campaignId` query parameter: a campaign's list; absent, the global list."""
+    raw = request.query.get("campaignId")
+    if not raw:
+        return None
+    try:
+        return UUID(raw)
+    except ValueError:
+        message = "is not a campaign id (a UUID)"
+        raise InvalidInput(
+            f"campaignId {message}", errors=[{"field": "campaignId", "message": message}]
+        ) from None
