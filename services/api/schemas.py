@@ -33,8 +33,7 @@ from shared.domain.calling.spec import (
 from shared.domain.frequency_caps import (
     MAX_CAPS,
     MAX_PERIOD_HOURS,
-    FrequencyCapSpec,
-    caps_of,
+    FrequencyCap,
     caps_to_json,
 )
 from shared.domain.retry_policy import MAX_RETRY_DELAY_MS
@@ -356,7 +355,7 @@ class ContactPolicyIn(RequestBody):
     )
 
     def to_json(self) -> dict[str, Any]:
-        caps = caps_of(FrequencyCapSpec(**c.model_dump()) for c in self.frequency_caps)
+        caps = sorted({FrequencyCap(c.max_attempts, c.period_hours) for c in self.frequency_caps})
         return {"frequencyCaps": caps_to_json(caps)} if caps else {}
 
 
