@@ -16,12 +16,13 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import aiohttp
 import asyncpg
 
-from bench import calling
+from bench import calling, suppressions
 from bench.api import call_reads, filtered_lists, ingestion
 from bench.baseline import measure as baseline_round_trips
 from bench.metrics import console_reads
@@ -61,12 +62,15 @@ async def wait_all_finished(db: asyncpg.Pool, ids: list[str], deadline_s: float)
 
 
 async def throughput(
-    api: ApiClient, db: asyncpg.Pool, campaigns: int, numbers: int, limit: int
+    api: ApiClient, db: asyncpg.Pool, campaigns: int, numbers: int, limit: int, **fields: Any
 ) -> dict[str, float]:
     ids = []
     for index in range(campaigns):
         created = await api.create_campaign(
-            name=f"bench {index}", phoneNumbers=fresh_numbers(numbers), concurrencyLimit=limit
+            name=f"bench {index}",
+            phoneNumbers=fresh_numbers(numbers),
+            concurrencyLimit=limit,
+            **fields,
         )
         ids.append(created["id"])
     started = time.perf_counter()
@@ -138,6 +142,17 @@ async def run(args: argparse.Namespace) -> str:
                 limit = min(1000, args.campaigns * args.limit)
                 results = await calling.measure(api, db, args.calling_numbers, limit, args.runs)
                 lines += calling.report(results)
+            if args.part in ("all", "suppressions"):
+                listed = await suppressions.measure(
+                    api,
+                    db,
+                    throughput,
+                    campaigns=args.campaigns,
+                    numbers=args.numbers,
+                    limit=args.limit,
+                    runs=args.runs,
+                )
+                lines += suppressions.report(listed)
     finally:
         await stack.stop_all()
         await destroy_infra(infra)
@@ -229,7 +244,9 @@ def main() -> None:
         help="numbers per campaign of the calling part (a quick trial: 10000)",
     )
     parser.add_argument(
-        "--part", choices=("all", "pipeline", "api", "metrics", "calling"), default="all"
+        "--part",
+        choices=("all", "pipeline", "api", "metrics", "calling", "suppressions"),
+        default="all",
     )
     args = parser.parse_args()
     print(asyncio.run(run(args)))
