@@ -2,19 +2,12 @@ import { type FormEvent, useState } from "react";
 
 import { ApiError, post, request } from "../api";
 import { Field } from "../components/Field";
-import { timeZones } from "../format";
+import { pastedNumbers, timeZones } from "../format";
 import { go, href } from "../router";
 import type { Campaign, ImportResult } from "../types";
 import { CallingHoursFieldset, ScheduleFieldset } from "./CallingRulesFieldsets";
 import { RetryOutcomesFieldset } from "./RetryOutcomesFieldset";
 import { campaignBody, DEFAULTS, type Form, type NumberKey, shownBesideAField, type TextKey } from "./campaignForm";
-
-function pastedNumbers(text: string): string[] {
-  return text
-    .split(/[\n,;]+/)
-    .map((n) => n.trim())
-    .filter(Boolean);
-}
 
 interface Imported {
   campaign: Campaign;
