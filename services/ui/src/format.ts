@@ -156,3 +156,9 @@ export function capText(cap: { maxAttempts?: number; periodHours?: number }): st
   const calls = cap.maxAttempts === 1 ? "1 call" : `${cap.maxAttempts ?? "?"} calls`;
   return `at most ${calls} in ${cap.periodHours === undefined ? "?" : hoursText(cap.periodHours)}`;
 }
+
+/** What the newer reason codes mean, beside the code, where the console lists reasons. */
+export const REASON_MEANINGS: Record<string, string> = {
+  SUPPRESSED: "on a do-not-call list: ended as cancelled when reached, never dialled",
+  FREQUENCY_CAP: "called as often as a frequency cap allows: waits until the oldest counted attempt leaves the period",
+};

@@ -427,6 +427,9 @@ describe("caps and suppressions on the campaign page and in Why not now?", () =>
       "at most 7 calls in 7 days",
     ]);
     expect(screen.getByTestId("suppressed-calls").textContent).toBe("2");
+    // The inventory says what the code means.
+    const waiting = await screen.findByRole("rowheader", { name: /^FREQUENCY_CAP/ }, SLOW);
+    expect(waiting.textContent).toContain("called as often as a frequency cap allows");
   });
 
   it("says when a campaign has no caps of its own", async () => {
@@ -475,7 +478,7 @@ describe("caps and suppressions on the campaign page and in Why not now?", () =>
     expect(reasons.textContent).toContain(
       `The oldest attempt counted leaves the period at ${new Date("2026-12-03T08:00:00Z").toLocaleString()}.`,
     );
-    expect(reasons.textContent).toContain("on a do-not-call list: it will not be dialled");
+    expect(reasons.textContent).toContain("(on a do-not-call list: ended as cancelled when reached, never dialled)");
   });
 
   it("writes caps as people read them", () => {

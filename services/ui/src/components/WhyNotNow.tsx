@@ -1,7 +1,7 @@
 import { useState } from "react";
 
 import { ApiError, get } from "../api";
-import { capText, instantIn, JOIN, wallClock, when, zoneList } from "../format";
+import { capText, instantIn, REASON_MEANINGS, JOIN, wallClock, when, zoneList } from "../format";
 import type { Eligibility, EligibilityReason, Zones } from "../types";
 
 /** "Why not now?": the server's answer for one call, fetched when asked (it is not free). */
@@ -50,7 +50,7 @@ function Answer({ answer, zones }: { answer: Eligibility; zones?: Zones }) {
           {reasons.map((r, i) => (
             <li key={`${r.code}-${i}`}>
               <code>{r.code}</code> {r.detail}
-              {r.code === "SUPPRESSED" && <span className="muted"> (on a do-not-call list: it will not be dialled)</span>}
+              {REASON_MEANINGS[r.code] && <span className="muted"> ({REASON_MEANINGS[r.code]})</span>}
               {r.code === "FREQUENCY_CAP" && <CapDetails reason={r} />}
             </li>
           ))}
