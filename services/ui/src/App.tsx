@@ -4,6 +4,7 @@ import { storedKey, storeKey } from "./api";
 import { CampaignList } from "./pages/CampaignList";
 import { CampaignPage } from "./pages/CampaignPage";
 import { CreateCampaign } from "./pages/CreateCampaign";
+import { DoNotCall } from "./pages/DoNotCall";
 import { Overview } from "./pages/Overview";
 import { SignIn } from "./pages/SignIn";
 import { SingleCall } from "./pages/SingleCall";
@@ -13,6 +14,7 @@ const NAV: { route: Route; label: string }[] = [
   { route: { page: "campaigns" }, label: "Campaigns" },
   { route: { page: "new" }, label: "New campaign" },
   { route: { page: "call" }, label: "One call" },
+  { route: { page: "dnc" }, label: "Do-not-call" },
   { route: { page: "overview" }, label: "Overview" },
 ];
 
@@ -62,6 +64,8 @@ function Page({ route }: { route: Route }) {
       return <SingleCall />;
     case "overview":
       return <Overview />;
+    case "dnc":
+      return <DoNotCall />;
     default:
       return <CampaignList />;
   }

@@ -136,3 +136,29 @@ export function durationMs(ms: number | null | undefined): string {
   const parts = [hours && `${hours}h`, minutes && `${minutes}m`, rest && `${rest}s`].filter(Boolean);
   return parts.join(" ");
 }
+
+/** Pasted numbers: one a line, or separated by commas or semicolons; blanks dropped. */
+export function pastedNumbers(text: string): string[] {
+  return text
+    .split(/[\n,;]+/)
+    .map((n) => n.trim())
+    .filter(Boolean);
+}
+
+/** A period in hours as people read it: "24 hours", "7 days", "36 hours". */
+export function hoursText(hours: number): string {
+  if (hours >= 48 && hours % 24 === 0) return `${hours / 24} days`;
+  return hours === 1 ? "1 hour" : `${hours} hours`;
+}
+
+/** A frequency cap in words: "at most 3 calls in 24 hours". */
+export function capText(cap: { maxAttempts?: number; periodHours?: number }): string {
+  const calls = cap.maxAttempts === 1 ? "1 call" : `${cap.maxAttempts ?? "?"} calls`;
+  return `at most ${calls} in ${cap.periodHours === undefined ? "?" : hoursText(cap.periodHours)}`;
+}
+
+/** What the newer reason codes mean, beside the code, where the console lists reasons. */
+export const REASON_MEANINGS: Record<string, string> = {
+  SUPPRESSED: "on a do-not-call list: ended as cancelled when reached, never dialled",
+  FREQUENCY_CAP: "called as often as a frequency cap allows: waits until the oldest counted attempt leaves the period",
+};

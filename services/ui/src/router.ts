@@ -6,7 +6,8 @@ export type Route =
   | { page: "new" }
   | { page: "campaign"; id: string }
   | { page: "call" }
-  | { page: "overview" };
+  | { page: "overview" }
+  | { page: "dnc" };
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean);
@@ -14,6 +15,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === "campaigns" && parts[1]) return { page: "campaign", id: parts[1] };
   if (parts[0] === "call") return { page: "call" };
   if (parts[0] === "overview") return { page: "overview" };
+  if (parts[0] === "do-not-call") return { page: "dnc" };
   return { page: "campaigns" };
 }
 
@@ -27,6 +29,8 @@ export function href(route: Route): string {
       return "#/call";
     case "overview":
       return "#/overview";
+    case "dnc":
+      return "#/do-not-call";
     default:
       return "#/campaigns";
   }

@@ -85,7 +85,19 @@ export interface CampaignMetrics {
   completedCalls: number;
   failedCalls: number;
   permanentlyFailedCalls: number;
+  /** Of the cancelled calls, those ended because the number is on a do-not-call list. */
+  suppressedCalls?: number;
   totalRetries: number;
+}
+
+/** At most maxAttempts dials of one number within periodHours, across every campaign. */
+export interface FrequencyCap {
+  maxAttempts: number;
+  periodHours: number;
+}
+
+export interface ContactPolicy {
+  frequencyCaps: FrequencyCap[];
 }
 
 export interface Campaign {
@@ -103,6 +115,7 @@ export interface Campaign {
   startAt?: string | null;
   endAt?: string | null;
   autoStart?: boolean;
+  contactPolicy?: ContactPolicy | null;
   /** Running: when the calling rules next allow a number; null when not running. */
   nextDialAt?: string | null;
   metrics: CampaignMetrics;
@@ -142,9 +155,16 @@ export interface Call {
 }
 
 /** GET /api/v1/calls/{id}/eligibility: may the claim dial this number now, and if not why. */
+export interface EligibilityReason {
+  code: string;
+  detail: string;
+  /** FREQUENCY_CAP: the cap that holds the number and the starts of the attempts it counts. */
+  details?: { maxAttempts?: number; periodHours?: number; countedAttempts?: string[] } | null;
+}
+
 export interface Eligibility {
   eligible: boolean;
-  reasons: { code: string; detail: string }[];
+  reasons: EligibilityReason[];
   nextEligibleAt: string | null;
   timezone: Zones;
   /** Now in each zone, RFC 3339 to the minute with its offset. */
@@ -244,7 +264,35 @@ export interface ImportResult {
   totalImported: number;
   duplicatesSkipped: number;
   invalidSkipped: number;
+  /** Imported and ended at once: on a do-not-call list. */
+  suppressed?: number;
   status: string;
   invalidLines: { line: number; value: string; reason: string }[];
   invalidLinesTruncated: boolean;
+}
+
+export interface InvalidLine {
+  line: number;
+  value: string;
+  reason: string;
+}
+
+/** One do-not-call entry: global (campaignId null) or a campaign's. */
+export interface Suppression {
+  phoneNumber: string;
+  campaignId: string | null;
+  /** OPT_OUT when the recipient asked during a call; else the text given, or null. */
+  reason: string | null;
+  sourceCallId: string | null;
+  expiresAt: string | null;
+  createdAt: string;
+}
+
+/** The answer to adding numbers to a do-not-call list (JSON or a file). */
+export interface SuppressionReport {
+  totalReceived: number;
+  added: number;
+  alreadyPresent: number;
+  invalidSkipped: number;
+  invalidLines: InvalidLine[];
 }

@@ -1,9 +1,10 @@
 import type { Call } from "../types";
 import { AttemptList } from "./AttemptList";
 import { LocalTime, sourceText, ZoneName } from "./CallZone";
+import { OptOutButton } from "./OptOutButton";
 import { WhyNotNow } from "./WhyNotNow";
 
-/** One call opened: its zone and local time, why it is not being dialled, its attempts. */
+/** One call opened: its zone and local time, why it is not being dialled, its attempts, the opt-out. */
 export function CallDetail({ call }: { call: Call }) {
   const source = sourceText(call.timezoneSource);
   return (
@@ -23,6 +24,7 @@ export function CallDetail({ call }: { call: Call }) {
       </dl>
       <WhyNotNow callId={call.id} zones={call.timezone} />
       <AttemptList call={call} />
+      <OptOutButton key={call.id} callId={call.id} phoneNumber={call.phoneNumber} />
     </div>
   );
 }

@@ -1,5 +1,5 @@
 import { get } from "../api";
-import { humanStatus, when } from "../format";
+import { humanStatus, REASON_MEANINGS, when } from "../format";
 import type { Inventory } from "../types";
 import { usePolling } from "../usePolling";
 
@@ -68,7 +68,10 @@ function CountTable({
         )}
         {rows.map(([key, n]) => (
           <tr key={key}>
-            <th scope="row">{code ? <code>{key}</code> : humanStatus(key)}</th>
+            <th scope="row">
+              {code ? <code>{key}</code> : humanStatus(key)}
+              {code && REASON_MEANINGS[key] && <span className="hint"> {REASON_MEANINGS[key]}</span>}
+            </th>
             <td>{n}</td>
           </tr>
         ))}

@@ -1,8 +1,8 @@
 import { useState } from "react";
 
 import { ApiError, get } from "../api";
-import { instantIn, JOIN, wallClock, when, zoneList } from "../format";
-import type { Eligibility, Zones } from "../types";
+import { capText, instantIn, REASON_MEANINGS, JOIN, wallClock, when, zoneList } from "../format";
+import type { Eligibility, EligibilityReason, Zones } from "../types";
 
 /** "Why not now?": the server's answer for one call, fetched when asked (it is not free). */
 export function WhyNotNow({ callId, zones }: { callId: string; zones?: Zones }) {
@@ -50,12 +50,44 @@ function Answer({ answer, zones }: { answer: Eligibility; zones?: Zones }) {
           {reasons.map((r, i) => (
             <li key={`${r.code}-${i}`}>
               <code>{r.code}</code> {r.detail}
+              {REASON_MEANINGS[r.code] && <span className="muted"> ({REASON_MEANINGS[r.code]})</span>}
+              {r.code === "FREQUENCY_CAP" && <CapDetails reason={r} />}
             </li>
           ))}
         </ul>
       )}
       {local.length > 0 && <p>Local time now: {local.map(wallClock).join(JOIN)}</p>}
       {!answer.eligible && <NextEligible at={answer.nextEligibleAt} zones={answer.timezone ?? zones ?? null} />}
+    </div>
+  );
+}
+
+/** The cap that holds the number back, the attempts it counts, and when the oldest leaves the period. */
+function CapDetails({ reason }: { reason: EligibilityReason }) {
+  const details = reason.details;
+  if (!details) return null;
+  const counted = details.countedAttempts ?? [];
+  // The answer's nextEligibleAt waits for every reason; this is the cap's own release (oldest first).
+  const release =
+    counted.length && details.periodHours
+      ? new Date(new Date(counted[0]).getTime() + details.periodHours * 3_600_000).toISOString()
+      : null;
+  return (
+    <div className="cap-details">
+      <p>
+        Cap: {capText(details)}, across every campaign.
+        {release && ` The oldest attempt counted leaves the period at ${when(release)}.`}
+      </p>
+      {counted.length > 0 && (
+        <>
+          <p>Attempts counted ({counted.length}):</p>
+          <ol className="caps" aria-label="Attempts counted against the cap">
+            {counted.map((at, i) => (
+              <li key={`${at}-${i}`}>{when(at)}</li>
+            ))}
+          </ol>
+        </>
+      )}
     </div>
   );
 }

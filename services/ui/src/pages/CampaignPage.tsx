@@ -11,8 +11,8 @@ import { ProgressBar } from "../components/ProgressBar";
 import { RetryRulesCard } from "../components/RetryRulesCard";
 import { StatusBadge } from "../components/StatusBadge";
 import { StatusFilter } from "../components/StatusFilter";
-import { percent, seconds, when } from "../format";
-import type { Call, Campaign, CampaignStats } from "../types";
+import { capText, percent, seconds, when } from "../format";
+import type { Call, Campaign, CampaignStats, FrequencyCap } from "../types";
 import { CALL_STATUSES } from "../types";
 import { usePolling } from "../usePolling";
 
@@ -97,6 +97,7 @@ export function CampaignPage({ id }: { id: string }) {
           <div><dt>Answer rate</dt><dd>{percent(s?.answerRate)}</dd></div>
           <div><dt>Average talk</dt><dd>{seconds(s?.averageTalkSeconds)}</dd></div>
           <div><dt>Retries</dt><dd>{c.metrics.totalRetries}</dd></div>
+          <div><dt>Not called: do-not-call</dt><dd data-testid="suppressed-calls">{c.metrics.suppressedCalls ?? "—"}</dd></div>
           <div><dt>Calling hours</dt><dd>{s ? (s.insideBusinessHours ? "inside" : `outside (opens ${when(s.nextWindowOpensAt)})`) : "—"}</dd></div>
           <div><dt>Expected to finish</dt><dd>{when(s?.estimatedFinishAt)}</dd></div>
           <div>
@@ -105,6 +106,10 @@ export function CampaignPage({ id }: { id: string }) {
           </div>
           {c.startAt && <div><dt>{c.autoStart ? "Starts by itself at" : "Dials from"}</dt><dd>{when(c.startAt)}</dd></div>}
           {c.endAt && <div><dt>Dials until</dt><dd>{when(c.endAt)}</dd></div>}
+          <div>
+            <dt>Frequency caps (own)</dt>
+            <dd data-testid="frequency-caps"><CapsText caps={c.contactPolicy?.frequencyCaps} /></dd>
+          </div>
           {c.holidayCalendars && c.holidayCalendars.length > 0 && (
             <div><dt>Holiday calendars</dt><dd>{c.holidayCalendars.join(", ")}</dd></div>
           )}
@@ -122,6 +127,18 @@ export function CampaignPage({ id }: { id: string }) {
 
       <CallsTable campaignId={id} pace={pace + 1000} />
     </section>
+  );
+}
+
+/** The campaign's own caps, one a line; the calling policy's apply as well. */
+function CapsText({ caps }: { caps: FrequencyCap[] | undefined }) {
+  if (!caps?.length) return <span className="small">none (the calling policy's apply)</span>;
+  return (
+    <ul className="caps small">
+      {caps.map((cap) => (
+        <li key={`${cap.maxAttempts}/${cap.periodHours}`}>{capText(cap)}</li>
+      ))}
+    </ul>
   );
 }
 

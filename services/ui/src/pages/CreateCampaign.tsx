@@ -2,19 +2,13 @@ import { type FormEvent, useState } from "react";
 
 import { ApiError, post, request } from "../api";
 import { Field } from "../components/Field";
-import { timeZones } from "../format";
+import { FrequencyCapsEditor } from "../components/FrequencyCapsEditor";
+import { pastedNumbers, timeZones } from "../format";
 import { go, href } from "../router";
 import type { Campaign, ImportResult } from "../types";
 import { CallingHoursFieldset, ScheduleFieldset } from "./CallingRulesFieldsets";
 import { RetryOutcomesFieldset } from "./RetryOutcomesFieldset";
 import { campaignBody, DEFAULTS, type Form, type NumberKey, shownBesideAField, type TextKey } from "./campaignForm";
-
-function pastedNumbers(text: string): string[] {
-  return text
-    .split(/[\n,;]+/)
-    .map((n) => n.trim())
-    .filter(Boolean);
-}
 
 interface Imported {
   campaign: Campaign;
@@ -135,6 +129,14 @@ export function CreateCampaign() {
         <CallingHoursFieldset form={form} setForm={setForm} error={error} zones={zones} />
         <ScheduleFieldset form={form} setForm={setForm} error={error} />
         <fieldset>
+          <legend>How often one number is called</legend>
+          <FrequencyCapsEditor
+            value={form.frequencyCaps}
+            onChange={(frequencyCaps) => setForm((f) => ({ ...f, frequencyCaps }))}
+            error={error}
+          />
+        </fieldset>
+        <fieldset>
           <legend>Numbers</legend>
           <Field label="Paste numbers" hint="one a line, or separated by commas">
             {(p) => (
@@ -164,8 +166,8 @@ function Preview({ imported, error }: { imported: Imported; error: ApiError | nu
   const results = imported.results ?? [];
   const [starting, setStarting] = useState(false);
   const [startError, setStartError] = useState<string>();
-  const sum = (key: "totalReceived" | "totalImported" | "duplicatesSkipped" | "invalidSkipped") =>
-    results.reduce((total, r) => total + r[key], 0);
+  const sum = (key: "totalReceived" | "totalImported" | "duplicatesSkipped" | "invalidSkipped" | "suppressed") =>
+    results.reduce((total, r) => total + (r[key] ?? 0), 0);
   const invalid = results.flatMap((r) => r.invalidLines ?? []);
 
   async function start() {
@@ -191,6 +193,9 @@ function Preview({ imported, error }: { imported: Imported; error: ApiError | nu
           <div><dt>Accepted</dt><dd data-testid="accepted">{sum("totalImported")}</dd></div>
           <div><dt>Duplicates</dt><dd data-testid="duplicates">{sum("duplicatesSkipped")}</dd></div>
           <div><dt>Invalid</dt><dd data-testid="invalid">{sum("invalidSkipped")}</dd></div>
+          {sum("suppressed") > 0 && (
+            <div><dt>On a do-not-call list (ended at once)</dt><dd data-testid="suppressed">{sum("suppressed")}</dd></div>
+          )}
         </dl>
         )}
         {invalid.length > 0 && (

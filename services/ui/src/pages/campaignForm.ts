@@ -1,4 +1,5 @@
 // The new-campaign form's state and the request body it becomes.
+import { type CapRow, capIsBlank } from "../components/FrequencyCapsEditor";
 import type { PeriodRow } from "../components/RestrictedPeriodsEditor";
 import { DAYS, localInputToRfc3339 } from "../format";
 import { RETRY_OUTCOMES, type RetryOutcome, type TimezoneMode, type Window } from "../types";
@@ -46,6 +47,8 @@ export interface Form {
   startAt: string;
   endAt: string;
   autoStart: boolean;
+  /** contactPolicy.frequencyCaps; a row left blank is not sent. */
+  frequencyCaps: CapRow[];
   numbers: string;
 }
 
@@ -103,6 +106,7 @@ export const DEFAULTS: Form = {
   startAt: "",
   endAt: "",
   autoStart: false,
+  frequencyCaps: [],
   numbers: "",
 };
 
@@ -179,10 +183,18 @@ function businessHours(form: Form): Record<string, unknown> {
   };
 }
 
+/** `contactPolicy.frequencyCaps`: the rows with anything typed, in the order shown (the API names a row by its index). */
+export function frequencyCaps(form: Form): { maxAttempts: number | string; periodHours: number | string }[] {
+  return form.frequencyCaps
+    .filter((row) => !capIsBlank(row))
+    .map((row) => ({ maxAttempts: num(row.maxAttempts), periodHours: num(row.periodHours) }));
+}
+
 export function campaignBody(form: Form): Record<string, unknown> {
   const calendars = calendarCodes(form.holidayCalendars);
   // A row left entirely blank is an unused "Add" click, not a period.
   const outcomes = outcomeRules(form);
+  const caps = frequencyCaps(form);
   const periods = form.restrictedPeriods
     .filter((p) => p.name.trim() || p.startDate || p.endDate)
     .map((p) => ({ name: p.name.trim(), startDate: p.startDate || null, endDate: p.endDate || null }));
@@ -208,6 +220,7 @@ export function campaignBody(form: Form): Record<string, unknown> {
     ...(form.startAt.trim() ? { startAt: instant(form.startAt) } : {}),
     ...(form.endAt.trim() ? { endAt: instant(form.endAt) } : {}),
     ...(form.autoStart ? { autoStart: true } : {}),
+    ...(caps.length ? { contactPolicy: { frequencyCaps: caps } } : {}),
   };
 }
 
@@ -225,6 +238,7 @@ const SHOWN = [
   /^holidayCalendars([.[].*)?$/,
   /^restrictedPeriods([.[].*)?$/,
   /^(startAt|endAt|autoStart)$/,
+  /^contactPolicy(\.frequencyCaps(\[\d+\](\.(maxAttempts|periodHours))?)?)?$/,
 ];
 
 export function shownBesideAField(field: string): boolean {
