@@ -85,7 +85,10 @@ def test_daily_hours_replace_the_rules_hours_on_the_days_they_name() -> None:
         ("", "not JSON"),
         ("{", "not JSON"),
         ("[]", "top level"),
-        ('{"rules": [{"name": "x", "countries": ["US"]}]}', "no hours, dailyHours or frequencyCaps"),
+        (
+            '{"rules": [{"name": "x", "countries": ["US"]}]}',
+            "no hours, dailyHours or frequencyCaps",
+        ),
         (
             '{"rules": [{"name": "x", "hours": {"startTime": "08:00", "endTime": "21:00"}}]}',
             "no countries",
