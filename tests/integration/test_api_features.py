@@ -53,6 +53,7 @@ async def test_batch_import_reports_every_skipped_number(client: Client) -> None
         "totalImported": 1,
         "duplicatesSkipped": 2,
         "invalidSkipped": 2,
+        "suppressed": 0,
         "status": "PARTIALLY_IMPORTED",
         "campaignStatus": "PENDING",
         "invalidLinesTruncated": False,

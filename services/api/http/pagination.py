@@ -6,13 +6,15 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from yarl import URL
 
 from services.api.http.request_io import query_int
 from shared.errors import InvalidInput
+
+T = TypeVar("T")
 
 MAX_PAGE_SIZE = 1000
 #: What a list answers without `size`: the seed's 100 for campaigns (its console pages
@@ -40,6 +42,18 @@ def page_request(request: web.Request, default_size: int) -> PageRequest:
     if cursor:
         return PageRequest(size, 0, decode_cursor(cursor))
     return PageRequest(size, page * size, None)
+
+
+def cursor_position(page: PageRequest, key: str, kind: type[T]) -> T | None:
+    """Where the previous page of this list ended (the cursor's `key`), or None for the first
+    page; a 422 for a cursor another list gave out."""
+    if page.after is None:
+        return None
+    value = page.after.get(key)
+    if not isinstance(value, kind):
+        message = "is not a cursor of this list"
+        raise InvalidInput(f"cursor {message}", errors=[{"field": "cursor", "message": message}])
+    return value
 
 
 def encode_cursor(position: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ from services.api.http.context import BROKER, POOL, SETTINGS, VALIDATION, bulk_l
 from services.api.http.pagination import (
     CALL_PAGE_SIZE,
     CAMPAIGN_PAGE_SIZE,
+    cursor_position,
     page_headers,
     page_request,
 )
@@ -114,14 +115,7 @@ async def delete_campaign(request: web.Request) -> web.Response:
 @routes.get("/api/v1/campaigns/{id}/calls")
 async def list_campaign_calls(request: web.Request) -> web.Response:
     page = page_request(request, CALL_PAGE_SIZE)
-    after_seq = None
-    if page.after is not None:
-        after_seq = page.after.get("s")
-        if not isinstance(after_seq, int):
-            message = "is not a cursor of this list"
-            raise InvalidInput(
-                f"cursor {message}", errors=[{"field": "cursor", "message": message}]
-            )
+    after_seq = cursor_position(page, "s", int)
     async with request.app[POOL].acquire() as conn:
         calls, total, last_seq = await call_ops.list_campaign_calls(
             conn,

@@ -11,7 +11,12 @@ from aiohttp import web
 
 from services.api.http import idempotency
 from services.api.http.context import POOL, SETTINGS, VALIDATION, bulk_load
-from services.api.http.pagination import SUPPRESSION_PAGE_SIZE, page_headers, page_request
+from services.api.http.pagination import (
+    SUPPRESSION_PAGE_SIZE,
+    cursor_position,
+    page_headers,
+    page_request,
+)
 from services.api.http.request_io import json_body, json_list, path_id
 from services.api.http.uploads import rows_of, spool_upload_with_fields
 from services.api.operations import suppressions as suppression_ops
@@ -61,14 +66,7 @@ async def import_suppressions(request: web.Request) -> web.Response:
 @routes.get("/api/v1/suppressions")
 async def list_suppressions(request: web.Request) -> web.Response:
     page = page_request(request, SUPPRESSION_PAGE_SIZE)
-    after = None
-    if page.after is not None:
-        after = page.after.get("n")
-        if not isinstance(after, str):
-            message = "is not a cursor of this list"
-            raise InvalidInput(
-                f"cursor {message}", errors=[{"field": "cursor", "message": message}]
-            )
+    after = cursor_position(page, "n", str)
     campaign_id = _campaign_query(request)
     number = request.query.get("phoneNumber") or None
     if number is not None:
