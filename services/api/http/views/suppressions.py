@@ -29,7 +29,7 @@ from services.api.suppression_schemas import (
     SuppressionOut,
     SuppressionsAdd,
 )
-from shared.errors import InvalidInput
+from shared.errors import InvalidInput, NotFound
 
 routes = web.RouteTableDef()
 
@@ -83,13 +83,17 @@ async def list_suppressions(request: web.Request) -> web.Response:
     return response
 
 
-@routes.delete("/api/v1/suppressions/{phoneNumber}")
+# A number has a digit: so /api/v1/suppressions/import is never taken for one.
+@routes.delete(r"/api/v1/suppressions/{phoneNumber:[^/]*[0-9][^/]*}")
 async def delete_suppression(request: web.Request) -> web.Response:
-    number = suppression_ops.listed_number(
-        unquote(request.match_info["phoneNumber"]),
-        request.app[SETTINGS].default_region,
-        "phoneNumber",
-    )
+    raw = unquote(request.match_info["phoneNumber"])
+    try:
+        number = suppression_ops.listed_number(
+            raw, request.app[SETTINGS].default_region, "phoneNumber"
+        )
+    except InvalidInput:
+        # As for an id that is not a UUID: no list can hold it.
+        raise NotFound(f"{raw[:64]!r} is not a phone number, so on no list") from None
     campaign_id = _campaign_query(request)
     async with request.app[POOL].acquire() as conn:
         await suppression_ops.remove(conn, number, campaign_id)
@@ -142,7 +146,7 @@ def _import_options(given: Mapping[str, str]) -> SuppressionImportOptions:
 def _campaign_query(request: web.Request) -> UUID | None:
     """The `campaignId` query parameter: a campaign's list; absent, the global list."""
     raw = request.query.get("campaignId")
-    if not raw:
+    if raw is None:
         return None
     try:
         return UUID(raw)
