@@ -176,6 +176,13 @@ async def test_a_file_with_a_reason_column_and_options_as_fields(client: Client)
     wrong.add_field("file", f"{fresh_numbers(1)[0]}\n", filename="d.txt")
     wrong.add_field("campaignId", "not-a-uuid")
     assert (await client.post("/api/v1/suppressions/import", data=wrong)).status == 422
+    for field in ("campaignId", "reason"):
+        empty = aiohttp.FormData()
+        empty.add_field("file", f"{fresh_numbers(1)[0]}\n", filename="d.txt")
+        empty.add_field(field, "")
+        answer = await client.post("/api/v1/suppressions/import", data=empty)
+        assert answer.status == 422, f"an empty {field} is refused, not read as absent"
+        assert [e["field"] for e in (await answer.json())["errors"]] == [field]
 
 
 async def test_an_oversized_upload_is_refused_before_it_is_read_whole(

@@ -449,7 +449,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         ok_model=SuppressionReport,
         multipart=True,
         multipart_fields=(
-            ("reason", {"type": "string", "maxLength": 200}),
+            ("reason", {"type": "string", "minLength": 1, "maxLength": 200}),
             ("campaignId", {"type": "string", "format": "uuid"}),
             ("expiresAt", {"type": "string", "format": "date-time"}),
             ("skipInvalid", {"type": "boolean", "default": False}),
