@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     api_key_cache_ms: int = Field(5000, ge=0)
     rate_limit_per_second: float = Field(100.0, gt=0)
     rate_limit_burst: int = Field(200, ge=1)
+    #: Redis that every api replica counts rate limits in (redis://host:6379/0); unset: each
+    #: process counts its own (docs/scaling.md).
+    redis_url: str | None = None
     max_request_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     #: The built web console served at `/` (default: services/ui/dist of this checkout).
     ui_dir: str | None = None

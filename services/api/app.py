@@ -24,7 +24,7 @@ from services.api.http.context import (
     VALIDATION,
 )
 from services.api.http.edge import edge_middleware
-from services.api.http.rate_limit import RateLimiter
+from services.api.http.rate_limit import Limits, limits_for
 from services.api.http.recent import Recent
 from services.api.http.views import ROUTES
 from services.api.metrics import ApiMetrics
@@ -82,6 +82,14 @@ async def _validation(app: web.Application) -> AsyncIterator[None]:
     pool.close()
 
 
+def _rate_limits(limiter: Limits) -> CleanupContext:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await limiter.close()
+
+    return ctx
+
+
 async def _access(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     app[KEYS] = KeyChecker(
@@ -93,7 +101,9 @@ async def _access(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings, deps: Deps | None = None) -> web.Application:
     """The api as an aiohttp application; its pool and broker are opened on startup."""
     deps = deps or Deps()
-    limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    limiter = limits_for(
+        settings.redis_url, settings.rate_limit_per_second, settings.rate_limit_burst
+    )
     metrics = ApiMetrics.create()
     app = web.Application(
         middlewares=[edge_middleware(limiter, settings.max_request_bytes, metrics)],
@@ -104,7 +114,9 @@ def create_app(settings: Settings, deps: Deps | None = None) -> web.Application:
     app[METRICS] = metrics
     app[BULK_LOADS] = asyncio.Semaphore(max(1, settings.db_pool_max_size // 2))
     app[RECENT_METRICS] = Recent(METRICS_TTL_S)
-    app.cleanup_ctx.extend([_database(deps.pool), _broker(deps.broker), _access, _validation])
+    app.cleanup_ctx.extend(
+        [_database(deps.pool), _broker(deps.broker), _access, _validation, _rate_limits(limiter)]
+    )
     app.add_routes(ROUTES)
     app.add_routes([metrics_route(metrics.registry)])
     app.add_routes(console_routes(Path(settings.ui_dir) if settings.ui_dir else DEFAULT_UI_DIR))

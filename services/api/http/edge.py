@@ -12,7 +12,7 @@ from aiohttp import web
 
 from services.api.http.access import admit
 from services.api.http.problems import answer, problem
-from services.api.http.rate_limit import RateLimiter
+from services.api.http.rate_limit import Limits
 from services.api.metrics import ApiMetrics
 
 log = structlog.get_logger()
@@ -21,7 +21,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def edge_middleware(
-    limiter: RateLimiter, max_bytes: int, metrics: ApiMetrics
+    limiter: Limits, max_bytes: int, metrics: ApiMetrics
 ) -> Callable[..., Awaitable[web.StreamResponse]]:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -55,7 +55,7 @@ def _route_of(request: web.Request) -> str:
 
 
 async def _respond(
-    request: web.Request, handler: Handler, limiter: RateLimiter, max_bytes: int
+    request: web.Request, handler: Handler, limiter: Limits, max_bytes: int
 ) -> web.StreamResponse:
     # A declared body past the limit is refused before any of it is read; one sent without a
     # length is cut off by the readers at the same limit.
