@@ -8,6 +8,7 @@ from contextlib import suppress
 import asyncpg
 import structlog
 
+from shared.db.pool import DATABASE_UNAVAILABLE
 from shared.waits import wait_until_set
 
 log = structlog.get_logger()
@@ -38,7 +39,7 @@ class Leadership:
                     self.is_leader = True
                     log.info("became the active dispatcher")
                     return True
-            except (OSError, asyncpg.PostgresError) as exc:
+            except (asyncpg.PostgresError, *DATABASE_UNAVAILABLE) as exc:
                 log.warning("cannot reach the database for leadership", error=repr(exc))
                 await self._drop_connection()
             await wait_until_set(stop, self._retry_interval_s)
@@ -50,7 +51,7 @@ class Leadership:
             try:
                 assert self._conn is not None
                 await self._conn.fetchval("SELECT 1", timeout=2)
-            except (OSError, asyncpg.PostgresError, TimeoutError, AssertionError) as exc:
+            except (asyncpg.PostgresError, *DATABASE_UNAVAILABLE, AssertionError) as exc:
                 log.error("lost the leadership connection", error=repr(exc))
                 self.lost.set()
                 break

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from services.api.http.problems import problem
 from services.api.http.rate_limit import Limits
+from shared.db.pool import DATABASE_UNAVAILABLE
 from shared.repositories.api_keys import active_key_id, hash_key
 
 #: No key needed: health checks, the API's documentation, and the provider callbacks (which
@@ -91,7 +92,7 @@ async def admit(request: web.Request, limiter: Limits) -> Admission:
         return Admission(None, {})
     try:
         client = None if is_public(path) else await request.app[KEYS].client_of(request)
-    except (asyncpg.PostgresError, OSError):
+    except (asyncpg.PostgresError, *DATABASE_UNAVAILABLE):
         refusal = problem(503, "temporarily-unavailable", "cannot check the API key; try again")
         return Admission(refusal, {})
     identity = client or f"ip:{request.remote}"
