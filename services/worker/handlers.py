@@ -14,7 +14,7 @@ from services.worker.telephony.resilience import DialAbandoned
 from shared.amqp import Handler
 from shared.attempt_signals import signal_attempt_ended, signal_hang_up
 from shared.domain.attempts import AttemptRef, NoDial, StartedAttempt
-from shared.domain.endings import EndEffect, Ending, ProviderReport
+from shared.domain.endings import EndEffect, Ending, ProviderReport, outcome_of
 from shared.domain.statuses import AttemptOutcome
 from shared.errors import (
     ProviderError,
@@ -181,6 +181,10 @@ async def record_result(report: CallResultReported, deps: Deps) -> None:
         return
     if effect.machine_hang_up is not None:
         await _hang_up_on_machine(effect, deps)
+    if outcome_of(report.status) is None:
+        # Progress (a machine's answer, said at once): no result to count, no line to free.
+        log.info("call progress recorded", provider_status=report.status)
+        return
     deps.metrics.results.labels(str(effect.call_status)).inc()
     held_for = deps.held.held_for(effect.ref)
     if held_for is not None:
