@@ -385,7 +385,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             ),
         ),
         errors=(400, 401, 404, 409, 413, 422),
-        description="Idempotent: a status already recorded answers applied=false.",
+        description="Idempotent: a status already recorded answers applied=false."
+        " answeredBy says who answered; a progress status (IN_PROGRESS) with a machine's"
+        " answer, for a campaign that hangs up on machines, asks for the hang-up.",
     ),
     Endpoint(
         "post",
@@ -423,7 +425,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         description="The StatusCallback URL the twilio provider gives the carrier, query"
         " included. Progress (queued, initiated, ringing, in-progress) updates the attempt;"
         " completed, busy, no-answer, failed and canceled end it. Duplicates and late"
-        " progress change nothing.",
+        " progress change nothing. AnsweredBy (human, machine_start, machine_end_beep, fax...)"
+        " is kept as answeredBy; for a campaign whose answeringMachine.detect is on, a"
+        " machine's answer applies its onMachine, and with HANG_UP a live call is hung up at"
+        " once.",
     ),
     Endpoint(
         "post",
