@@ -62,6 +62,9 @@ async def _respond(
     if request.content_length is not None and request.content_length > max_bytes:
         detail = f"the body is {request.content_length} bytes; at most {max_bytes} are accepted"
         return problem(413, "request-too-large", detail)
+    if "" in request.query:
+        # "?=x": nothing can read it, so it is a client's mistake, not an option to ignore.
+        return problem(400, "malformed-query", "a query parameter has no name")
     admission = await admit(request, limiter)
     if admission.refusal is not None:
         admission.refusal.headers.update(admission.headers)

@@ -13,6 +13,8 @@ from services.api.forecast_schemas import ForecastOut
 from services.api.http.pagination import (
     CALL_PAGE_SIZE,
     CAMPAIGN_PAGE_SIZE,
+    MAX_PAGE,
+    MAX_PAGE_SIZE,
     SUPPRESSION_PAGE_SIZE,
 )
 from services.api.http.twilio_callback import TwilioStatusCallback
@@ -82,14 +84,26 @@ IDEMPOTENCY = Param(
 )
 
 
+def whole_number(low: int, high: int, default: int) -> dict[str, Any]:
+    """A whole-number query parameter as request_io.query_int reads it: empty is the default,
+    as the seed's Spring API read an empty parameter (`?page=&size=20`)."""
+    return {
+        "anyOf": [
+            {"type": "integer", "minimum": low, "maximum": high},
+            {"type": "string", "maxLength": 0},
+        ],
+        "default": default,
+    }
+
+
 def _paging(default_size: int, cursor_format: str) -> tuple[Param, ...]:
     return (
-        Param("page", "query", {"type": "integer", "minimum": 0, "default": 0}, "Page, from 0"),
+        Param("page", "query", whole_number(0, MAX_PAGE, 0), "Page, from 0; empty: 0"),
         Param(
             "size",
             "query",
-            {"type": "integer", "minimum": 1, "maximum": 1000, "default": default_size},
-            "Items per page",
+            whole_number(1, MAX_PAGE_SIZE, default_size),
+            "Items per page; empty: the default",
         ),
         Param(
             "cursor",
@@ -283,8 +297,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             Param(
                 "minutes",
                 "query",
-                {"type": "integer", "minimum": 1, "maximum": 180, "default": 15},
-                "How many recent minutes dialsPerMinute covers",
+                whole_number(1, 180, 15),
+                "How many recent minutes dialsPerMinute covers; empty: 15",
             ),
         ),
         errors=(404, 422),
