@@ -17,7 +17,7 @@ from aiohttp.resolver import DefaultResolver
 MAX_URL_LENGTH = 2048
 
 
-class ForbiddenAddress(ValueError):
+class ForbiddenAddress(OSError):
     """The URL's host is, or resolves to, an address webhooks may not reach."""
 
 
