@@ -130,6 +130,28 @@ async def send_test(conn: asyncpg.Connection, webhook_id: UUID) -> WebhookTestOu
     return WebhookTestOut(event_id=event_id, delivery_id=delivery_id)
 
 
+async def list_webhooks(
+    conn: asyncpg.Connection, *, limit: int, offset: int, after: tuple[datetime, UUID] | None
+) -> tuple[list[Endpoint], int]:
+    return await repo.list_endpoints(conn, limit=limit, offset=offset, after=after)
+
+
+async def list_deliveries(
+    conn: asyncpg.Connection,
+    webhook_id: UUID,
+    *,
+    status: str | None,
+    limit: int,
+    offset: int,
+    after: tuple[datetime, UUID] | None,
+) -> tuple[list[asyncpg.Record], int]:
+    """A page of the webhook's delivery log; NotFound if there is no such webhook."""
+    await get_endpoint(conn, webhook_id)
+    return await repo.list_deliveries(
+        conn, webhook_id, status=status, limit=limit, offset=offset, after=after
+    )
+
+
 def delivery_out(row: asyncpg.Record) -> DeliveryOut:
     return DeliveryOut(
         id=row["id"],

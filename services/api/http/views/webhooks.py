@@ -14,7 +14,6 @@ from services.api.http.request_io import json_body, json_list, path_id
 from services.api.operations import webhooks as ops
 from services.api.webhook_schemas import DeliveryOut, WebhookCreate, WebhookOut, WebhookPatch
 from shared.errors import InvalidInput
-from shared.repositories import webhooks as repo
 
 routes = web.RouteTableDef()
 
@@ -37,7 +36,7 @@ async def list_webhooks(request: web.Request) -> web.Response:
     page = page_request(request, WEBHOOK_PAGE_SIZE)
     after = _position(cursor_position(page, "w", str))
     async with request.app[POOL].acquire() as conn:
-        endpoints, total = await repo.list_endpoints(
+        endpoints, total = await ops.list_webhooks(
             conn, limit=page.size, offset=page.offset, after=after
         )
     response = json_list([ops.webhook_out(e) for e in endpoints], WebhookOut)
@@ -85,15 +84,14 @@ async def test_webhook(request: web.Request) -> web.Response:
 @routes.get("/api/v1/webhooks/{id}/deliveries")
 async def list_deliveries(request: web.Request) -> web.Response:
     webhook_id = path_id(request, what="webhook")
-    status = request.query.get("status") or None
+    status = (request.query.get("status") or "").upper() or None
     if status is not None and status not in DELIVERY_STATUSES:
         message = f"must be one of {', '.join(DELIVERY_STATUSES)}"
         raise InvalidInput(f"status {message}", errors=[{"field": "status", "message": message}])
     page = page_request(request, WEBHOOK_PAGE_SIZE)
     after = _position(cursor_position(page, "d", str))
     async with request.app[POOL].acquire() as conn:
-        await ops.get_endpoint(conn, webhook_id)
-        rows, total = await repo.list_deliveries(
+        rows, total = await ops.list_deliveries(
             conn, webhook_id, status=status, limit=page.size, offset=page.offset, after=after
         )
     response = json_list([ops.delivery_out(r) for r in rows], DeliveryOut)
