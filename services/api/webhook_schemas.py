@@ -89,6 +89,12 @@ class WebhookWithSecret(WebhookOut):
     )
 
 
+class WebhookUpdated(WebhookOut):
+    secret: str | None = Field(
+        None, description="The new secret after `rotateSecret: true`, shown only then; else null"
+    )
+
+
 class DeliveryAttemptOut(ResponseBody):
     attempt_number: int
     attempted_at: datetime

@@ -24,7 +24,15 @@ from shared.repositories.webhook_deliveries import forget_old_events
 
 log = structlog.get_logger()
 
-HOT_TABLES = ("calls", "call_attempts", "campaigns", "line_slots", "number_dials")
+HOT_TABLES = (
+    "calls",
+    "call_attempts",
+    "campaigns",
+    "line_slots",
+    "number_dials",
+    "webhook_events",
+    "webhook_deliveries",
+)
 #: Vacuum a table once its dead rows pass this share of its live rows (or 5,000).
 DEAD_ROW_SHARE = 0.1
 MIN_DEAD_ROWS = 5000

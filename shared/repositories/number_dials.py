@@ -72,7 +72,7 @@ async def forget_old_dials(conn: asyncpg.Connection, now: datetime) -> int:
     result = await conn.execute(
         f"""
         DELETE FROM number_dials
-        WHERE NOT EXISTS (SELECT 1 FROM unnest(started) t WHERE t > $1 - {KEPT})
+        WHERE NOT EXISTS (SELECT 1 FROM unnest(started) t WHERE t > $1::timestamptz - {KEPT})
         """,
         now,
     )

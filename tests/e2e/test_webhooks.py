@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
@@ -19,6 +20,7 @@ from standardwebhooks import Webhook
 from tests.e2e.helpers import finished
 from tests.support.api_client import ApiClient, MockClient
 from tests.support.numbers import fresh_numbers
+from tests.support.stack import Stack
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
@@ -33,6 +35,8 @@ class Receiver:
 
     fail_first_share: float = 0.0
     hang: bool = False
+    #: Seconds each answer takes (a slow receiver keeps requests in flight).
+    delay_s: float = 0.0
     secret: str = ""
     url: str = ""
     requests: int = 0
@@ -50,6 +54,8 @@ class Receiver:
         self.requests += 1
         if self.hang:
             await asyncio.Event().wait()
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         body = await request.text()
         try:
             event = Webhook(self.secret).verify(body, dict(request.headers))
@@ -215,3 +221,36 @@ async def test_a_hanging_receiver_times_out_while_another_receives_everything(
     finally:
         await unsubscribe(api, hanging_id)
         await unsubscribe(api, healthy_id)
+
+
+async def test_a_deliverer_killed_mid_delivery_loses_nothing(
+    api: ApiClient, mock: MockClient, serve: Any, stack: Stack, http: aiohttp.ClientSession
+) -> None:
+    """Two api replicas deliver; one is SIGKILLed while its requests are in flight (the
+    receiver is slow), and its leased deliveries are sent by the other when the leases run
+    out."""
+    replica = await stack.start("api", "api-replica")
+    other = ApiClient(http, replica.base_url)
+    receiver = await serve(Receiver(delay_s=0.05))
+    webhook_id = await subscribe(other, receiver, ["*"])
+    try:
+        await mock.configure(failureRate=0.0, noCallbackRate=0.0, syncErrorRate=0.0)
+        campaign = await other.create_campaign(
+            name="webhooks killed", phoneNumbers=fresh_numbers(200), concurrencyLimit=20
+        )
+        await other.action(campaign["id"], "start")
+
+        async def some_delivered() -> bool:
+            return len(receiver.events) >= 50
+
+        await wait_until(some_delivered, timeout=60, message="first deliveries")
+        gone = stack.kill("api")
+        await finished(other, campaign["id"], timeout=120)
+        await stack.start_again(gone)
+        await all_delivered(other, webhook_id, timeout=90)
+        calls = await other.calls(campaign["id"], size=1000)
+        check_call_events(receiver.of_campaign(campaign["id"]), calls)
+        assert receiver.bad_signatures == 0
+    finally:
+        await unsubscribe(other, webhook_id)
+        await stack.stop("api-replica")

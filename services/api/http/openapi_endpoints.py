@@ -37,6 +37,7 @@ from services.api.webhook_schemas import (
     WebhookOut,
     WebhookPatch,
     WebhookTestOut,
+    WebhookUpdated,
     WebhookWithSecret,
 )
 from shared.domain.statuses import CallStatus, CampaignStatus
@@ -587,12 +588,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "updateWebhook",
         "Change a webhook: URL, events, description, enabled; rotate its secret",
         "Webhooks",
-        ok_model=WebhookWithSecret,
+        ok_model=WebhookUpdated,
         body=WebhookPatch,
         params=(WEBHOOK_ID,),
         errors=(400, 404, 413, 422, 503),
         description="Only the fields given change. `rotateSecret: true` makes a new secret,"
-        " shown in this answer only (without it the answer has no `secret`); the previous"
+        " shown in this answer only (without it `secret` is null); the previous"
         " one keeps signing beside it until `previousSecretUntil`. Enabling an endpoint the"
         " service disabled clears `disabledReason`; its pending deliveries go out again.",
     ),

@@ -16,6 +16,7 @@ from services.api.webhook_schemas import (
     WebhookOut,
     WebhookPatch,
     WebhookTestOut,
+    WebhookUpdated,
     WebhookWithSecret,
 )
 from services.api.webhooks.addresses import url_problem
@@ -80,7 +81,7 @@ async def update_webhook(
     box: SecretBox,
     webhook_id: UUID,
     body: WebhookPatch,
-) -> WebhookOut | WebhookWithSecret:
+) -> WebhookUpdated:
     present = body.model_fields_set
     for field in ("url", "events", "enabled"):
         if field in present and getattr(body, field) is None:
@@ -106,7 +107,7 @@ async def update_webhook(
     if endpoint is None:
         raise NotFound(f"no webhook with id {webhook_id}")
     log.info("webhook updated", webhook_id=str(webhook_id), fields=sorted(present))
-    return _with_secret(endpoint, secret) if secret else webhook_out(endpoint)
+    return WebhookUpdated(**webhook_out(endpoint).model_dump(), secret=secret)
 
 
 async def delete_webhook(conn: asyncpg.Connection, webhook_id: UUID) -> None:

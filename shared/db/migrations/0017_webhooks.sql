@@ -82,3 +82,12 @@ CREATE TABLE webhook_delivery_attempts (
     next_retry_at   timestamptz,
     PRIMARY KEY (delivery_id, attempt_no)
 );
+
+-- Each event row is updated once (fanned out) and each delivery a few times (leased, ended):
+-- vacuumed as eagerly as the calls they follow (the dispatcher does it where autovacuum is off).
+ALTER TABLE webhook_events SET (
+    autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02,
+    autovacuum_vacuum_insert_scale_factor = 0.05, autovacuum_vacuum_cost_delay = 0);
+ALTER TABLE webhook_deliveries SET (
+    autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02,
+    autovacuum_vacuum_insert_scale_factor = 0.05, autovacuum_vacuum_cost_delay = 0);
