@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = False
     #: Requests in flight at once per api replica, and per endpoint within them.
     webhook_max_concurrency: int = Field(64, ge=1, le=1000)
-    webhook_endpoint_concurrency: int = Field(8, ge=1, le=100)
+    webhook_endpoint_concurrency: int = Field(16, ge=1, le=100)
     #: How often a deliverer looks for new events and due retries when idle.
     webhook_poll_interval_ms: int = Field(100, ge=10, le=10_000)
     #: After a secret is rotated, the previous one still signs beside the new one this long.

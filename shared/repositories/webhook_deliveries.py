@@ -291,8 +291,9 @@ async def failing_for_whole_period(
 
 
 async def forget_old_events(conn: asyncpg.Connection, before: datetime, batch: int = 500) -> int:
-    """Remove up to `batch` events created before `before` that nothing waits to deliver
-    (their deliveries and attempts go with them); how many."""
+    """Remove up to `batch` events created before `before` that no enabled endpoint waits
+    for (their deliveries and attempts go with them: a disabled endpoint's pending ones too,
+    else an endpoint left disabled would keep its events for ever); how many."""
     return int(
         await conn.fetchval(
             """
@@ -302,6 +303,7 @@ async def forget_old_events(conn: asyncpg.Connection, before: datetime, batch: i
                     WHERE e.created_at < $1 AND e.fanned_out_at IS NOT NULL
                       AND NOT EXISTS (
                           SELECT 1 FROM webhook_deliveries d
+                          JOIN webhook_endpoints w ON w.id = d.endpoint_id AND w.enabled
                           WHERE d.event_id = e.id AND d.status = 'PENDING')
                     ORDER BY e.created_at LIMIT $2
                 )

@@ -36,6 +36,8 @@ log = structlog.get_logger()
 FAN_OUT_BATCH = 200
 #: How much longer than a request's timeout a claimed delivery stays leased.
 LEASE_MARGIN = timedelta(seconds=5)
+#: After a request ends, how long the loop waits for others to end with it.
+COALESCE_S = 0.005
 #: Pause after a database error before the loop tries again.
 ERROR_PAUSE_S = 1.0
 #: Reasons an endpoint is disabled by the deliverer (`disabledReason`).
@@ -68,6 +70,8 @@ class Deliverer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._results: list[DeliveryResult] = []
         self._wake = asyncio.Event()
+        self._poll_s = settings.webhook_poll_interval_ms / 1000
+        self._next_fan_out = 0.0
 
     async def run(self) -> None:
         own_session = self._session is None
@@ -93,9 +97,10 @@ class Deliverer:
                 if not busy:
                     self._wake.clear()
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(
-                            self._wake.wait(), self._settings.webhook_poll_interval_ms / 1000
-                        )
+                        await asyncio.wait_for(self._wake.wait(), self._poll_s)
+                        # Woken by a finished request: let those finishing with it join,
+                        # so that one turn's statements serve many requests.
+                        await asyncio.sleep(COALESCE_S)
         finally:
             for task in self._tasks:
                 task.cancel()
@@ -104,14 +109,20 @@ class Deliverer:
                 await session.close()
 
     async def _turn(self, session: aiohttp.ClientSession) -> bool:
-        """One pass: results, fan-out, claims. Whether there may be more to do at once."""
-        await self._record_results()
-        fanned = await self._fan_out()
-        started = await self._start_due(session)
+        """One pass on one connection: results, fan-out (once a poll interval, or at once
+        while there is a backlog), claims. Whether there may be more to do at once."""
+        async with self._pool.acquire() as conn:
+            await self._record_results(conn)
+            fanned = 0
+            if time.monotonic() >= self._next_fan_out:
+                fanned = await self._fan_out(conn)
+                backlog = fanned >= FAN_OUT_BATCH
+                self._next_fan_out = time.monotonic() + (0 if backlog else self._poll_s)
+            started = await self._start_due(conn, session)
         return fanned >= FAN_OUT_BATCH or (started > 0 and self._free_total() > 0)
 
-    async def _fan_out(self) -> int:
-        async with self._pool.acquire() as conn, conn.transaction():
+    async def _fan_out(self, conn: asyncpg.Connection) -> int:
+        async with conn.transaction():
             events = await repo.lock_events_to_fan_out(conn, FAN_OUT_BATCH)
             if not events:
                 return 0
@@ -122,22 +133,20 @@ class Deliverer:
     def _free_total(self) -> int:
         return self._settings.webhook_max_concurrency - sum(self._in_flight.values())
 
-    async def _start_due(self, session: aiohttp.ClientSession) -> int:
+    async def _start_due(self, conn: asyncpg.Connection, session: aiohttp.ClientSession) -> int:
         free = self._free_total()
         if free <= 0:
             return 0
         per_endpoint = self._settings.webhook_endpoint_concurrency
         free_slots = {k: max(per_endpoint - v, 0) for k, v in self._in_flight.items() if v}
-        now = datetime.now(UTC)
-        async with self._pool.acquire() as conn:
-            due = await repo.claim_due(
-                conn,
-                now,
-                free_slots=free_slots,
-                slots_per_endpoint=per_endpoint,
-                limit=free,
-                lease=self._timeout + LEASE_MARGIN,
-            )
+        due = await repo.claim_due(
+            conn,
+            datetime.now(UTC),
+            free_slots=free_slots,
+            slots_per_endpoint=per_endpoint,
+            limit=free,
+            lease=self._timeout + LEASE_MARGIN,
+        )
         for delivery in due:
             self._in_flight[delivery.endpoint_id] += 1
             task = asyncio.create_task(self._deliver(session, delivery))
@@ -223,12 +232,12 @@ class Deliverer:
             gone=gone,
         )
 
-    async def _record_results(self) -> None:
+    async def _record_results(self, conn: asyncpg.Connection) -> None:
         if not self._results:
             return
         results, self._results = self._results, []
         try:
-            async with self._pool.acquire() as conn, conn.transaction():
+            async with conn.transaction():
                 await repo.record_results(conn, results)
                 for endpoint_id in {r.endpoint_id for r in results if r.gone}:
                     if await repo.disable_endpoint(conn, endpoint_id, GONE_REASON):
