@@ -257,7 +257,8 @@ CREATE TABLE public.webhook_deliveries (
     retry_since timestamp with time zone DEFAULT now() NOT NULL,
     finished_at timestamp with time zone,
     CONSTRAINT webhook_deliveries_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'DELIVERED'::text, 'FAILED'::text])))
-);
+)
+WITH (autovacuum_vacuum_scale_factor='0.02', autovacuum_analyze_scale_factor='0.02', autovacuum_vacuum_insert_scale_factor='0.05', autovacuum_vacuum_cost_delay='0');
 
 CREATE TABLE public.webhook_delivery_attempts (
     delivery_id uuid NOT NULL,
@@ -295,7 +296,8 @@ CREATE TABLE public.webhook_events (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     body text,
     fanned_out_at timestamp with time zone
-);
+)
+WITH (autovacuum_vacuum_scale_factor='0.02', autovacuum_analyze_scale_factor='0.02', autovacuum_vacuum_insert_scale_factor='0.05', autovacuum_vacuum_cost_delay='0');
 
 ALTER TABLE public.webhook_events ALTER COLUMN "position" ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.webhook_events_position_seq

@@ -36,6 +36,8 @@ log = structlog.get_logger()
 FAN_OUT_BATCH = 200
 #: How much longer than a request's timeout a claimed delivery stays leased.
 LEASE_MARGIN = timedelta(seconds=5)
+#: Decrypted endpoint secrets kept in memory, at most.
+SECRETS_KEPT = 10_000
 #: After a request ends, how long the loop waits for others to end with it.
 COALESCE_S = 0.005
 #: Pause after a database error before the loop tries again.
@@ -71,6 +73,7 @@ class Deliverer:
         self._results: list[DeliveryResult] = []
         self._wake = asyncio.Event()
         self._poll_s = settings.webhook_poll_interval_ms / 1000
+        self._secrets_by_token: dict[str, str] = {}
         self._next_fan_out = 0.0
 
     async def run(self) -> None:
@@ -164,11 +167,20 @@ class Deliverer:
             self._wake.set()
         self._results.append(result)
 
+    def _decrypt(self, token: str) -> str:
+        # Decrypting was a twentieth of a delivery's cost; a rotation gives a new token.
+        secret = self._secrets_by_token.get(token)
+        if secret is None:
+            if len(self._secrets_by_token) >= SECRETS_KEPT:
+                self._secrets_by_token.clear()
+            secret = self._secrets_by_token[token] = self._box.decrypt(token)
+        return secret
+
     def _secrets(self, delivery: DueDelivery, now: datetime) -> list[str]:
-        secrets = [self._box.decrypt(delivery.secret_encrypted)]
+        secrets = [self._decrypt(delivery.secret_encrypted)]
         until = delivery.previous_secret_until
         if delivery.previous_secret_encrypted and until is not None and until > now:
-            secrets.append(self._box.decrypt(delivery.previous_secret_encrypted))
+            secrets.append(self._decrypt(delivery.previous_secret_encrypted))
         return secrets
 
     async def _send(self, session: aiohttp.ClientSession, delivery: DueDelivery) -> DeliveryResult:
