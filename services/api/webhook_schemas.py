@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from uuid import UUID
 
 from pydantic import AfterValidator, Field
@@ -105,6 +105,7 @@ class DeliveryAttemptOut(ResponseBody):
 
 
 DeliveryStatus = Literal["PENDING", "DELIVERED", "FAILED"]
+DELIVERY_STATUSES: tuple[str, ...] = get_args(DeliveryStatus)
 
 
 class DeliveryOut(ResponseBody):

@@ -14,9 +14,9 @@ from services.api.http.pagination import (
     CALL_PAGE_SIZE,
     CAMPAIGN_PAGE_SIZE,
     SUPPRESSION_PAGE_SIZE,
+    WEBHOOK_PAGE_SIZE,
 )
 from services.api.http.twilio_callback import TwilioStatusCallback
-from services.api.http.views.webhooks import DELIVERY_STATUSES, WEBHOOK_PAGE_SIZE
 from services.api.schemas import (
     CallbackIn,
     CallbackOut,
@@ -32,6 +32,7 @@ from services.api.schemas import (
 from services.api.stats_schemas import CampaignStatsOut, GlobalMetricsOut
 from services.api.suppression_schemas import SuppressionOut, SuppressionReport, SuppressionsAdd
 from services.api.webhook_schemas import (
+    DELIVERY_STATUSES,
     DeliveryOut,
     WebhookCreate,
     WebhookOut,
@@ -580,7 +581,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Webhooks",
         ok_model=WebhookOut,
         params=(WEBHOOK_ID,),
-        errors=(404,),
+        errors=(404, 422),
     ),
     Endpoint(
         "patch",
@@ -605,7 +606,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Webhooks",
         ok_status=204,
         params=(WEBHOOK_ID,),
-        errors=(404,),
+        errors=(404, 422),
     ),
     Endpoint(
         "post",
@@ -616,7 +617,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         202,
         WebhookTestOut,
         params=(WEBHOOK_ID,),
-        errors=(404,),
+        errors=(404, 422),
         description="Delivered like any event (signed, retried); its delivery is in the log."
         " A disabled webhook gets it once enabled.",
     ),
@@ -647,7 +648,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         202,
         DeliveryOut,
         params=(WEBHOOK_ID, DELIVERY_ID),
-        errors=(404,),
+        errors=(404, 422),
         description="PENDING again and due now; a delivery that had ended gets a new retry period.",
     ),
 )

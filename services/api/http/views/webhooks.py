@@ -9,21 +9,29 @@ from uuid import UUID
 from aiohttp import web
 
 from services.api.http.context import POOL, SETTINGS, WEBHOOK_SECRETS
-from services.api.http.pagination import cursor_position, page_headers, page_request
+from services.api.http.pagination import (
+    WEBHOOK_PAGE_SIZE,
+    cursor_position,
+    page_headers,
+    page_request,
+)
 from services.api.http.request_io import json_body, json_list, path_id
 from services.api.operations import webhooks as ops
-from services.api.webhook_schemas import DeliveryOut, WebhookCreate, WebhookOut, WebhookPatch
+from services.api.webhook_schemas import (
+    DELIVERY_STATUSES,
+    DeliveryOut,
+    WebhookCreate,
+    WebhookOut,
+    WebhookPatch,
+)
 from shared.errors import InvalidInput
 
 routes = web.RouteTableDef()
 
-#: A page of webhooks or deliveries without `size`.
-WEBHOOK_PAGE_SIZE = 100
-DELIVERY_STATUSES = ("PENDING", "DELIVERED", "FAILED")
-
 
 @routes.post("/api/v1/webhooks")
 async def create_webhook(request: web.Request) -> web.Response:
+    _only_query(request)
     body = WebhookCreate.model_validate_json(await request.read())
     box = request.app[WEBHOOK_SECRETS]
     async with request.app[POOL].acquire() as conn:
@@ -33,6 +41,7 @@ async def create_webhook(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/webhooks")
 async def list_webhooks(request: web.Request) -> web.Response:
+    _only_query(request, _PAGING)
     page = page_request(request, WEBHOOK_PAGE_SIZE)
     after = _position(cursor_position(page, "w", str))
     async with request.app[POOL].acquire() as conn:
@@ -49,6 +58,7 @@ async def list_webhooks(request: web.Request) -> web.Response:
 @routes.get("/api/v1/webhooks/{id}")
 async def get_webhook(request: web.Request) -> web.Response:
     webhook_id = path_id(request, what="webhook")
+    _only_query(request)
     async with request.app[POOL].acquire() as conn:
         endpoint = await ops.get_endpoint(conn, webhook_id)
     return json_body(ops.webhook_out(endpoint))
@@ -57,6 +67,7 @@ async def get_webhook(request: web.Request) -> web.Response:
 @routes.patch("/api/v1/webhooks/{id}")
 async def update_webhook(request: web.Request) -> web.Response:
     webhook_id = path_id(request, what="webhook")
+    _only_query(request)
     body = WebhookPatch.model_validate_json(await request.read())
     async with request.app[POOL].acquire() as conn:
         out = await ops.update_webhook(
@@ -68,6 +79,7 @@ async def update_webhook(request: web.Request) -> web.Response:
 @routes.delete("/api/v1/webhooks/{id}")
 async def delete_webhook(request: web.Request) -> web.Response:
     webhook_id = path_id(request, what="webhook")
+    _only_query(request)
     async with request.app[POOL].acquire() as conn:
         await ops.delete_webhook(conn, webhook_id)
     return web.Response(status=204)
@@ -76,6 +88,7 @@ async def delete_webhook(request: web.Request) -> web.Response:
 @routes.post("/api/v1/webhooks/{id}/test")
 async def test_webhook(request: web.Request) -> web.Response:
     webhook_id = path_id(request, what="webhook")
+    _only_query(request)
     async with request.app[POOL].acquire() as conn, conn.transaction():
         out = await ops.send_test(conn, webhook_id)
     return json_body(out, status=202)
@@ -84,6 +97,7 @@ async def test_webhook(request: web.Request) -> web.Response:
 @routes.get("/api/v1/webhooks/{id}/deliveries")
 async def list_deliveries(request: web.Request) -> web.Response:
     webhook_id = path_id(request, what="webhook")
+    _only_query(request, _PAGING | {"status"})
     status = (request.query.get("status") or "").upper() or None
     if status is not None and status not in DELIVERY_STATUSES:
         message = f"must be one of {', '.join(DELIVERY_STATUSES)}"
@@ -105,9 +119,23 @@ async def list_deliveries(request: web.Request) -> web.Response:
 async def retry_delivery(request: web.Request) -> web.Response:
     webhook_id = path_id(request, what="webhook")
     delivery_id = path_id(request, "deliveryId", what="delivery")
+    _only_query(request)
     async with request.app[POOL].acquire() as conn:
         out = await ops.retry_delivery(conn, webhook_id, delivery_id)
     return json_body(out, status=202)
+
+
+_PAGING = frozenset({"page", "size", "cursor"})
+
+
+def _only_query(request: web.Request, allowed: frozenset[str] = frozenset()) -> None:
+    """A query parameter these endpoints do not take is a 422 naming it."""
+    for name in request.query:
+        if name not in allowed:
+            message = "is not a parameter of this endpoint"
+            raise InvalidInput(
+                f"{name!r} {message}", errors=[{"field": name or "(empty)", "message": message}]
+            )
 
 
 def _position(raw: str | None) -> tuple[datetime, UUID] | None:
