@@ -108,10 +108,17 @@ async def _webhooks(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     task = asyncio.create_task(Deliverer(app[POOL], settings, box=box).run())
+    task.add_done_callback(_report_end)
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    """A deliverer that stops other than by the app's end is an error worth a log line."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("webhook deliverer stopped", error=repr(error), exc_info=error)
 
 
 def create_app(settings: Settings, deps: Deps | None = None) -> web.Application:

@@ -54,18 +54,20 @@ _CAMPAIGN_SNAPSHOTS = f"""
     ) k
 """
 
-#: Store each event's body and give it to every enabled endpoint that subscribed to it.
+#: Store each event's body and give it to every enabled endpoint that subscribed to it and
+#: existed when it happened (an endpoint hears of what happens from its creation on).
 _FAN_OUT = f"""
     WITH rendered AS (
         SELECT * FROM json_to_recordset($1::json) AS r(position bigint, body text)
     ), event AS (
         UPDATE webhook_events e SET body = r.body, fanned_out_at = now()
         FROM rendered r WHERE e.position = r.position
-        RETURNING e.id, e.type
+        RETURNING e.id, e.type, e.created_at
     ), delivery AS (
         INSERT INTO webhook_deliveries (endpoint_id, event_id, next_attempt_at, retry_since)
         SELECT w.id, e.id, now(), now() FROM event e
         JOIN webhook_endpoints w ON w.enabled AND w.events && ARRAY[e.type, '{EVERY_EVENT}']
+          AND w.created_at <= e.created_at
         ON CONFLICT DO NOTHING
         RETURNING 1
     )

@@ -43,6 +43,7 @@ async def hooked(db: asyncpg.Pool) -> AsyncIterator[UUID]:
     endpoint_id = await add_endpoint(db, ["*"])
     yield endpoint_id
     await db.execute("DELETE FROM webhook_endpoints WHERE id = $1", endpoint_id)
+    await db.execute("DELETE FROM webhook_events")
 
 
 async def events_of(db: asyncpg.Pool, subject: UUID) -> list[asyncpg.Record]:
@@ -193,3 +194,21 @@ async def test_claims_that_find_nothing_write_nothing(db: asyncpg.Pool, hooked: 
         await db.fetchval("SELECT count(*) FROM webhook_events WHERE campaign_id = $1", campaign_id)
         == 0
     )
+
+
+async def test_an_endpoint_hears_only_of_what_happens_after_its_creation(
+    db: asyncpg.Pool, hooked: UUID
+) -> None:
+    campaign_id = await running_campaign(db, fresh_numbers(1))
+    await start(db, campaign_id)
+    later = await add_endpoint(db, ["*"])
+    async with db.acquire() as conn, conn.transaction():
+        events = await webhook_deliveries.lock_events_to_fan_out(conn, 10_000)
+        await webhook_deliveries.fan_out(conn, await render_all(conn, events))
+    receivers = await db.fetch(
+        "SELECT DISTINCT d.endpoint_id FROM webhook_deliveries d"
+        " JOIN webhook_events e ON e.id = d.event_id WHERE e.campaign_id = $1",
+        campaign_id,
+    )
+    assert [r["endpoint_id"] for r in receivers] == [hooked]
+    await db.execute("DELETE FROM webhook_endpoints WHERE id = $1", later)
