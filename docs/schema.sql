@@ -91,6 +91,7 @@ CREATE TABLE public.calls (
     zone_group_id smallint,
     not_before timestamp with time zone,
     expires_at timestamp with time zone,
+    answered_by text,
     event_seq integer DEFAULT 0 NOT NULL,
     CONSTRAINT calls_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'SCHEDULED'::text, 'IN_PROGRESS'::text, 'COMPLETED'::text, 'FAILED'::text, 'PERMANENTLY_FAILED'::text, 'CANCELLED'::text])))
 )
@@ -149,6 +150,8 @@ CREATE TABLE public.campaigns (
     retry_outcomes jsonb DEFAULT '{}'::jsonb NOT NULL,
     retry_jitter_ratio double precision DEFAULT 0 NOT NULL,
     contact_policy jsonb DEFAULT '{}'::jsonb NOT NULL,
+    machine_detection boolean DEFAULT false NOT NULL,
+    on_machine text DEFAULT 'COMPLETE'::text NOT NULL,
     event_seq integer DEFAULT 0 NOT NULL,
     CONSTRAINT campaigns_allowed_lines_check CHECK ((allowed_lines >= 0)),
     CONSTRAINT campaigns_callback_retry_delay_ms_check CHECK ((callback_retry_delay_ms >= 0)),
@@ -158,6 +161,7 @@ CREATE TABLE public.campaigns (
     CONSTRAINT campaigns_in_flight_check CHECK ((in_flight >= 0)),
     CONSTRAINT campaigns_kind_check CHECK ((kind = ANY (ARRAY['CAMPAIGN'::text, 'SINGLE_CALLS'::text]))),
     CONSTRAINT campaigns_max_retries_check CHECK ((max_retries >= 0)),
+    CONSTRAINT campaigns_on_machine_check CHECK ((on_machine = ANY (ARRAY['COMPLETE'::text, 'RETRY'::text, 'HANG_UP'::text]))),
     CONSTRAINT campaigns_priority_check CHECK (((priority >= 1) AND (priority <= 10))),
     CONSTRAINT campaigns_retry_jitter_ratio_check CHECK (((retry_jitter_ratio >= (0)::double precision) AND (retry_jitter_ratio <= (1)::double precision))),
     CONSTRAINT campaigns_schedule_check CHECK (((end_at IS NULL) OR (start_at IS NULL) OR (end_at > start_at))),

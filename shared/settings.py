@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     api_key_cache_ms: int = Field(5000, ge=0)
     rate_limit_per_second: float = Field(100.0, gt=0)
     rate_limit_burst: int = Field(200, ge=1)
+    #: Redis that every api replica counts rate limits in (redis://host:6379/0); unset: each
+    #: process counts its own (docs/scaling.md).
+    redis_url: str | None = None
     max_request_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     #: The built web console served at `/` (default: services/ui/dist of this checkout).
     ui_dir: str | None = None
@@ -126,8 +129,10 @@ class Settings(BaseSettings):
     #: What the answered call hears: a TwiML document's URL, or the TwiML itself.
     twilio_twiml_url: str | None = None
     twilio_twiml: str | None = None
-    #: Ask the carrier whether a person or a machine answered (reported as answeredBy).
-    twilio_machine_detection: Literal["Enable", "DetectMessageEnd"] | None = None
+    #: Twilio's MachineDetection mode, sent for campaigns whose answeringMachine.detect is
+    #: on: Enable answers as soon as it knows; DetectMessageEnd waits for the greeting's end
+    #: (the beep), to leave a message after it.
+    twilio_machine_detection: Literal["Enable", "DetectMessageEnd"] = "Enable"
     #: Seconds the carrier lets a call ring before it reports no-answer.
     twilio_ring_timeout_s: int = Field(30, ge=5, le=600)
     #: Where the carrier reaches the api (behind any proxy): status callbacks go to
@@ -146,6 +151,10 @@ class Settings(BaseSettings):
     mock_out_of_order_callback_rate: float = Field(0.0, ge=0.0, le=1.0)
     mock_late_callback_rate: float = Field(0.0, ge=0.0, le=1.0)
     mock_late_callback_delay_ms: int = Field(5000, ge=0)
+    #: Answered calls that a machine answers (scenario step `machine` does it per number).
+    mock_machine_rate: float = Field(0.0, ge=0.0, le=1.0)
+    #: How long a machine's call lasts after it answers (greeting and message) unless hung up.
+    mock_machine_message_ms: int = Field(3000, ge=0)
     mock_scenarios: dict[str, list[str]] = Field(default_factory=dict)
 
     @field_validator("mock_scenarios", mode="before")

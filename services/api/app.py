@@ -27,7 +27,7 @@ from services.api.http.context import (
     WEBHOOK_SECRETS,
 )
 from services.api.http.edge import edge_middleware
-from services.api.http.rate_limit import RateLimiter
+from services.api.http.rate_limit import Limits, limits_for
 from services.api.http.recent import Recent
 from services.api.http.views import ROUTES
 from services.api.metrics import ApiMetrics
@@ -89,6 +89,14 @@ async def _validation(app: web.Application) -> AsyncIterator[None]:
     pool.close()
 
 
+def _rate_limits(limiter: Limits) -> CleanupContext:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await limiter.close()
+
+    return ctx
+
+
 async def _access(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     app[KEYS] = KeyChecker(
@@ -124,7 +132,9 @@ def _report_end(task: asyncio.Task[None]) -> None:
 def create_app(settings: Settings, deps: Deps | None = None) -> web.Application:
     """The api as an aiohttp application; its pool and broker are opened on startup."""
     deps = deps or Deps()
-    limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    limiter = limits_for(
+        settings.redis_url, settings.rate_limit_per_second, settings.rate_limit_burst
+    )
     metrics = ApiMetrics.create()
     app = web.Application(
         middlewares=[edge_middleware(limiter, settings.max_request_bytes, metrics)],
@@ -141,6 +151,7 @@ def create_app(settings: Settings, deps: Deps | None = None) -> web.Application:
             _broker(deps.broker),
             _access,
             _validation,
+            _rate_limits(limiter),
             _webhooks,
         ]
     )

@@ -9,6 +9,8 @@ from typing import Any, Literal
 from services.api.operations.ingestion import ImportReport
 from services.api.operations.suppressions import LoadReport
 from services.api.schemas import (
+    AnsweredByValue,
+    AnsweringMachineOut,
     AttemptOut,
     BusinessHoursOut,
     CallOut,
@@ -21,6 +23,7 @@ from services.api.schemas import (
     RetryConfigOut,
 )
 from services.api.suppression_schemas import SuppressionOut, SuppressionReport
+from shared.domain.answering_machine import answered_by
 from shared.domain.business_hours import format_clock, format_days
 from shared.domain.calling import TimezoneMode
 from shared.domain.campaign import Campaign
@@ -77,6 +80,10 @@ def campaign_out(
         end_at=campaign.end_at,
         auto_start=campaign.auto_start,
         contact_policy=ContactPolicyOut(frequency_caps=caps_to_json(campaign.frequency_caps)),
+        answering_machine=AnsweringMachineOut(
+            detect=campaign.answering_machine.detect,
+            on_machine=campaign.answering_machine.on_machine,
+        ),
         next_dial_at=next_dial_at,
         metrics=CampaignMetrics(
             total_calls=counts.total,
@@ -110,7 +117,7 @@ def attempt_out(row: Mapping[str, Any]) -> AttemptOut:
         reason=row["reason"],
         duration_seconds=row["duration_seconds"],
         timed_out_at=row["timed_out_at"],
-        answered_by=row["answered_by"],
+        answered_by=shown_answer(row["answered_by"]),
         sip_response_code=row["sip_response_code"],
     )
 
@@ -127,6 +134,7 @@ def call_out(row: Mapping[str, Any], attempts: Sequence[Mapping[str, Any]]) -> C
         external_call_id=row["external_call_id"],
         failure_reason=row["failure_reason"],
         call_duration_seconds=row["call_duration_seconds"],
+        answered_by=shown_answer(row["answered_by"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         attributes=row["attributes"],
@@ -134,6 +142,13 @@ def call_out(row: Mapping[str, Any], attempts: Sequence[Mapping[str, Any]]) -> C
         timezone_source=row["timezone_source"],
         attempts=[attempt_out(a) for a in attempts],
     )
+
+
+def shown_answer(stored: str | None) -> AnsweredByValue | None:
+    """Who answered, in our four words: attempts recorded before they were normalised keep
+    the carrier's (machine_start...)."""
+    who = answered_by(stored)
+    return who.value if who else None
 
 
 def shown_timezone(zones: Sequence[str] | None) -> str | list[str] | None:

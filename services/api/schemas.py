@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import SkipJsonSchema
 
+from shared.domain.answering_machine import OnMachine
 from shared.domain.business_hours import WEEKDAYS
 from shared.domain.calling import TimezoneMode
 from shared.domain.calling.spec import (
@@ -225,6 +226,12 @@ class RetryOutcomesIn(RequestBody):
         alias="REJECTED",
         description="The rule after the carrier refused the number (not retried by default)",
     )
+    machine: OutcomeRetryIn | None = Field(
+        None,
+        alias="MACHINE",
+        description="The rule after a machine answered, when answeringMachine.onMachine is"
+        " RETRY (docs/answering-machines.md)",
+    )
     no_result: OutcomeRetryIn | None = Field(
         None,
         alias="NO_RESULT",
@@ -365,6 +372,29 @@ class ContactPolicyOut(ResponseBody):
     )
 
 
+class AnsweringMachineIn(RequestBody):
+    """Whether to ask the carrier to tell a person from a machine, and what a machine's answer
+    does to the call (docs/answering-machines.md)."""
+
+    detect: bool = Field(
+        False,
+        description="Ask the carrier to detect answering machines (Twilio's MachineDetection);"
+        " without it a machine's answer is an answered call, as before",
+    )
+    on_machine: OnMachine = Field(
+        OnMachine.COMPLETE,
+        description="COMPLETE: the call is completed (a message left on the machine); RETRY:"
+        " the MACHINE retry rule decides, PERMANENTLY_FAILED (reason MACHINE) once it allows"
+        " no more; HANG_UP: the carrier hangs up at once and the call ends PERMANENTLY_FAILED"
+        " (reason MACHINE), never retried",
+    )
+
+
+class AnsweringMachineOut(ResponseBody):
+    detect: bool
+    on_machine: OnMachine
+
+
 class CampaignCreate(RequestBody):
     model_config = ConfigDict(json_schema_extra=ONE_LIST_OF_NUMBERS)
 
@@ -404,6 +434,7 @@ class CampaignCreate(RequestBody):
     )
     auto_start: bool = Field(False, description="Start by itself at startAt (needs startAt)")
     contact_policy: ContactPolicyIn | None = None
+    answering_machine: AnsweringMachineIn | None = None
 
     _contacts_are_a_list = field_validator("contacts")(_not_null)
 
@@ -441,6 +472,11 @@ class CampaignPatch(RequestBody):
     auto_start: bool | None = None
     contact_policy: ContactPolicyIn | None = Field(
         None, description="Replaces the whole contact policy (null: none)"
+    )
+    answering_machine: AnsweringMachineIn | None = Field(
+        None,
+        description="The fields given replace the current ones; a field left out keeps its"
+        " value (null: detection off, onMachine COMPLETE)",
     )
 
 
@@ -489,6 +525,15 @@ class CallbackIn(RequestBody):
     status: ProviderStatus
     duration_seconds: Annotated[int, Field(ge=0, le=86_400), JSON_INTEGER] | None = None
     failure_reason: str | None = Field(None, max_length=500)
+    answered_by: str | None = Field(
+        None,
+        max_length=40,
+        pattern=WITHOUT_NUL,
+        description="Who answered, when the carrier detected it: human, machine, fax, unknown"
+        " or Twilio's words (machine_start, machine_end_beep...); a word not known reads as"
+        " unknown. With a campaign that detects machines, a machine's answer applies its"
+        " answeringMachine.onMachine",
+    )
     opt_out: bool = Field(
         False,
         description="true: the recipient asked not to be called again; the number goes on"
@@ -523,7 +568,8 @@ class RetryConfigOut(ResponseBody):
     callback_retry_delay_ms: int
     callback_timeout_ms: int
     outcomes: dict[
-        Literal["BUSY", "NO_ANSWER", "FAILED", "REJECTED", "NO_RESULT"], OutcomeRetryOut
+        Literal["BUSY", "NO_ANSWER", "FAILED", "REJECTED", "MACHINE", "NO_RESULT"],
+        OutcomeRetryOut,
     ] = Field(
         default_factory=dict,
         description="The per-outcome rules given; an outcome left out follows the general"
@@ -574,6 +620,7 @@ class CampaignOut(ResponseBody):
     end_at: datetime | None
     auto_start: bool
     contact_policy: ContactPolicyOut
+    answering_machine: AnsweringMachineOut
     next_dial_at: datetime | None = Field(
         description="Running: when the calling rules next allow a number (now when some"
         " number may be dialled now); null when none opens within a year, or not running"
@@ -585,6 +632,9 @@ class CampaignOut(ResponseBody):
     finished_at: datetime | None
 
 
+AnsweredByValue = Literal["human", "machine", "fax", "unknown"]
+
+
 class AttemptOut(ResponseBody):
     attempt_number: int
     started_at: datetime
@@ -592,14 +642,17 @@ class AttemptOut(ResponseBody):
     external_call_id: str | None
     provider_status: str | None
     outcome: str | None = Field(
-        description="COMPLETED, BUSY, NO_ANSWER, FAILED, CANCELLED, REJECTED, NOT_PLACED, or"
-        " TIMED_OUT when no result came in time; null while the call is live"
+        description="COMPLETED, BUSY, NO_ANSWER, FAILED, MACHINE (a machine answered, under a"
+        " campaign that detects machines), CANCELLED, REJECTED, NOT_PLACED, or TIMED_OUT when"
+        " no result came in time; null while the call is live"
     )
     reason: str | None
     duration_seconds: int | None
     timed_out_at: datetime | None
-    answered_by: str | None = Field(
-        None, description="Who answered, when the carrier detects it: human, machine_start..."
+    answered_by: AnsweredByValue | None = Field(
+        None,
+        description="Who answered, when the carrier said: human, machine, fax or unknown"
+        " (null when it did not)",
     )
     sip_response_code: int | None = Field(
         None, description="The SIP response the carrier reported for the call, if any"
@@ -620,6 +673,11 @@ class CallOut(ResponseBody):
     external_call_id: str | None
     failure_reason: str | None
     call_duration_seconds: int | None
+    answered_by: AnsweredByValue | None = Field(
+        None,
+        description="Who answered the latest attempt, when the carrier said: human, machine,"
+        " fax or unknown",
+    )
     created_at: datetime
     updated_at: datetime
     attributes: dict[str, str] | None = Field(

@@ -8,6 +8,7 @@ from contextlib import suppress
 import asyncpg
 import structlog
 
+from shared.db.pool import DATABASE_UNAVAILABLE
 from shared.waits import wait_until_set
 
 log = structlog.get_logger()
@@ -24,7 +25,13 @@ class Leadership:
         self._retry_interval_s = retry_interval_s
         self._conn: asyncpg.Connection | None = None
         self.lost = asyncio.Event()
-        self.is_leader = False
+        self._holding = False
+
+    @property
+    def is_leader(self) -> bool:
+        """Whether this process holds the lock now: not once its connection has died, even
+        while the pass under way finishes (by then another dispatcher may hold it)."""
+        return self._holding and not self.lost.is_set()
 
     async def acquire(self, stop: asyncio.Event) -> bool:
         """Wait until this process holds the lock (True) or `stop` is set (False)."""
@@ -35,10 +42,10 @@ class Leadership:
                 if await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
                     self.lost.clear()
                     self._conn.add_termination_listener(lambda _: self.lost.set())
-                    self.is_leader = True
+                    self._holding = True
                     log.info("became the active dispatcher")
                     return True
-            except (OSError, asyncpg.PostgresError) as exc:
+            except (asyncpg.PostgresError, *DATABASE_UNAVAILABLE) as exc:
                 log.warning("cannot reach the database for leadership", error=repr(exc))
                 await self._drop_connection()
             await wait_until_set(stop, self._retry_interval_s)
@@ -50,14 +57,14 @@ class Leadership:
             try:
                 assert self._conn is not None
                 await self._conn.fetchval("SELECT 1", timeout=2)
-            except (OSError, asyncpg.PostgresError, TimeoutError, AssertionError) as exc:
+            except (asyncpg.PostgresError, *DATABASE_UNAVAILABLE, AssertionError) as exc:
                 log.error("lost the leadership connection", error=repr(exc))
                 self.lost.set()
                 break
             await wait_until_set(self.lost, 1.0)
 
     async def release(self) -> None:
-        self.is_leader = False
+        self._holding = False
         await self._drop_connection()
 
     async def _drop_connection(self) -> None:

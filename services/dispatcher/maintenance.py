@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import structlog
 
+from shared.db.pool import DATABASE_UNAVAILABLE
 from shared.repositories.dead_letters import forget_old_dead_letters
 from shared.repositories.idempotency_keys import forget_old_keys
 from shared.repositories.number_dials import forget_old_dials
@@ -117,5 +118,5 @@ async def keep_database_tidy(
                     await conn.execute(f"SET vacuum_cost_delay = '{delay}'")
                     await conn.execute(f"VACUUM (ANALYZE) {need.table}")  # from HOT_TABLES
                     await conn.execute("RESET vacuum_cost_delay")
-        except (asyncpg.PostgresError, OSError) as exc:
+        except (asyncpg.PostgresError, *DATABASE_UNAVAILABLE) as exc:
             log.warning("could not vacuum", error=repr(exc))

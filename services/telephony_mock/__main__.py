@@ -31,6 +31,8 @@ def config_from(settings: Settings) -> MockConfig:
         out_of_order_callback_rate=settings.mock_out_of_order_callback_rate,
         late_callback_rate=settings.mock_late_callback_rate,
         late_callback_delay_ms=settings.mock_late_callback_delay_ms,
+        machine_rate=settings.mock_machine_rate,
+        machine_message_ms=settings.mock_machine_message_ms,
         scenarios=settings.mock_scenarios,
     )
 

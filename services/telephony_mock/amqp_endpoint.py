@@ -20,6 +20,7 @@ from shared.messages import (
     DialAccepted,
     DialCall,
     DialRefused,
+    HangUpCall,
     InvalidMessage,
     Message,
     parse_message,
@@ -116,6 +117,7 @@ class AmqpEndpoint:
             call_id=str(command.call_id),
             attempt_no=command.attempt_no,
             result_route=command.result_route,
+            machine_detection=command.machine_detection,
         )
         reply: DialAccepted | DialRefused = (
             DialAccepted(external_call_id=outcome.external_call_id)
@@ -137,6 +139,12 @@ class AmqpEndpoint:
             except TransientError as exc:
                 log.warning("could not answer a dial request", error=exc.detail)
 
+    async def _hang_up(self, command: HangUpCall, incoming: AbstractIncomingMessage) -> None:
+        """End a live call now; one already over stays as it was."""
+        assert self._carrier is not None
+        if self._carrier.hang_up(command.external_call_id):
+            log.info("call hung up", external_call_id=command.external_call_id)
+
     async def report(self, result: Result) -> None:
         """Publish a call's result; while the broker is away, wait for it (up to
         RESULT_DELIVERY_S), as a carrier retries a callback."""
@@ -149,6 +157,7 @@ class AmqpEndpoint:
             attempt_no=record.attempt_no,
             duration_seconds=result.duration_seconds,
             failure_reason=result.failure_reason,
+            answered_by=result.answered_by,
         )
         async for attempt in AsyncRetrying(
             stop=stop_after_delay(RESULT_DELIVERY_S),
@@ -168,6 +177,7 @@ RequestHandler = Callable[["AmqpEndpoint", Any, AbstractIncomingMessage], Awaita
 #: What the carrier does with each message its dial-requests queue may carry.
 HANDLERS: dict[type[Message], RequestHandler] = {
     DialCall: AmqpEndpoint._answer_dial,
+    HangUpCall: AmqpEndpoint._hang_up,
 }
 
 #: Messages its queue may carry that it drops without acting: none today.

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Step = Literal[
     "completed",
+    "machine",
     "busy",
     "no_answer",
     "failed",
@@ -41,6 +42,10 @@ class MockConfig(BaseModel):
     #: short callback timeout, say): the line is free, the news is late.
     late_callback_rate: float = Field(0.0, ge=0, le=1, alias="lateCallbackRate")
     late_callback_delay_ms: int = Field(5000, ge=0, alias="lateCallbackDelayMs")
+    #: Answered calls that a machine answers: its greeting and the message then last
+    #: `machineMessageMs`, unless the call is hung up first.
+    machine_rate: float = Field(0.0, ge=0, le=1, alias="machineRate")
+    machine_message_ms: int = Field(3000, ge=0, alias="machineMessageMs")
     #: Per number, the steps its successive dial requests take; the last one repeats.
     scenarios: dict[str, list[Step]] = Field(default_factory=dict)
     #: Deliver results as signed JSON POSTs to this URL instead of as messages.
@@ -108,4 +113,6 @@ class Behaviour:
         if roll < config.failure_rate:
             choice: Step = self.rng.choice(("busy", "no_answer", "failed"))
             return choice
+        if config.machine_rate and self.rng.random() < config.machine_rate:
+            return "machine"
         return "completed"

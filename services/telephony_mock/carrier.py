@@ -23,6 +23,8 @@ log = structlog.get_logger()
 
 _RESULT_OF_STEP: dict[str, tuple[str, str | None]] = {
     "completed": ("COMPLETED", None),
+    #: A machine answers: the call is answered, as far as the carrier's status goes.
+    "machine": ("COMPLETED", None),
     "busy": ("BUSY", "busy"),
     "no_answer": ("NO_ANSWER", "no answer"),
     "failed": ("FAILED", "rejected by the callee's network"),
@@ -64,6 +66,11 @@ class DialRecord:
     #: The status callbacks delivered, in the order they were sent.
     callbacks_sent: list[str] = field(default_factory=list)
     announced: asyncio.Task[None] | None = None
+    #: Who the carrier said answered (only when detection was asked for), last said.
+    answered_by: str | None = None
+    #: A hang-up was asked for while the call was live, and ended it.
+    hung_up: bool = False
+    hang_up_asked: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def placed(self) -> bool:
@@ -90,6 +97,9 @@ class DialRecord:
             "duplicateCallback": self.duplicate_callback,
             "outOfOrder": self.out_of_order,
             "lateByMs": self.late_by_ms,
+            "machineDetection": self.machine_detection,
+            "answeredBy": self.answered_by,
+            "hungUp": self.hung_up,
         }
 
 
@@ -115,6 +125,13 @@ class Result:
     failure_reason: str | None
     #: The carrier's second delivery of the same final result.
     repeat: bool = False
+    #: Who answered, in Twilio's words, when the dial asked for detection.
+    answered_by: str | None = None
+
+    @property
+    def is_progress(self) -> bool:
+        """An answer reported while the call goes on (IN_PROGRESS), not its result."""
+        return self.status == "IN_PROGRESS"
 
 
 Reporter = Callable[[Result], Awaitable[None]]
@@ -234,8 +251,54 @@ class Carrier:
         task.add_done_callback(self._timers.discard)
         return task
 
+    def hang_up(self, external_call_id: str) -> bool:
+        """End the live call with this id now; False if no such call is live."""
+        for record in reversed(self.records):
+            if record.external_call_id == external_call_id and not record.duplicate:
+                if record.ended_at is not None:
+                    return False
+                record.hang_up_asked.set()
+                self.requests_by_step["hang_up"] += 1
+                return True
+        return False
+
+    async def _machine_answers(self, record: DialRecord) -> int:
+        """A machine took the call: say so at once when detection was asked for, then play
+        the greeting and the message until they end or the call is hung up; the seconds the
+        call lasted from its answer."""
+        answered_at = self.clock()
+        if record.machine_detection:
+            if record.announced is not None:
+                await asyncio.wait([record.announced])
+            record.answered_by = "machine_start"
+            try:
+                await self.report(
+                    Result(record, "IN_PROGRESS", None, None, answered_by="machine_start")
+                )
+            except Exception as exc:
+                log.error("could not deliver a call's answer", error=repr(exc))
+        try:
+            async with asyncio.timeout(self.config.machine_message_ms / 1000):
+                await record.hang_up_asked.wait()
+            record.hung_up = True
+        except TimeoutError:
+            pass
+        return round((self.clock() - answered_at).total_seconds())
+
+    @staticmethod
+    def _final_answer(record: DialRecord, status: str) -> str | None:
+        """Who answered, as the final status says it (only when detection was asked for)."""
+        if not record.machine_detection or status != "COMPLETED":
+            return None
+        if record.step == "machine":
+            # Hung up during the greeting, or the message went on after the beep.
+            return "machine_start" if record.hung_up else "machine_end_beep"
+        return "human"
+
     async def _finish(self, record: DialRecord) -> None:
         await asyncio.sleep(record.delay_ms / 1000)
+        if record.step == "machine":
+            record.duration_seconds = await self._machine_answers(record)
         # The line is free before anyone can hear of it: the result goes out after.
         record.ended_at = self.clock()
         self._live_total.down()
@@ -251,7 +314,9 @@ class Carrier:
         status, reason = _RESULT_OF_STEP[str(record.step)]
         record.reported_status = status
         duration = record.duration_seconds if status == "COMPLETED" else None
-        result = Result(record, status, duration, reason)
+        answer = self._final_answer(record, status)
+        record.answered_by = answer or record.answered_by
+        result = Result(record, status, duration, reason, answered_by=answer)
         try:
             await self.report(result)
             if record.duplicate_callback:
@@ -285,6 +350,8 @@ class Carrier:
             "placed": len(placed),
             "refused": sum(1 for r in self.records if r.external_call_id is None),
             "duplicates": sum(1 for r in self.records if r.duplicate),
+            "machines": sum(1 for r in placed if r.step == "machine"),
+            "hungUp": sum(1 for r in placed if r.hung_up),
             "liveNow": self._live_total.now,
             "maxLive": self._live_total.peak,
             "maxLivePerNumber": max((v.peak for v in self._live_by_number.values()), default=0),

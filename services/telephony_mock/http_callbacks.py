@@ -27,6 +27,7 @@ class HttpCallbacks:
                 "status": result.status,
                 "durationSeconds": result.duration_seconds,
                 "failureReason": result.failure_reason,
+                "answeredBy": result.answered_by,
             }
         ).encode()
         headers = {"Content-Type": "application/json"}

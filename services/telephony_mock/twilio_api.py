@@ -133,6 +133,30 @@ async def create_call(request: web.Request) -> web.Response:
     )
 
 
+async def update_call(request: web.Request) -> web.Response:
+    """POST to a call's resource: Status=completed hangs a live call up, as Twilio does (and
+    leaves a call that has ended as it was). The mock takes no other change."""
+    account = request.app[TWILIO_ACCOUNT]
+    if not account.enabled or request.match_info["account_sid"] != account.account_sid:
+        return twilio_error(404, 20404, "The requested resource was not found")
+    if not _authorised(request, account):
+        return twilio_error(
+            401, 20003, "Authenticate", **{"WWW-Authenticate": 'Basic realm="Twilio API"'}
+        )
+    form = await request.post()
+    status = str(form.get("Status", ""))
+    if status not in ("completed", "canceled"):
+        return twilio_error(400, 21220, f"the mock takes only Status=completed, not {status!r}")
+    sid = request.match_info["call_sid"]
+    carrier = request.app[CARRIER]
+    record = next((r for r in carrier.records if r.external_call_id == sid), None)
+    if record is None:
+        return twilio_error(404, 20404, "The requested resource was not found")
+    carrier.hang_up(sid)
+    resource = _call_resource(account, sid, record.phone_number, "")
+    return web.json_response({**resource, "status": "completed"})
+
+
 def _call_resource(account: TwilioAccount, sid: str, to: str, caller: str) -> dict[str, Any]:
     now = format_datetime(datetime.now(UTC), usegmt=True)
     return {
@@ -163,4 +187,8 @@ def add_twilio_routes(app: web.Application, account: TwilioAccount) -> None:
     """Serve Twilio's Calls API for `account` beside the mock's own (create_app's) API."""
     app[TWILIO_ACCOUNT] = account
     app.router.add_post(f"/{API_VERSION}/Accounts/{{account_sid}}/Calls.json", create_call)
+    app.router.add_post(
+        f"/{API_VERSION}/Accounts/{{account_sid}}/Calls/{{call_sid:CA[0-9a-f]{{32}}}}.json",
+        update_call,
+    )
     app.router.add_route("*", "/mock/twiml", twiml)

@@ -46,6 +46,10 @@ class TwilioCallbacks:
 
     async def report(self, result: Result) -> None:
         record = result.record
+        if result.is_progress:
+            # A machine answered and detection was asked for: said at once, with AnsweredBy.
+            await self._send_progress(record, "in-progress", result)
+            return
         final = _FINAL_STATUS[result.status]
         if result.repeat:
             await self._send(record, final, result)
@@ -56,13 +60,15 @@ class TwilioCallbacks:
             if final == "completed":
                 await self._send_progress(record, "in-progress")
             return
-        if final == "completed":
+        if final == "completed" and "in-progress" not in record.callbacks_sent:
             await self._send_progress(record, "in-progress")
         await self._send(record, final, result)
 
-    async def _send_progress(self, record: DialRecord, status: str) -> None:
+    async def _send_progress(
+        self, record: DialRecord, status: str, answer: Result | None = None
+    ) -> None:
         if _EVENT_OF_STATUS[status] in record.callback_events:
-            await self._send(record, status, None)
+            await self._send(record, status, answer)
 
     async def _send(self, record: DialRecord, status: str, result: Result | None) -> None:
         url = record.status_callback
@@ -100,6 +106,6 @@ class TwilioCallbacks:
             if status == "completed":
                 duration = str(result.duration_seconds or 0)
                 form += [("CallDuration", duration), ("Duration", duration)]
-                if record.machine_detection:
-                    form.append(("AnsweredBy", "human"))
+            if result.answered_by:
+                form.append(("AnsweredBy", result.answered_by))
         return form

@@ -9,14 +9,20 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from services.worker.telephony.base import DialRequest
+from services.worker.telephony.base import DialRequest, HangUpRequest
 from services.worker.telephony.resilience import DialAbandoned
 from shared.amqp import Handler
-from shared.attempt_signals import signal_attempt_ended
+from shared.attempt_signals import signal_attempt_ended, signal_hang_up
 from shared.domain.attempts import AttemptRef, NoDial, StartedAttempt
-from shared.domain.endings import EndEffect, Ending, ProviderReport
+from shared.domain.endings import EndEffect, Ending, ProviderReport, outcome_of
 from shared.domain.statuses import AttemptOutcome
-from shared.errors import ProviderOutcomeUnknown, ProviderRejected, ProviderUnavailable
+from shared.errors import (
+    ProviderError,
+    ProviderOutcomeUnknown,
+    ProviderRejected,
+    ProviderUnavailable,
+    TransientError,
+)
 from shared.messages import (
     AttemptEnded,
     CallResultReported,
@@ -28,6 +34,7 @@ from shared.messages import (
     CampaignResumed,
     CampaignStarted,
     CampaignUpdated,
+    HangUpCall,
     LeaseLine,
     Message,
 )
@@ -104,7 +111,11 @@ async def _start(job: LeaseLine, deps: Deps, lease_version: int | None) -> Start
 
 async def _dial(started: StartedAttempt, deps: Deps) -> None:
     request = DialRequest(
-        started.ref.call_id, started.ref.attempt_no, started.campaign_id, started.phone_number
+        started.ref.call_id,
+        started.ref.attempt_no,
+        started.campaign_id,
+        started.phone_number,
+        machine_detection=started.machine_detection,
     )
     metrics = deps.metrics
     callback_timeout = timedelta(milliseconds=started.retry.callback_timeout_ms)
@@ -159,6 +170,7 @@ async def record_result(report: CallResultReported, deps: Deps) -> None:
         else None,
         duration_seconds=report.duration_seconds,
         failure_reason=report.failure_reason,
+        answered_by=report.answered_by,
     )
     effect = await deps.results.submit(provider_report)
     if effect is None:
@@ -166,6 +178,12 @@ async def record_result(report: CallResultReported, deps: Deps) -> None:
         return
     if not effect.applied:
         log.info("duplicate result ignored", call_id=str(effect.ref.call_id))
+        return
+    if effect.machine_hang_up is not None:
+        await _hang_up_on_machine(effect, deps)
+    if outcome_of(report.status) is None:
+        # Progress (a machine's answer, said at once): no result to count, no line to free.
+        log.info("call progress recorded", provider_status=report.status)
         return
     deps.metrics.results.labels(str(effect.call_status)).inc()
     held_for = deps.held.held_for(effect.ref)
@@ -187,6 +205,46 @@ async def _tell_holder(effect: EndEffect, deps: Deps) -> None:
         await signal_attempt_ended(deps.hints, effect)
 
 
+async def _hang_up_on_machine(effect: EndEffect, deps: Deps) -> None:
+    """A machine answered a call whose campaign hangs up on machines: hang up if this worker
+    holds the call, else ask the worker that does."""
+    assert effect.machine_hang_up is not None
+    if effect.worker_id != deps.worker_id:
+        await signal_hang_up(deps.hints, effect)
+        return
+    ref = effect.ref
+    await _hang_up(
+        HangUpRequest(ref.call_id, ref.attempt_no, effect.campaign_id, effect.machine_hang_up),
+        deps,
+    )
+
+
+async def hang_up_call(command: HangUpCall, deps: Deps) -> None:
+    """Another process saw a machine answer a call this worker placed: hang it up."""
+    with structlog.contextvars.bound_contextvars(
+        call_id=str(command.call_id), attempt_no=command.attempt_no
+    ):
+        await _hang_up(
+            HangUpRequest(
+                command.call_id, command.attempt_no, command.campaign_id, command.external_call_id
+            ),
+            deps,
+        )
+
+
+async def _hang_up(request: HangUpRequest, deps: Deps) -> None:
+    # Best effort: if the provider cannot be asked, the call runs until the carrier ends it,
+    # and ends with the same outcome (PERMANENTLY_FAILED, MACHINE).
+    try:
+        await deps.dialer.provider.hang_up(request)
+    except (ProviderError, TransientError) as exc:
+        deps.metrics.machine_hang_ups.labels("failed").inc()
+        log.warning("could not hang up on a machine", reason=exc.detail)
+        return
+    deps.metrics.machine_hang_ups.labels("asked").inc()
+    log.info("hung up on a machine", external_call_id=request.external_call_id)
+
+
 async def release_attempt(signal: AttemptEnded, deps: Deps) -> None:
     deps.held.release(AttemptRef(signal.call_id, signal.attempt_no))
 
@@ -202,6 +260,7 @@ HANDLERS: dict[type[Message], Handler[Deps]] = {
     LeaseLine: lease_line,
     CallResultReported: record_result,
     AttemptEnded: release_attempt,
+    HangUpCall: hang_up_call,
     CampaignStarted: follow_campaign,
     CampaignPaused: follow_campaign,
     CampaignResumed: follow_campaign,

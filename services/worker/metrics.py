@@ -26,6 +26,8 @@ class WorkerMetrics:
     leases_held: Gauge
     #: 0 closed, 1 half-open, 2 open.
     breaker_state: Gauge
+    #: Hang-ups asked of the provider because a machine answered: asked, or failed.
+    machine_hang_ups: Counter
 
     @classmethod
     def create(cls) -> WorkerMetrics:
@@ -67,6 +69,12 @@ class WorkerMetrics:
             breaker_state=Gauge(
                 "vcs_breaker_state",
                 "The provider circuit breaker: 0 closed, 1 half-open, 2 open",
+                registry=registry,
+            ),
+            machine_hang_ups=Counter(
+                "vcs_machine_hang_ups",
+                "Calls hung up because a machine answered (campaigns with onMachine HANG_UP)",
+                ["result"],
                 registry=registry,
             ),
         )

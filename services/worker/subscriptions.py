@@ -20,6 +20,7 @@ import structlog
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
 from aio_pika.exceptions import ChannelNotFoundEntity
 
+from shared.db.pool import DATABASE_UNAVAILABLE
 from shared.repositories.campaigns import ActiveCampaign, consumable_campaigns
 from shared.topology import campaign_queue
 from shared.waits import wait_until_set
@@ -73,7 +74,7 @@ class CampaignSubscriptions:
             self._wake.clear()
             try:
                 await self.refresh()
-            except (asyncpg.PostgresError, OSError) as exc:
+            except (asyncpg.PostgresError, *DATABASE_UNAVAILABLE) as exc:
                 log.warning("could not refresh campaign subscriptions", error=repr(exc))
 
     async def refresh(self) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import Enum
 from uuid import UUID
 
+from shared.domain.answering_machine import NO_DETECTION, AnsweringMachine
 from shared.domain.retry_policy import RetryConfig
 
 
@@ -25,6 +26,7 @@ class DialRules:
     campaign_id: UUID
     version: int
     retry: RetryConfig
+    answering_machine: AnsweringMachine = NO_DETECTION
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class StartedAttempt:
     retry: RetryConfig
     #: The campaign's settings_version the attempt was started under.
     settings_version: int
+    #: Ask the carrier to tell a person from a machine (the campaign's answeringMachine.detect).
+    machine_detection: bool = False
 
 
 class NoDial(Enum):

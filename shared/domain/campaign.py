@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
+from shared.domain.answering_machine import AnsweringMachine, OnMachine
 from shared.domain.business_hours import BusinessHours, format_clock, format_days
 from shared.domain.calling.rules import CampaignCallingRules
 from shared.domain.calling.spec import CampaignCallingSpec
@@ -50,6 +51,7 @@ class Campaign:
     auto_start: bool = False
     #: {"frequencyCaps": [...]}, in the API's camelCase: see `frequency_caps`.
     contact_policy: Mapping[str, Any] = field(default_factory=dict)
+    answering_machine: AnsweringMachine = field(default_factory=AnsweringMachine)
 
     @property
     def frequency_caps(self) -> tuple[FrequencyCap, ...]:
@@ -99,6 +101,7 @@ class Campaign:
             end_at=row["end_at"],
             auto_start=row["auto_start"],
             contact_policy=row["contact_policy"],
+            answering_machine=answering_machine_from_row(row),
         )
 
 
@@ -111,6 +114,12 @@ def retry_config_from_row(row: Mapping[str, Any]) -> RetryConfig:
         callback_timeout_ms=row["callback_timeout_ms"],
         outcomes=outcomes_from_json(row["retry_outcomes"]),
         jitter_ratio=row["retry_jitter_ratio"],
+    )
+
+
+def answering_machine_from_row(row: Mapping[str, Any]) -> AnsweringMachine:
+    return AnsweringMachine(
+        detect=row["machine_detection"], on_machine=OnMachine(row["on_machine"])
     )
 
 

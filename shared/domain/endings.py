@@ -10,10 +10,17 @@ withdraws the retry that the timeout scheduled, if that retry has not been diall
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
+from shared.domain.answering_machine import (
+    MACHINE_REASON,
+    NO_DETECTION,
+    AnsweringMachine,
+    OnMachine,
+    answered_by,
+)
 from shared.domain.attempts import AttemptRef
 from shared.domain.retry_policy import RetryConfig, after_attempt
 from shared.domain.statuses import AttemptOutcome, CallStatus, CampaignStatus
@@ -96,6 +103,9 @@ class EndEffect:
     #: True if the attempt held a line until now: its job may be acknowledged.
     released_line: bool
     call_status: CallStatus | None
+    #: The carrier's id of a live call that a machine answered under a campaign that hangs up
+    #: on machines: the provider must be told to hang up (a progress report's effect).
+    machine_hang_up: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +122,9 @@ class AttemptState:
     dial_count: int
     campaign_status: CampaignStatus
     retry: RetryConfig
+    answering_machine: AnsweringMachine = NO_DETECTION
+    #: Who answered, as a progress report already said (normalised; None if nobody said).
+    answered_by: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -134,6 +147,8 @@ class CallChange:
     duration_seconds: int | None
     #: The call must still be in this status (a late result must not overtake a retry).
     expected_status: CallStatus | None = None
+    #: Who answered this attempt (normalised), shown on the call as its latest.
+    answered_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -168,15 +183,30 @@ def decide(
     timing_out = ending.outcome is None
     if (timing_out and not seen.is_open) or (not timing_out and seen.outcome is not None):
         return None
+    ending = with_answer(ending, seen)
     is_current = seen.call_attempt_count == ref.attempt_no
     change: CallChange | None = None
     if seen.is_open and is_current:
         change = next_call_state(seen, ending, now, jitter_draw)
-    elif ending.outcome is AttemptOutcome.COMPLETED and is_current:
+    elif seen.answering_machine.completes(ending.outcome) and is_current:
         # A late real success after the watchdog gave up: the retry it scheduled has not been
         # dialled (this is still the call's latest attempt), so withdraw it.
         change = late_completion(seen, ending)
     return EndingPlan(ref, ending, seen, seen.is_open, change)
+
+
+def with_answer(ending: Ending, seen: AttemptState) -> Ending:
+    """The ending with who answered in our words (this report's, else an earlier progress
+    report's), and, when the campaign detects machines and one answered, outcome MACHINE."""
+    if ending.outcome is None:
+        return ending
+    who = answered_by(ending.answered_by) or answered_by(seen.answered_by)
+    ending = replace(ending, answered_by=who.value if who else None)
+    outcome = seen.answering_machine.outcome(ending.outcome, who)
+    if outcome is ending.outcome:
+        return ending
+    completes = seen.answering_machine.on_machine is OnMachine.COMPLETE
+    return replace(ending, outcome=outcome, reason=None if completes else MACHINE_REASON)
 
 
 def next_call_state(
@@ -192,11 +222,19 @@ def next_call_state(
         now,
         campaign_cancelled=seen.campaign_status is CampaignStatus.CANCELLED,
         jitter_draw=jitter_draw,
+        on_machine=seen.answering_machine.on_machine,
     )
     failure = None
-    if ending.outcome is not AttemptOutcome.COMPLETED:
+    if step.status is not CallStatus.COMPLETED:
         failure = ending.reason or (ending.outcome.value if ending.outcome else TIMEOUT_REASON)
-    return CallChange(step.status, step.next_retry_at, dials, failure, ending.duration_seconds)
+    return CallChange(
+        step.status,
+        step.next_retry_at,
+        dials,
+        failure,
+        ending.duration_seconds,
+        answered_by=ending.answered_by,
+    )
 
 
 def late_completion(seen: AttemptState, ending: Ending) -> CallChange | None:
@@ -211,4 +249,5 @@ def late_completion(seen: AttemptState, ending: Ending) -> CallChange | None:
         None,
         ending.duration_seconds,
         expected_status=seen.call_status,
+        answered_by=ending.answered_by,
     )

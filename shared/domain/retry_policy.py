@@ -17,6 +17,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
+from shared.domain.answering_machine import OnMachine
 from shared.domain.statuses import AttemptOutcome, CallStatus
 
 #: The longest a retry waits before its jitter: backoff stops growing here. The largest
@@ -32,6 +33,8 @@ class RetryOutcome(StrEnum):
     FAILED = "FAILED"
     #: The carrier refused the number for good (invalid, blocked).
     REJECTED = "REJECTED"
+    #: Answered by a machine, under a campaign whose onMachine is RETRY.
+    MACHINE = "MACHINE"
     #: No result within callbackTimeoutMs (the watchdog ended the attempt).
     NO_RESULT = "NO_RESULT"
 
@@ -41,6 +44,7 @@ _RETRY_OUTCOME_OF: dict[AttemptOutcome | None, RetryOutcome] = {
     AttemptOutcome.NO_ANSWER: RetryOutcome.NO_ANSWER,
     AttemptOutcome.FAILED: RetryOutcome.FAILED,
     AttemptOutcome.REJECTED: RetryOutcome.REJECTED,
+    AttemptOutcome.MACHINE: RetryOutcome.MACHINE,
     None: RetryOutcome.NO_RESULT,
 }
 
@@ -139,6 +143,7 @@ def after_attempt(
     *,
     campaign_cancelled: bool = False,
     jitter_draw: float = 0.0,
+    on_machine: OnMachine = OnMachine.COMPLETE,
 ) -> NextStep:
     """The call's next state after an attempt ended with `outcome` (None: no result in time).
 
@@ -146,10 +151,16 @@ def after_attempt(
     included. The outcome's rule decides whether it is retried, how often (maxRetries counts
     every retry the call has had) and after how long. `jitter_draw`, uniform in [-1, 1] (the
     caller draws it, so that this stays a function), places the retry within ±jitterRatio of
-    its delay. A cancelled campaign retries nothing.
+    its delay. A cancelled campaign retries nothing. A machine's answer (MACHINE) follows the
+    campaign's `on_machine`: COMPLETE completes the call, HANG_UP fails it for good, RETRY
+    applies the MACHINE rule like any other outcome's.
     """
     if outcome is AttemptOutcome.COMPLETED:
         return NextStep(CallStatus.COMPLETED)
+    if outcome is AttemptOutcome.MACHINE and on_machine is not OnMachine.RETRY:
+        if on_machine is OnMachine.COMPLETE:
+            return NextStep(CallStatus.COMPLETED)
+        return NextStep(CallStatus.PERMANENTLY_FAILED)
     rule = config.rule_for(retry_outcome_of(outcome))
     if outcome is not AttemptOutcome.NOT_PLACED and not rule.retry:
         return NextStep(CallStatus.PERMANENTLY_FAILED)

@@ -52,6 +52,9 @@ class AttemptOutcome(StrEnum):
     BUSY = "BUSY"
     NO_ANSWER = "NO_ANSWER"
     FAILED = "FAILED"
+    #: Answered by a machine (or a fax), under a campaign that asked for detection; what it
+    #: does to the call is the campaign's onMachine (shared.domain.answering_machine).
+    MACHINE = "MACHINE"
     #: The provider refused the number for good (invalid, blocked): never retried.
     REJECTED = "REJECTED"
     #: The provider was unavailable and never placed the call: the attempt is not counted.

@@ -18,7 +18,13 @@ from shared.messages.campaigns import (
     CampaignStarted,
     CampaignUpdated,
 )
-from shared.messages.telephony import CallResultReported, DialAccepted, DialCall, DialRefused
+from shared.messages.telephony import (
+    CallResultReported,
+    DialAccepted,
+    DialCall,
+    DialRefused,
+    HangUpCall,
+)
 
 AnyMessage = Annotated[
     LeaseLine
@@ -33,7 +39,8 @@ AnyMessage = Annotated[
     | DialCall
     | DialAccepted
     | DialRefused
-    | CallResultReported,
+    | CallResultReported
+    | HangUpCall,
     Field(discriminator="type"),
 ]
 
@@ -67,6 +74,7 @@ __all__ = [
     "DialAccepted",
     "DialCall",
     "DialRefused",
+    "HangUpCall",
     "InvalidMessage",
     "LeaseLine",
     "Message",

@@ -26,6 +26,9 @@ class DialCall(Message):
     #: request may have been held up in a network or a queue). The attempt's callback timeout
     #: runs from it, so a late request can never become a call beside the attempt's retry.
     expires_at: datetime | None = None
+    #: Tell a person from a machine, and say which answered (answered_by). Defaults to false,
+    #: so a request from a worker that predates it reads as before.
+    machine_detection: bool = False
 
 
 class DialAccepted(Message):
@@ -65,9 +68,27 @@ class CallResultReported(Message):
     attempt_no: int | None = None
     duration_seconds: int | None = Field(default=None, ge=0)
     failure_reason: str | None = None
+    #: Who answered, in the carrier's words (human, machine_start...), when it detected it.
+    #: Optional with a default, so results from a carrier that predates it still read.
+    answered_by: str | None = Field(default=None, max_length=40)
 
     @field_validator("status", mode="before")
     @classmethod
     def _one_spelling(cls, value: Any) -> Any:
         # Carriers spell it CANCELED, and so did results sent before 2026-12 still queued.
         return "CANCELLED" if value == "CANCELED" else value
+
+
+class HangUpCall(Message):
+    """Hang up a live call now (a machine answered, and its campaign hangs up on machines).
+
+    The api sends it to the worker holding the attempt (its signals queue), which asks its
+    provider; a worker sends it to a message-speaking carrier. A hint: if it is lost, the call
+    ends when the carrier ends it, with the same outcome.
+    """
+
+    type: Literal["HangUpCall"] = "HangUpCall"
+    campaign_id: UUID
+    call_id: UUID
+    attempt_no: int
+    external_call_id: str

@@ -10,7 +10,7 @@ from uuid import UUID
 import asyncpg
 
 from shared.domain.attempts import AttemptRef, DialRules
-from shared.domain.campaign import retry_config_from_row
+from shared.domain.campaign import answering_machine_from_row, retry_config_from_row
 from shared.domain.statuses import CallStatus
 from shared.repositories.live_calls import OPEN_ATTEMPT
 from shared.repositories.sql import after
@@ -28,14 +28,19 @@ async def fetch_dial_rules(conn: asyncpg.Connection, campaign_id: UUID) -> DialR
         """
         SELECT id, settings_version, max_retries, sync_initial_backoff_ms,
                sync_backoff_multiplier, callback_retry_delay_ms, callback_timeout_ms,
-               retry_outcomes, retry_jitter_ratio
+               retry_outcomes, retry_jitter_ratio, machine_detection, on_machine
         FROM campaigns WHERE id = $1
         """,
         campaign_id,
     )
     if row is None:
         return None
-    return DialRules(row["id"], row["settings_version"], retry_config_from_row(row))
+    return DialRules(
+        row["id"],
+        row["settings_version"],
+        retry_config_from_row(row),
+        answering_machine_from_row(row),
+    )
 
 
 async def adopt_job_attempt(

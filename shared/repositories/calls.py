@@ -15,7 +15,7 @@ from shared.repositories.zone_windows import register_groups
 CALL_COLUMNS = """
     c.id, c.seq, c.campaign_id, k.kind AS campaign_kind, c.phone_number, c.status, c.attempt_count,
     c.dial_count, c.next_retry_at, c.last_attempted_at, c.external_call_id, c.failure_reason,
-    c.call_duration_seconds, c.attributes, c.created_at, c.updated_at, c.not_before,
+    c.call_duration_seconds, c.answered_by, c.attributes, c.created_at, c.updated_at, c.not_before,
     c.expires_at, c.zone_group_id, z.regions, z.country, z.zones AS timezones,
     coalesce(z.source, 'unknown') AS timezone_source
 """

@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
+from shared.domain.answering_machine import AnsweringMachine
 from shared.domain.business_hours import BusinessHours
 from shared.domain.campaign import CAMPAIGN, Campaign
 from shared.domain.retry_policy import RetryConfig, outcomes_to_json
@@ -37,7 +38,7 @@ COLUMNS = """
     callback_timeout_ms, window_start_minute, window_end_minute, timezone, allowed_days,
     in_flight, settings_version, allowed_lines, calls_per_second, created_at, updated_at,
     started_at, finished_at, calling, start_at, end_at, auto_start, retry_outcomes,
-    retry_jitter_ratio, contact_policy
+    retry_jitter_ratio, contact_policy, machine_detection, on_machine
 """
 
 #: Whether the statement writes events (CTE `hooked`: some enabled endpoint wants them).
@@ -64,6 +65,7 @@ class NewCampaign:
     schedule: Schedule = field(default_factory=lambda: Schedule({}))
     #: {"frequencyCaps": [...]}, in the API's camelCase; {} for none.
     contact_policy: Mapping[str, Any] = field(default_factory=dict)
+    answering_machine: AnsweringMachine = field(default_factory=AnsweringMachine)
 
 
 @dataclass(frozen=True)
@@ -84,10 +86,10 @@ async def insert_campaign(conn: asyncpg.Connection, new: NewCampaign) -> Campaig
             sync_initial_backoff_ms, sync_backoff_multiplier, callback_retry_delay_ms,
             callback_timeout_ms, window_start_minute, window_end_minute, timezone, allowed_days,
             calls_per_second, started_at, calling, start_at, end_at, auto_start,
-            retry_outcomes, retry_jitter_ratio, contact_policy
+            retry_outcomes, retry_jitter_ratio, contact_policy, machine_detection, on_machine
         ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
                   CASE WHEN $5 = '{CampaignStatus.IN_PROGRESS}' THEN now() END,
-                  $18, $19, $20, $21, $22, $23, $24)
+                  $18, $19, $20, $21, $22, $23, $24, $25, $26)
         RETURNING {COLUMNS}
         """,
         uuid4(),
@@ -114,6 +116,8 @@ async def insert_campaign(conn: asyncpg.Connection, new: NewCampaign) -> Campaig
         outcomes_to_json(new.retry.outcomes),
         new.retry.jitter_ratio,
         dict(new.contact_policy),
+        new.answering_machine.detect,
+        new.answering_machine.on_machine.value,
     )
     return Campaign.from_row(row)
 
@@ -195,6 +199,8 @@ class CampaignChanges:
     schedule: Schedule | None = None
     #: Replaces the whole contactPolicy when given.
     contact_policy: Mapping[str, Any] | None = None
+    #: Replaces the answering-machine setting when given (the caller merges what it left out).
+    answering_machine: AnsweringMachine | None = None
 
     @property
     def changes_dialling(self) -> bool:
@@ -205,6 +211,7 @@ class CampaignChanges:
             self.calls_per_second,
             self.schedule,
             self.contact_policy,
+            self.answering_machine,
         )
         return any(v is not None for v in changed) or self.clear_calls_per_second
 
@@ -218,6 +225,7 @@ async def update_campaign(
     before the change.
     """
     retry, hours, schedule = changes.retry, changes.hours, changes.schedule
+    machine = changes.answering_machine
     row = await conn.fetchrow(
         f"""
         UPDATE campaigns SET
@@ -242,6 +250,8 @@ async def update_campaign(
             retry_outcomes = coalesce($24, retry_outcomes),
             retry_jitter_ratio = coalesce($25, retry_jitter_ratio),
             contact_policy = coalesce($26, contact_policy),
+            machine_detection = coalesce($27, machine_detection),
+            on_machine = coalesce($28, on_machine),
             settings_version = settings_version + CASE WHEN $16 THEN 1 ELSE 0 END,
             updated_at = now()
         WHERE id = $1 AND kind = 'CAMPAIGN'
@@ -274,6 +284,8 @@ async def update_campaign(
         outcomes_to_json(retry.outcomes) if retry else None,
         retry.jitter_ratio if retry else None,
         dict(changes.contact_policy) if changes.contact_policy is not None else None,
+        machine.detect if machine else None,
+        machine.on_machine.value if machine else None,
     )
     if row is not None and changes.changes_dialling:
         await zone_windows.recheck_campaign(conn, campaign_id)

@@ -336,6 +336,7 @@ def _answer(row: asyncpg.Record, rules: DialRules, started: int) -> StartedAttem
             row["phone_number"],
             rules.retry,
             rules.version,
+            machine_detection=rules.answering_machine.detect,
         )
     if row["settings_version"] != rules.version:
         return NoDial.RULES_CHANGED

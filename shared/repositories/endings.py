@@ -17,8 +17,9 @@ from uuid import UUID
 
 import asyncpg
 
+from shared.domain.answering_machine import answered_by as normalised_answer
 from shared.domain.attempts import AttemptRef
-from shared.domain.campaign import retry_config_from_row
+from shared.domain.campaign import answering_machine_from_row, retry_config_from_row
 from shared.domain.endings import (
     AttemptState,
     EndEffect,
@@ -71,10 +72,10 @@ _ANNOUNCES = _announces("c")
 
 _READ_ATTEMPTS = """
     SELECT a.call_id, a.attempt_no, a.campaign_id, a.worker_id, a.outcome, a.timed_out_at,
-           c.status AS call_status, c.attempt_count, c.dial_count,
+           a.answered_by, c.status AS call_status, c.attempt_count, c.dial_count,
            k.status AS campaign_status, k.max_retries, k.sync_initial_backoff_ms,
            k.sync_backoff_multiplier, k.callback_retry_delay_ms, k.callback_timeout_ms,
-           k.retry_outcomes, k.retry_jitter_ratio
+           k.retry_outcomes, k.retry_jitter_ratio, k.machine_detection, k.on_machine
     FROM unnest($1::uuid[], $2::int[]) AS u(call_id, attempt_no)
     JOIN call_attempts a ON a.call_id = u.call_id AND a.attempt_no = u.attempt_no
     JOIN calls c ON c.id = a.call_id
@@ -95,7 +96,7 @@ _APPLY_ENDINGS = f"""
             call_status text, next_retry_at timestamptz, dial_count int, failure_reason text,
             call_duration_seconds int, campaign_id uuid, releases_line boolean,
             seen_outcome text, seen_timed_out_at timestamptz, expected_call_status text,
-            answered_by text, sip_response_code int)
+            answered_by text, sip_response_code int, call_answered_by text)
     ), hooked AS (
         SELECT {CALLS_HOOKED} AS yes
     ), locked AS ({LOCK_INPUT_ATTEMPTS}
@@ -125,6 +126,7 @@ _APPLY_ENDINGS = f"""
             failure_reason = CASE WHEN {_MOVES} THEN u.failure_reason ELSE c.failure_reason END,
             call_duration_seconds = CASE WHEN {_MOVES} THEN u.call_duration_seconds
                                          ELSE c.call_duration_seconds END,
+            answered_by = CASE WHEN {_MOVES} THEN u.call_answered_by ELSE c.answered_by END,
             external_call_id = CASE WHEN {_MOVES}
                 THEN coalesce(u.external_call_id, c.external_call_id) ELSE c.external_call_id END,
             updated_at = CASE WHEN {_MOVES} THEN $2 ELSE c.updated_at END,
@@ -176,6 +178,8 @@ _APPLY_ENDINGS = f"""
     SELECT call_id, attempt_no FROM attempt
 """
 
+# Who answered is kept from the first report that says it (write once, like the attempt's
+# history); the campaign's answering-machine setting comes back to decide on a hang-up.
 _RECORD_PROGRESS = f"""
     WITH progressed AS (
         UPDATE call_attempts SET provider_status = $3,
@@ -189,8 +193,11 @@ _RECORD_PROGRESS = f"""
         WHERE id = $1 AND attempt_count = $2 AND status = '{CallStatus.SCHEDULED}'
           AND EXISTS (SELECT 1 FROM progressed)
     )
-    SELECT campaign_id, worker_id, EXISTS (SELECT 1 FROM progressed) AS applied
-    FROM call_attempts WHERE call_id = $1 AND attempt_no = $2
+    SELECT a.campaign_id, a.worker_id, EXISTS (SELECT 1 FROM progressed) AS applied,
+           coalesce(a.external_call_id, $4) AS external_call_id,
+           k.machine_detection, k.on_machine
+    FROM call_attempts a JOIN campaigns k ON k.id = a.campaign_id
+    WHERE a.call_id = $1 AND a.attempt_no = $2
 """
 
 
@@ -261,6 +268,8 @@ def _state_of(row: asyncpg.Record) -> AttemptState:
         dial_count=row["dial_count"],
         campaign_status=CampaignStatus(row["campaign_status"]),
         retry=retry_config_from_row(row),
+        answering_machine=answering_machine_from_row(row),
+        answered_by=row["answered_by"],
     )
 
 
@@ -299,6 +308,7 @@ def _input_row(plan: EndingPlan, now: datetime) -> dict[str, Any]:
         ),
         "answered_by": ending.answered_by,
         "sip_response_code": ending.sip_response_code,
+        "call_answered_by": change.answered_by if change else None,
     }
 
 
@@ -343,15 +353,27 @@ async def apply_provider_reports(
 async def _record_progress(
     conn: asyncpg.Connection, ref: AttemptRef, report: ProviderReport
 ) -> EndEffect | None:
-    """Progress (ringing...) of an attempt without a result yet; ignored once it has one."""
+    """Progress (ringing, answered...) of an attempt without a result yet; ignored once it has
+    one. An answer by a machine, under a campaign that hangs up on machines, asks for the
+    hang-up (EndEffect.machine_hang_up)."""
+    who = normalised_answer(report.answered_by)
     row = await conn.fetchrow(
         _RECORD_PROGRESS,
         ref.call_id,
         ref.attempt_no,
         report.status,
         report.external_call_id,
-        report.answered_by,
+        who.value if who else None,
     )
     if row is None:
         return None
-    return EndEffect(ref, row["campaign_id"], row["worker_id"], row["applied"], False, None)
+    hang_up = row["applied"] and answering_machine_from_row(row).hangs_up_on(who)
+    return EndEffect(
+        ref,
+        row["campaign_id"],
+        row["worker_id"],
+        row["applied"],
+        False,
+        None,
+        machine_hang_up=row["external_call_id"] if hang_up else None,
+    )

@@ -21,9 +21,16 @@ from shared.settings import MAX_CALLBACK_TIMEOUT_MS
 LONGEST_ATTEMPT = timedelta(milliseconds=MAX_CALLBACK_TIMEOUT_MS) + timedelta(minutes=2)
 
 #: Outcomes of attempts that reached a callee's network, answered or not: the answer rate's
-#: denominator (with timed-out ones). Rejected, not placed and cancelled calls rang nobody.
+#: denominator (with timed-out ones). Rejected, not placed and cancelled calls rang nobody. A
+#: machine's answer (MACHINE, with detection on) rang the number but is not a person's answer.
 _RANG = sql_list(
-    [AttemptOutcome.COMPLETED, AttemptOutcome.BUSY, AttemptOutcome.NO_ANSWER, AttemptOutcome.FAILED]
+    [
+        AttemptOutcome.COMPLETED,
+        AttemptOutcome.MACHINE,
+        AttemptOutcome.BUSY,
+        AttemptOutcome.NO_ANSWER,
+        AttemptOutcome.FAILED,
+    ]
 )
 _ANSWERED = sql_literal(AttemptOutcome.COMPLETED)
 _NOT_PLACED = sql_literal(AttemptOutcome.NOT_PLACED)

@@ -173,7 +173,8 @@ async def test_a_single_call_shows_its_progress_and_who_answered(
     [attempt] = call["attempts"]
     assert attempt["externalCallId"] == call["externalCallId"]
     assert attempt["externalCallId"].startswith("CA")
-    assert attempt["answeredBy"] == "human"
+    # Single calls do not ask for machine detection, so the carrier says nothing of it.
+    assert attempt["answeredBy"] is None
     assert attempt["sipResponseCode"] == 200
     assert call["callDurationSeconds"] == attempt["durationSeconds"] is not None
 
@@ -235,3 +236,39 @@ async def test_a_503_storm_opens_the_breaker_and_burns_no_attempt(
     )
     assert set(placed) == set(numbers) and set(placed.values()) == {1}
     assert set(await breaker_states(twilio_stack, http)) == {"closed"}
+
+
+async def test_machines_are_detected_and_hung_up_on_through_the_twilio_api(
+    api: ApiClient, mock: MockClient
+) -> None:
+    numbers = fresh_numbers(4)
+    machines, people = numbers[:2], numbers[2:]
+    # A machine's message would last a minute: only a hang-up (POST Calls/{sid}.json with
+    # Status=completed) ends these calls in time.
+    await mock.configure(
+        delayMinMs=100,
+        delayMaxMs=200,
+        machineMessageMs=60_000,
+        scenarios={**{n: ["machine"] for n in machines}, **{n: ["completed"] for n in people}},
+    )
+    campaign = await api.create_campaign(
+        name="twilio machines",
+        phoneNumbers=numbers,
+        concurrencyLimit=4,
+        retryConfig=RETRIES,
+        answeringMachine={"detect": True, "onMachine": "HANG_UP"},
+    )
+    await api.action(campaign["id"], "start")
+    await finished(api, campaign["id"], timeout=45)
+    calls = {c["phoneNumber"]: c for c in await api.calls(campaign["id"])}
+    dials = {d["phoneNumber"]: d for d in await mock.calls(campaignId=campaign["id"])}
+    for number in machines:
+        assert (calls[number]["status"], calls[number]["failureReason"]) == (
+            "PERMANENTLY_FAILED",
+            "MACHINE",
+        )
+        assert calls[number]["attempts"][0]["answeredBy"] == "machine"
+        assert dials[number]["hungUp"] and dials[number]["machineDetection"]
+    for number in people:
+        assert (calls[number]["status"], calls[number]["answeredBy"]) == ("COMPLETED", "human")
+        assert not dials[number]["hungUp"]

@@ -165,3 +165,16 @@ async def test_callbacks_must_be_signed(aiohttp_client: MakeClient, settings: Se
         headers={**headers, "X-Signature": sign(TEST_CALLBACK_SECRET, body)},
     )
     await assert_problem(response, 401, "unauthorized")
+
+
+async def test_a_query_parameter_without_a_name_is_malformed(
+    aiohttp_client: MakeClient, settings: Settings
+) -> None:
+    client = await app_client(aiohttp_client, settings)
+    refused = await client.get("/api/v1/campaigns?=false&size=1", headers=bearer(TEST_API_KEY))
+    assert refused.status == 400
+    assert refused.content_type == "application/problem+json"
+    assert "no name" in (await refused.json())["detail"]
+    # An unknown parameter with a name is ignored, as the seed's API ignored it.
+    assert (await client.get("/api/v1/campaigns?_=1", headers=bearer(TEST_API_KEY))).status == 200
+    assert (await client.get("/api/v1/campaigns?page=", headers=bearer(TEST_API_KEY))).status == 200

@@ -134,7 +134,10 @@ async def test_outside_the_window_says_where_and_when_it_opens(client: Client) -
     detail = answer["reasons"][0]["detail"]
     now_there = {f"{local_minute(timedelta(minutes=m)):%H:%M} " for m in (-1, 0)}
     assert ZONE in detail and any(detail.startswith(clock) for clock in now_there), detail
-    assert f"{opens:%H:%M}-{opens + timedelta(hours=3):%H:%M}" in detail
+    closes = opens + timedelta(hours=3)
+    # A window past midnight is described per day: today's part ends at 24:00.
+    today = f"{closes:%H:%M}" if closes.date() == opens.date() else "24:00"
+    assert f"{opens:%H:%M}-{today}" in detail
     assert instant(answer["nextEligibleAt"]) == opens
     counted = await inventory(client, created["id"])
     assert counted == {

@@ -135,7 +135,7 @@ async def problem_fields(response: Any) -> set[str]:
 @pytest.mark.parametrize(
     ("retry_config", "field"),
     [
-        ({"outcomes": {"MACHINE": {"retry": True}}}, "retryConfig.outcomes.MACHINE"),
+        ({"outcomes": {"VOICEMAIL": {"retry": True}}}, "retryConfig.outcomes.VOICEMAIL"),
         ({"outcomes": {"busy": {"retry": True}}}, "retryConfig.outcomes.busy"),
         ({"outcomes": {"BUSY": {"delayMs": -1}}}, "retryConfig.outcomes.BUSY.delayMs"),
         ({"outcomes": {"BUSY": {"maxRetries": 21}}}, "retryConfig.outcomes.BUSY.maxRetries"),
@@ -230,6 +230,7 @@ async def test_the_document_describes_the_rules(client: Client) -> None:
         "NO_ANSWER",
         "FAILED",
         "REJECTED",
+        "MACHINE",
         "NO_RESULT",
     }
     assert outcomes_in.get("additionalProperties") is False

@@ -21,11 +21,13 @@ import pytest
 from services.dispatcher.windows import refresh_windows
 from shared.domain.attempts import AttemptRef, NoDial, StartedAttempt
 from shared.domain.endings import Ending
+from shared.domain.frequency_caps import MAX_PERIOD_HOURS
 from shared.domain.statuses import AttemptOutcome
 from shared.repositories.attempts import fetch_dial_rules
 from shared.repositories.claims import start_attempts
 from shared.repositories.endings import end_attempt
-from shared.repositories.number_dials import forget_unplaced
+from shared.repositories.number_dials import forget_old_dials, forget_unplaced
+from shared.repositories.suppressions import forget_expired
 from tests.integration import test_api_eligibility
 from tests.integration.test_api_eligibility import (
     OPEN_NOW,
@@ -176,6 +178,13 @@ async def test_a_file_with_a_reason_column_and_options_as_fields(client: Client)
     wrong.add_field("file", f"{fresh_numbers(1)[0]}\n", filename="d.txt")
     wrong.add_field("campaignId", "not-a-uuid")
     assert (await client.post("/api/v1/suppressions/import", data=wrong)).status == 422
+    for field in ("campaignId", "reason"):
+        empty = aiohttp.FormData()
+        empty.add_field("file", f"{fresh_numbers(1)[0]}\n", filename="d.txt")
+        empty.add_field(field, "")
+        answer = await client.post("/api/v1/suppressions/import", data=empty)
+        assert answer.status == 422, f"an empty {field} is refused, not read as absent"
+        assert [e["field"] for e in (await answer.json())["errors"]] == [field]
 
 
 async def test_an_oversized_upload_is_refused_before_it_is_read_whole(
@@ -343,3 +352,29 @@ async def test_an_unplaced_attempt_gives_its_count_back(client: Client, db: asyn
         await forget_unplaced(conn, ref.call_id, ref.attempt_no)
         [again] = await claim(conn, capped, 1)
         assert isinstance(again, StartedAttempt) and again.phone_number == number
+
+
+async def test_upkeep_forgets_expired_entries_and_dials_no_cap_counts(db: asyncpg.Pool) -> None:
+    """The active dispatcher's upkeep (services/dispatcher/maintenance.py): an entry past its
+    expiry and the dial history of a number not called within the longest cap period go;
+    entries in force and recent dials stay."""
+    expired, in_force, idle, recent = fresh_numbers(4)
+    now = datetime.now(UTC)
+    async with db.acquire() as conn:
+        await conn.executemany(
+            "INSERT INTO suppressions (phone_number, reason, expires_at) VALUES ($1, 'T', $2)",
+            [(expired, now - timedelta(seconds=1)), (in_force, now + timedelta(days=1))],
+        )
+        long_ago = now - timedelta(hours=MAX_PERIOD_HOURS, minutes=1)
+        await conn.executemany(
+            "INSERT INTO number_dials (phone_number, started) VALUES ($1, $2)",
+            [(idle, [long_ago]), (recent, [long_ago, now - timedelta(hours=1)])],
+        )
+        assert await forget_expired(conn, now) >= 1
+        assert await forget_old_dials(conn, now) >= 1
+        left = await conn.fetch(
+            "SELECT phone_number FROM suppressions WHERE phone_number = ANY($1::text[])"
+            " UNION ALL SELECT phone_number FROM number_dials WHERE phone_number = ANY($1::text[])",
+            [expired, in_force, idle, recent],
+        )
+    assert sorted(r["phone_number"] for r in left) == sorted([in_force, recent])

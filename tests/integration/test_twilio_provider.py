@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from uuid import uuid4
 
 import aiohttp
@@ -13,7 +14,7 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from services.worker.telephony.base import DialRequest
+from services.worker.telephony.base import DialRequest, HangUpRequest
 from services.worker.telephony.providers.twilio import TwilioConfig, TwilioProvider
 from shared.errors import ProviderOutcomeUnknown, ProviderRejected, ProviderUnavailable
 from tests.support.stack import free_port
@@ -71,13 +72,48 @@ async def test_sends_the_form_with_basic_auth_and_reads_the_sid(
     [(auth, form)] = seen
     assert auth == aiohttp.encode_basic_auth("AC1", "token-1")
     assert ("Timeout", "25") in form
-    assert ("MachineDetection", "Enable") in form
+    # Only a campaign that detects machines asks for detection.
+    assert "MachineDetection" not in dict(form)
     assert [v for k, v in form if k == "StatusCallbackEvent"] == [
         "initiated",
         "ringing",
         "answered",
         "completed",
     ]
+    assert await provider.place_call(replace(request(), machine_detection=True)) == "CA77"
+    assert ("MachineDetection", "Enable") in seen[1][1]
+
+
+async def test_a_hang_up_posts_status_completed_to_the_call(
+    aiohttp_server: MakeServer, http: aiohttp.ClientSession
+) -> None:
+    seen: list[tuple[str, str, dict[str, str]]] = []
+
+    async def updated(incoming: web.Request) -> web.Response:
+        form = await incoming.post()
+        sid = incoming.match_info["sid"]
+        seen.append((incoming.headers["Authorization"], sid, {k: str(v) for k, v in form.items()}))
+        if sid == "CAgone":
+            return web.json_response({"code": 20404, "message": "not found"}, status=404)
+        if sid == "CAbusy":
+            return web.json_response({"code": 20503, "message": "unavailable"}, status=503)
+        return web.json_response({"sid": sid, "status": "completed"})
+
+    app = web.Application()
+    app.router.add_post("/2010-04-01/Accounts/AC1/Calls/{sid}.json", updated)
+    server = await aiohttp_server(app)
+    provider = TwilioProvider(http, config(str(server.make_url("")).rstrip("/")))
+    call = request()
+
+    def hang_up(sid: str) -> HangUpRequest:
+        return HangUpRequest(call.call_id, 1, call.campaign_id, sid)
+
+    await provider.hang_up(hang_up("CA77"))
+    assert seen == [(aiohttp.encode_basic_auth("AC1", "token-1"), "CA77", {"Status": "completed"})]
+    with pytest.raises(ProviderRejected, match="not found"):
+        await provider.hang_up(hang_up("CAgone"))
+    with pytest.raises(ProviderUnavailable, match="503"):
+        await provider.hang_up(hang_up("CAbusy"))
 
 
 async def test_an_invalid_number_is_rejected_with_the_carriers_words(

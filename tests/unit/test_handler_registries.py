@@ -17,6 +17,7 @@ from shared.messages import (
     DialAccepted,
     DialCall,
     DialRefused,
+    HangUpCall,
     LeaseLine,
     Message,
 )
@@ -38,9 +39,11 @@ CAMPAIGN_EVENTS_ALL = frozenset(m for m in ALL_MESSAGES if issubclass(m, Campaig
 PUBLISHED_TO: dict[str, frozenset[type[Message]]] = {
     CAMPAIGN_EVENTS: CAMPAIGN_EVENTS_ALL,
     CALL_JOBS: frozenset({LeaseLine}),
-    WORKER_SIGNALS: frozenset({AttemptEnded}),
+    # HangUpCall: the api (or another worker) asks the holder of a call to hang it up, and
+    # the worker's mock provider asks the carrier.
+    WORKER_SIGNALS: frozenset({AttemptEnded, HangUpCall}),
     CALL_RESULTS: frozenset({CallResultReported}),
-    TELEPHONY: frozenset({DialCall}),
+    TELEPHONY: frozenset({DialCall, HangUpCall}),
 }
 #: Answers to a DialCall, sent through direct reply-to to the worker's mock provider, which
 #: waits for them by correlation id rather than through a registry.

@@ -69,3 +69,16 @@ def test_delays_stay_within_bounds() -> None:
 def test_inconsistent_configuration_is_refused(config: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         MockConfig.model_validate(config)
+
+
+def test_machines_answer_their_rate_of_the_answered_calls() -> None:
+    config = MockConfig(failureRate=0, noCallbackRate=0, syncErrorRate=0, machineRate=0.3)
+    behaviour = Behaviour(config, random.Random(5))
+    counts = Counter(behaviour.decide(0, "+1").step for _ in range(20_000))
+    assert counts["machine"] / 20_000 == pytest.approx(0.3, abs=0.015)
+    assert counts["machine"] + counts["completed"] == 20_000
+
+
+def test_no_machine_unless_asked() -> None:
+    behaviour = Behaviour(MockConfig(failureRate=0, noCallbackRate=0, syncErrorRate=0))
+    assert {behaviour.decide(0, "+1").step for _ in range(2_000)} == {"completed"}

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from shared.domain.answering_machine import OnMachine
 from shared.domain.retry_policy import (
     MAX_RETRY_DELAY_MS,
     OutcomeRetry,
@@ -172,6 +173,8 @@ def test_stored_form_round_trips() -> None:
 # -- properties -------------------------------------------------------------------------------
 
 RETRIED = [o for o in AttemptOutcome if o not in (AttemptOutcome.COMPLETED,)]
+#: MACHINE is an outcome the retry rules decide only when the campaign's onMachine is RETRY.
+RETRY_MACHINES = OnMachine.RETRY
 FAILURES = st.sampled_from([*RETRIED, None])
 RULES = st.builds(
     OutcomeRetry,
@@ -197,7 +200,7 @@ DRAWS = st.floats(-1.0, 1.0)
 def test_a_retry_falls_within_the_jitter_of_its_delay(
     outcome: AttemptOutcome | None, dials: int, config: RetryConfig, draw: float
 ) -> None:
-    step = after_attempt(outcome, dials, config, NOW, jitter_draw=draw)
+    step = after_attempt(outcome, dials, config, NOW, jitter_draw=draw, on_machine=RETRY_MACHINES)
     if step.status is not CallStatus.FAILED or outcome is AttemptOutcome.NOT_PLACED:
         return
     rule = config.rule_for(retry_outcome_of(outcome))
@@ -214,7 +217,7 @@ def test_a_retry_falls_within_the_jitter_of_its_delay(
 def test_max_retries_of_the_outcome_is_respected(
     outcome: AttemptOutcome | None, dials: int, config: RetryConfig, draw: float
 ) -> None:
-    step = after_attempt(outcome, dials, config, NOW, jitter_draw=draw)
+    step = after_attempt(outcome, dials, config, NOW, jitter_draw=draw, on_machine=RETRY_MACHINES)
     if outcome is AttemptOutcome.NOT_PLACED:
         return
     rule = config.rule_for(retry_outcome_of(outcome))
@@ -240,7 +243,14 @@ def test_without_outcomes_every_outcome_but_rejected_follows_the_seeds_fields(
 ) -> None:
     if outcome in (AttemptOutcome.NOT_PLACED, AttemptOutcome.REJECTED):
         return
-    step = after_attempt(outcome, dials, replace(config, jitter_ratio=0.0), NOW, jitter_draw=draw)
+    step = after_attempt(
+        outcome,
+        dials,
+        replace(config, jitter_ratio=0.0),
+        NOW,
+        jitter_draw=draw,
+        on_machine=RETRY_MACHINES,
+    )
     if dials > config.max_retries:
         assert step.status is CallStatus.PERMANENTLY_FAILED
     else:
@@ -266,6 +276,6 @@ def test_most_retries_bounds_every_outcome() -> None:
 def test_no_call_is_retried_past_most_retries(
     outcome: AttemptOutcome | None, dials: int, config: RetryConfig, draw: float
 ) -> None:
-    step = after_attempt(outcome, dials, config, NOW, jitter_draw=draw)
+    step = after_attempt(outcome, dials, config, NOW, jitter_draw=draw, on_machine=RETRY_MACHINES)
     if outcome is not AttemptOutcome.NOT_PLACED and step.status is CallStatus.FAILED:
         assert dials <= config.most_retries

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -13,10 +14,16 @@ from uuid import UUID, uuid4
 import pytest
 
 from services.worker.bootstrap import Deps
-from services.worker.handlers import follow_campaign, lease_line, record_result, release_attempt
+from services.worker.handlers import (
+    follow_campaign,
+    hang_up_call,
+    lease_line,
+    record_result,
+    release_attempt,
+)
 from services.worker.held_attempts import HeldAttempts
 from services.worker.metrics import WorkerMetrics
-from services.worker.telephony.base import DialRequest
+from services.worker.telephony.base import DialRequest, HangUpRequest
 from shared.domain.attempts import AttemptRef, DialRules, NoDial, StartedAttempt
 from shared.domain.endings import EndEffect, Ending, ProviderReport
 from shared.domain.retry_policy import RetryConfig
@@ -26,6 +33,7 @@ from shared.messages import (
     AttemptEnded,
     CallResultReported,
     CampaignPaused,
+    HangUpCall,
     LeaseLine,
     Message,
 )
@@ -46,6 +54,19 @@ RETRY = RetryConfig(
 DEADLINE_S = 5.0
 
 
+class FakeProvider:
+    """What the handlers use of the provider itself: hang-ups, kept (or refused)."""
+
+    def __init__(self, refuse: Exception | None = None) -> None:
+        self.refuse = refuse
+        self.hung_up: list[HangUpRequest] = []
+
+    async def hang_up(self, request: HangUpRequest) -> None:
+        if self.refuse is not None:
+            raise self.refuse
+        self.hung_up.append(request)
+
+
 class FakeDialer:
     """The Dialer's interface: `admission()` and `place_call`, answering from a script."""
 
@@ -53,6 +74,7 @@ class FakeDialer:
         self.script = list(script)
         self.retries = retries
         self.requests: list[DialRequest] = []
+        self.provider = FakeProvider()
 
     @asynccontextmanager
     async def admission(self) -> AsyncIterator[None]:
@@ -435,3 +457,73 @@ async def test_a_campaign_event_drops_the_cached_rules_and_refreshes_subscriptio
     await follow_campaign(CampaignPaused(campaign_id=CAMPAIGN), deps)
     assert deps.dial_rules.forgotten == [CAMPAIGN]
     assert deps.subscriptions.refreshes == 1
+
+
+# -- answering machines ------------------------------------------------------------------------
+
+
+async def test_a_campaign_that_detects_machines_asks_the_provider_to() -> None:
+    attempt = replace(started(), machine_detection=True)
+    dialer = FakeDialer("carrier-1")
+    deps = make_deps(dialer=dialer, claims=FakeClaims(attempt))
+    job = asyncio.create_task(lease_line(LeaseLine(campaign_id=CAMPAIGN, one_call=True), deps))
+    await eventually(lambda: len(dialer.requests) == 1)
+    assert dialer.requests[0].machine_detection is True
+    deps.held.release(attempt.ref)
+    await until_done(job)
+
+
+def machine_answered(ref: AttemptRef, worker_id: str = WORKER) -> EndEffect:
+    """A progress report's effect: a machine answered, and the campaign hangs up on them."""
+    return replace(
+        effect(ref, worker_id=worker_id, released_line=False, call_status=None),
+        machine_hang_up="carrier-1",
+    )
+
+
+async def test_a_machine_on_a_call_held_here_is_hung_up_at_once() -> None:
+    ref = AttemptRef(uuid4(), 1)
+    deps = make_deps(results=FakeBatcher(lambda report: machine_answered(report.ref)))
+    await record_result(result_for(ref, "IN_PROGRESS"), deps)
+    provider = deps.dialer.provider  # type: ignore[attr-defined]
+    assert provider.hung_up == [HangUpRequest(ref.call_id, 1, CAMPAIGN, "carrier-1")]
+    assert count(deps, "vcs_machine_hang_ups_total", result="asked") == 1
+    assert deps.hints.published == []
+
+
+async def test_a_machine_on_a_call_held_elsewhere_is_hung_up_by_its_holder() -> None:
+    ref = AttemptRef(uuid4(), 1)
+    answer = FakeBatcher(lambda report: machine_answered(report.ref, "worker-2"))
+    deps = make_deps(results=answer)
+    await record_result(result_for(ref, "IN_PROGRESS"), deps)
+    [(signal, exchange, route)] = deps.hints.published
+    assert (exchange, route) == (WORKER_SIGNALS, "worker-2")
+    assert isinstance(signal, HangUpCall) and signal.external_call_id == "carrier-1"
+    assert deps.dialer.provider.hung_up == []  # type: ignore[attr-defined]
+
+
+async def test_a_hang_up_asked_of_this_worker_goes_to_its_provider() -> None:
+    deps = make_deps()
+    ref = AttemptRef(uuid4(), 2)
+    await hang_up_call(
+        HangUpCall(
+            campaign_id=CAMPAIGN,
+            call_id=ref.call_id,
+            attempt_no=2,
+            external_call_id="carrier-7",
+        ),
+        deps,
+    )
+    provider = deps.dialer.provider  # type: ignore[attr-defined]
+    assert provider.hung_up == [HangUpRequest(ref.call_id, 2, CAMPAIGN, "carrier-7")]
+
+
+async def test_a_hang_up_the_provider_refuses_is_counted_not_raised() -> None:
+    dialer = FakeDialer()
+    dialer.provider = FakeProvider(refuse=ProviderUnavailable("carrier away"))
+    deps = make_deps(dialer=dialer)
+    command = HangUpCall(
+        campaign_id=CAMPAIGN, call_id=uuid4(), attempt_no=1, external_call_id="carrier-7"
+    )
+    await hang_up_call(command, deps)
+    assert count(deps, "vcs_machine_hang_ups_total", result="failed") == 1

@@ -10,7 +10,8 @@ import asyncpg
 from aiohttp import web
 
 from services.api.http.problems import problem
-from services.api.http.rate_limit import RateLimiter
+from services.api.http.rate_limit import Limits
+from shared.db.pool import DATABASE_UNAVAILABLE
 from shared.repositories.api_keys import active_key_id, hash_key
 
 #: No key needed: health checks, the API's documentation, and the provider callbacks (which
@@ -84,18 +85,18 @@ class Admission:
     headers: dict[str, str]
 
 
-async def admit(request: web.Request, limiter: RateLimiter) -> Admission:
+async def admit(request: web.Request, limiter: Limits) -> Admission:
     """Authenticate, then rate-limit per client (per address when there is no valid key)."""
     path = request.path
     if path.startswith(UNLIMITED):
         return Admission(None, {})
     try:
         client = None if is_public(path) else await request.app[KEYS].client_of(request)
-    except (asyncpg.PostgresError, OSError):
+    except (asyncpg.PostgresError, *DATABASE_UNAVAILABLE):
         refusal = problem(503, "temporarily-unavailable", "cannot check the API key; try again")
         return Admission(refusal, {})
     identity = client or f"ip:{request.remote}"
-    decision = limiter.take(identity, time.monotonic())
+    decision = await limiter.take(identity)
     headers = decision.headers()
     if not decision.allowed:
         detail = f"too many requests; try again in {decision.retry_after_s} s"

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from services.api.http.access import admit
 from services.api.http.problems import answer, problem
-from services.api.http.rate_limit import RateLimiter
+from services.api.http.rate_limit import Limits
 from services.api.metrics import ApiMetrics
 
 log = structlog.get_logger()
@@ -21,7 +21,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def edge_middleware(
-    limiter: RateLimiter, max_bytes: int, metrics: ApiMetrics
+    limiter: Limits, max_bytes: int, metrics: ApiMetrics
 ) -> Callable[..., Awaitable[web.StreamResponse]]:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -55,13 +55,16 @@ def _route_of(request: web.Request) -> str:
 
 
 async def _respond(
-    request: web.Request, handler: Handler, limiter: RateLimiter, max_bytes: int
+    request: web.Request, handler: Handler, limiter: Limits, max_bytes: int
 ) -> web.StreamResponse:
     # A declared body past the limit is refused before any of it is read; one sent without a
     # length is cut off by the readers at the same limit.
     if request.content_length is not None and request.content_length > max_bytes:
         detail = f"the body is {request.content_length} bytes; at most {max_bytes} are accepted"
         return problem(413, "request-too-large", detail)
+    if "" in request.query:
+        # "?=x": nothing can read it, so it is a client's mistake, not an option to ignore.
+        return problem(400, "malformed-query", "a query parameter has no name")
     admission = await admit(request, limiter)
     if admission.refusal is not None:
         admission.refusal.headers.update(admission.headers)

@@ -51,7 +51,8 @@ HEALTH = {
 }
 
 _ERROR_TEXT = {
-    400: "Malformed body (not JSON, or a multipart body that cannot be read)",
+    400: "Malformed request: a body that is not JSON or a multipart body that cannot be read,"
+    " or a query parameter without a name",
     401: "Missing or wrong API key (or callback signature)",
     403: "Missing or wrong carrier signature",
     404: "No such resource",
@@ -135,7 +136,8 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     if endpoint.ok_csv:
         ok["content"] = {"text/csv": {"schema": {"type": "string"}}}
     responses = {str(endpoint.ok_status): ok}
-    codes = set(endpoint.errors) | {429, 503}
+    # Any request can be malformed, be refused for pace, or meet a part that is down.
+    codes = set(endpoint.errors) | {400, 429, 503}
     if not endpoint.public:
         codes.add(401)
     for code in sorted(codes):

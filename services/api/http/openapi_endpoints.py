@@ -13,6 +13,8 @@ from services.api.forecast_schemas import ForecastOut
 from services.api.http.pagination import (
     CALL_PAGE_SIZE,
     CAMPAIGN_PAGE_SIZE,
+    MAX_PAGE,
+    MAX_PAGE_SIZE,
     SUPPRESSION_PAGE_SIZE,
     WEBHOOK_PAGE_SIZE,
 )
@@ -95,14 +97,26 @@ IDEMPOTENCY = Param(
 )
 
 
+def whole_number(low: int, high: int, default: int) -> dict[str, Any]:
+    """A whole-number query parameter as request_io.query_int reads it: empty is the default,
+    as the seed's Spring API read an empty parameter (`?page=&size=20`)."""
+    return {
+        "anyOf": [
+            {"type": "integer", "minimum": low, "maximum": high},
+            {"type": "string", "maxLength": 0},
+        ],
+        "default": default,
+    }
+
+
 def _paging(default_size: int, cursor_format: str) -> tuple[Param, ...]:
     return (
-        Param("page", "query", {"type": "integer", "minimum": 0, "default": 0}, "Page, from 0"),
+        Param("page", "query", whole_number(0, MAX_PAGE, 0), "Page, from 0; empty: 0"),
         Param(
             "size",
             "query",
-            {"type": "integer", "minimum": 1, "maximum": 1000, "default": default_size},
-            "Items per page",
+            whole_number(1, MAX_PAGE_SIZE, default_size),
+            "Items per page; empty: the default",
         ),
         Param(
             "cursor",
@@ -296,8 +310,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             Param(
                 "minutes",
                 "query",
-                {"type": "integer", "minimum": 1, "maximum": 180, "default": 15},
-                "How many recent minutes dialsPerMinute covers",
+                whole_number(1, 180, 15),
+                "How many recent minutes dialsPerMinute covers; empty: 15",
             ),
         ),
         errors=(404, 422),
@@ -398,7 +412,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             ),
         ),
         errors=(400, 401, 404, 409, 413, 422),
-        description="Idempotent: a status already recorded answers applied=false.",
+        description="Idempotent: a status already recorded answers applied=false."
+        " answeredBy says who answered; a progress status (IN_PROGRESS) with a machine's"
+        " answer, for a campaign that hangs up on machines, asks for the hang-up.",
     ),
     Endpoint(
         "post",
@@ -436,7 +452,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         description="The StatusCallback URL the twilio provider gives the carrier, query"
         " included. Progress (queued, initiated, ringing, in-progress) updates the attempt;"
         " completed, busy, no-answer, failed and canceled end it. Duplicates and late"
-        " progress change nothing.",
+        " progress change nothing. AnsweredBy (human, machine_start, machine_end_beep, fax...)"
+        " is kept as answeredBy; for a campaign whose answeringMachine.detect is on, a"
+        " machine's answer applies its onMachine, and with HANG_UP a live call is hung up at"
+        " once.",
     ),
     Endpoint(
         "post",
@@ -462,7 +481,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         ok_model=SuppressionReport,
         multipart=True,
         multipart_fields=(
-            ("reason", {"type": "string", "maxLength": 200}),
+            ("reason", {"type": "string", "minLength": 1, "maxLength": 200}),
             ("campaignId", {"type": "string", "format": "uuid"}),
             ("expiresAt", {"type": "string", "format": "date-time"}),
             ("skipInvalid", {"type": "boolean", "default": False}),

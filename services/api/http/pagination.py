@@ -17,6 +17,8 @@ from shared.errors import InvalidInput
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 1000
+#: The highest page number a list takes (past it, a cursor is the way on).
+MAX_PAGE = 1_000_000
 #: What a list answers without `size`: the seed's 100 for campaigns (its console pages
 #: nothing, so fewer would hide older campaigns), 20 for a campaign's calls.
 CAMPAIGN_PAGE_SIZE = 100
@@ -39,7 +41,7 @@ class PageRequest:
 
 def page_request(request: web.Request, default_size: int) -> PageRequest:
     size = query_int(request, "size", default_size, low=1, high=MAX_PAGE_SIZE)
-    page = query_int(request, "page", 0, low=0, high=1_000_000)
+    page = query_int(request, "page", 0, low=0, high=MAX_PAGE)
     cursor = request.query.get("cursor")
     if cursor:
         return PageRequest(size, 0, decode_cursor(cursor))

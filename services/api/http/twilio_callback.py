@@ -51,7 +51,13 @@ class TwilioStatusCallback(BaseModel):
     call_status: TwilioCallStatus = Field(alias="CallStatus")
     call_duration: int | None = Field(None, alias="CallDuration", ge=0, le=86_400)
     sip_response_code: int | None = Field(None, alias="SipResponseCode", ge=100, le=699)
-    answered_by: str | None = Field(None, alias="AnsweredBy", max_length=40)
+    answered_by: str | None = Field(
+        None,
+        alias="AnsweredBy",
+        max_length=40,
+        description="Who answered, with machine detection: human, machine_start,"
+        " machine_end_beep, machine_end_silence, machine_end_other, fax or unknown",
+    )
 
 
 class CallbackTarget(BaseModel):

@@ -16,7 +16,7 @@ import structlog
 from aio_pika.abc import AbstractRobustConnection
 
 from shared.amqp import BROKER_UNAVAILABLE, RECONNECT_INTERVAL_S, Publisher, connection_name
-from shared.attempt_signals import signal_attempt_ended
+from shared.attempt_signals import signal_attempt_ended, signal_hang_up
 from shared.db.pool import DATABASE_UNAVAILABLE
 from shared.domain.endings import EndEffect
 from shared.errors import TransientError
@@ -109,6 +109,14 @@ class Broker:
             log.warning(
                 "could not signal the attempt's end; the worker will notice", error=exc.detail
             )
+
+    async def signal_hang_up(self, effect: EndEffect) -> None:
+        """Ask the worker holding the attempt to hang up on the machine that answered, if the
+        effect says so; if this fails, the call ends when the carrier ends it."""
+        try:
+            await signal_hang_up(self._publisher, effect)
+        except TransientError as exc:
+            log.warning("could not ask for a hang-up", error=exc.detail)
 
     async def remove_job_queue(self, pool: asyncpg.Pool, campaign_id: UUID) -> None:
         """Delete a deleted campaign's job queue now, and forget that it is due. If the broker

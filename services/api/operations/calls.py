@@ -135,6 +135,7 @@ async def apply_callback(
         status=body.status,
         duration_seconds=body.duration_seconds,
         failure_reason=body.failure_reason,
+        answered_by=body.answered_by,
     )
     out = await apply_report(pool, broker, report, metrics)
     if body.opt_out:
@@ -159,6 +160,7 @@ async def apply_report(
         raise NotFound(f"no call attempt with externalCallId {report.external_call_id!r}")
     metrics.callbacks.labels("applied" if effect.applied else "duplicate").inc()
     await broker.signal_attempt_ended(effect)
+    await broker.signal_hang_up(effect)
     return CallbackOut(
         external_call_id=report.external_call_id,
         applied=effect.applied,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.api.schemas import (
+    AnsweringMachineIn,
     BusinessHoursIn,
     CampaignCreate,
     CampaignPatch,
@@ -13,6 +14,7 @@ from services.api.schemas import (
     RetryOutcomesIn,
     check_schedule,
 )
+from shared.domain.answering_machine import AnsweringMachine
 from shared.domain.business_hours import (
     ALL_DAYS,
     ALWAYS_OPEN,
@@ -81,6 +83,26 @@ def outcome_rules_from(body: RetryOutcomesIn | None) -> dict[RetryOutcome, Outco
             backoff_multiplier=rule.backoff_multiplier,
         )
     return rules
+
+
+def answering_machine_from(body: AnsweringMachineIn | None) -> AnsweringMachine:
+    """The campaign's answering-machine setting (none given: no detection, COMPLETE)."""
+    if body is None:
+        return AnsweringMachine()
+    return AnsweringMachine(detect=body.detect, on_machine=body.on_machine)
+
+
+def merged_answering_machine(
+    current: AnsweringMachine, body: AnsweringMachineIn | None
+) -> AnsweringMachine:
+    """`current` with the fields a PATCH gives replaced; null resets it."""
+    if body is None:
+        return AnsweringMachine()
+    given = body.model_fields_set
+    return AnsweringMachine(
+        detect=body.detect if "detect" in given else current.detect,
+        on_machine=body.on_machine if "on_machine" in given else current.on_machine,
+    )
 
 
 def pick(value: Any, default: Any) -> Any:

@@ -14,7 +14,9 @@ import structlog
 
 from services.api.operations.broker import Broker
 from services.api.operations.campaign_settings import (
+    answering_machine_from,
     business_hours_from,
+    merged_answering_machine,
     merged_retry_config,
     merged_schedule,
     pick,
@@ -79,6 +81,7 @@ async def create_campaign(
         calls_per_second=body.calls_per_second,
         schedule=schedule_from(body),
         contact_policy=body.contact_policy.to_json() if body.contact_policy else {},
+        answering_machine=answering_machine_from(body.answering_machine),
     )
     campaign = await campaign_repo.insert_campaign(conn, new)
     report = None
@@ -292,6 +295,11 @@ async def update_campaign(
             clear_calls_per_second="calls_per_second" in present and body.calls_per_second is None,
             schedule=merged_schedule(current, body),
             contact_policy=_contact_policy_change(body, present),
+            answering_machine=(
+                merged_answering_machine(current.answering_machine, body.answering_machine)
+                if "answering_machine" in present
+                else None
+            ),
         )
         updated = await campaign_repo.update_campaign(conn, campaign_id, changes)
         if updated is None:

@@ -93,6 +93,10 @@ export async function post<T>(path: string, json?: unknown): Promise<T> {
   return (await request<T>("POST", path, { json })).body;
 }
 
+export async function patch<T>(path: string, json: unknown): Promise<T> {
+  return (await request<T>("PATCH", path, { json })).body;
+}
+
 /** A download that needs the key: fetched, then saved through a temporary link. */
 export async function download(path: string, filename: string): Promise<void> {
   const key = storedKey();

@@ -19,7 +19,7 @@ export function humanStatus(status: string): string {
   return status.replaceAll("_", " ").toLowerCase();
 }
 
-/** The carrier's answering detection ("machine_end_beep") in words ("machine, end beep"). */
+/** Who answered ("machine"; a carrier's "machine_end_beep" from an older server: "machine, end beep"). */
 export function answeredByText(value: string): string {
   const [who, ...detail] = value.toLowerCase().split("_");
   return detail.length ? `${who}, ${detail.join(" ")}` : who;

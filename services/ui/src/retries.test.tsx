@@ -95,7 +95,8 @@ describe("the create form's retry rules as the request body", () => {
     ]) {
       expect(shownBesideAField(field), field).toBe(true);
     }
-    expect(shownBesideAField("retryConfig.outcomes.MACHINE")).toBe(false);
+    expect(shownBesideAField("retryConfig.outcomes.MACHINE")).toBe(true);
+    expect(shownBesideAField("retryConfig.outcomes.VOICEMAIL")).toBe(false);
     expect(shownBesideAField("retryConfig.outcomes.BUSY.delay")).toBe(false);
   });
 });

@@ -7,6 +7,7 @@ export const OUTCOME_NAMES: Record<RetryOutcome, string> = {
   NO_ANSWER: "No answer",
   FAILED: "Failed",
   REJECTED: "Rejected",
+  MACHINE: "Machine",
   NO_RESULT: "No result",
 };
 
@@ -16,6 +17,7 @@ export const OUTCOME_MEANINGS: Record<RetryOutcome, string> = {
   NO_ANSWER: "it rang out",
   FAILED: "the carrier reports a failure",
   REJECTED: "the carrier refused the number for good",
+  MACHINE: "a machine answered (when machines are detected and retried)",
   NO_RESULT: "no result within the result timeout",
 };
 

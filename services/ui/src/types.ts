@@ -22,7 +22,7 @@ export const CALL_STATUSES = [
 ] as const;
 
 /** The attempt endings a campaign may give its own retry rule (docs/retries.md). */
-export const RETRY_OUTCOMES = ["BUSY", "NO_ANSWER", "FAILED", "REJECTED", "NO_RESULT"] as const;
+export const RETRY_OUTCOMES = ["BUSY", "NO_ANSWER", "FAILED", "REJECTED", "MACHINE", "NO_RESULT"] as const;
 
 export type RetryOutcome = (typeof RETRY_OUTCOMES)[number];
 
@@ -96,6 +96,17 @@ export interface FrequencyCap {
   periodHours: number;
 }
 
+/** What a machine's answer does to the call (docs/answering-machines.md). */
+export const ON_MACHINE = ["COMPLETE", "RETRY", "HANG_UP"] as const;
+
+export type OnMachine = (typeof ON_MACHINE)[number];
+
+/** A campaign's answeringMachine: ask the carrier to detect machines, and what follows. */
+export interface AnsweringMachine {
+  detect: boolean;
+  onMachine: OnMachine;
+}
+
 export interface ContactPolicy {
   frequencyCaps: FrequencyCap[];
 }
@@ -116,6 +127,8 @@ export interface Campaign {
   endAt?: string | null;
   autoStart?: boolean;
   contactPolicy?: ContactPolicy | null;
+  /** Missing from an older server: no detection. */
+  answeringMachine?: AnsweringMachine | null;
   /** Running: when the calling rules next allow a number; null when not running. */
   nextDialAt?: string | null;
   metrics: CampaignMetrics;
@@ -146,6 +159,8 @@ export interface Call {
   externalCallId: string | null;
   failureReason: string | null;
   callDurationSeconds: number | null;
+  /** Who answered the latest attempt: human, machine, fax or unknown; null when not said. */
+  answeredBy?: string | null;
   createdAt: string;
   updatedAt: string;
   attributes?: Record<string, string> | null;

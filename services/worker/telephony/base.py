@@ -17,11 +17,23 @@ class DialRequest:
     attempt_no: int
     campaign_id: UUID
     phone_number: str
+    #: Ask the carrier to tell a person from a machine (the campaign's answeringMachine.detect).
+    machine_detection: bool = False
 
     @property
     def idempotency_key(self) -> str:
         """One key per attempt: asking twice for the same attempt never places two calls."""
         return f"{self.call_id}:{self.attempt_no}"
+
+
+@dataclass(frozen=True)
+class HangUpRequest:
+    """A live call to end now: the attempt, and the provider's id for its call."""
+
+    call_id: UUID
+    attempt_no: int
+    campaign_id: UUID
+    external_call_id: str
 
 
 class TelephonyProvider(Protocol):
@@ -35,6 +47,11 @@ class TelephonyProvider(Protocol):
     name: str
 
     async def place_call(self, request: DialRequest) -> str: ...
+
+    async def hang_up(self, request: HangUpRequest) -> None:
+        """End a live call now (a machine answered it). Best effort: a call that has already
+        ended is no error. Raises ProviderUnavailable when the provider could not be asked."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -137,9 +137,10 @@ def _file_field(bad: InvalidLine) -> str:
 
 
 def _import_options(given: Mapping[str, str]) -> SuppressionImportOptions:
-    """The options given as form fields or query parameters (an empty one is not given); a
-    bad one is a 422 naming it."""
-    known = {k: v for k, v in given.items() if k in IMPORT_OPTION_NAMES and v != ""}
+    """The options given as form fields or query parameters; a bad one is a 422 naming it. An
+    empty one is bad too, not absent: an empty campaignId read as "no campaign" would put the
+    numbers on the global list."""
+    known = {k: v for k, v in given.items() if k in IMPORT_OPTION_NAMES}
     return SuppressionImportOptions.model_validate(known)
 
 

@@ -1,6 +1,7 @@
 import { Fragment, useEffect, useState } from "react";
 
 import { ApiError, download, get, post, request } from "../api";
+import { AnsweringMachineCard } from "../components/AnsweringMachineCard";
 import { CallDetail } from "../components/CallDetail";
 import { LocalTime, ZoneName } from "../components/CallZone";
 import { ConfirmButton } from "../components/ConfirmButton";
@@ -11,7 +12,7 @@ import { ProgressBar } from "../components/ProgressBar";
 import { RetryRulesCard } from "../components/RetryRulesCard";
 import { StatusBadge } from "../components/StatusBadge";
 import { StatusFilter } from "../components/StatusFilter";
-import { capText, percent, seconds, when } from "../format";
+import { answeredByText, capText, percent, seconds, when } from "../format";
 import type { Call, Campaign, CampaignStats, FrequencyCap } from "../types";
 import { CALL_STATUSES } from "../types";
 import { usePolling } from "../usePolling";
@@ -119,6 +120,7 @@ export function CampaignPage({ id }: { id: string }) {
       <InventoryCard campaignId={id} nextDialAt={c.nextDialAt} pace={pace} />
       <ForecastCard campaignId={id} pace={pace * 5} />
       <RetryRulesCard retryConfig={c.retryConfig} />
+      <AnsweringMachineCard campaign={c} onSaved={campaign.reload} />
 
       <div className="card">
         <h2>Dials and results a minute</h2>
@@ -186,6 +188,7 @@ function CallsTable({ campaignId, pace }: { campaignId: string; pace: number }) 
               <th scope="col">Attempts</th>
               <th scope="col">Duration</th>
               <th scope="col">Failure reason</th>
+              <th scope="col">Answered by</th>
               <th scope="col">Last attempt</th>
             </tr>
           </thead>
@@ -209,11 +212,12 @@ function CallsTable({ campaignId, pace }: { campaignId: string; pace: number }) 
                   <td data-label="Attempts">{call.attempts.length}</td>
                   <td data-label="Duration">{seconds(call.callDurationSeconds)}</td>
                   <td data-label="Failure reason">{call.failureReason ?? "—"}</td>
+                  <td data-label="Answered by">{call.answeredBy ? answeredByText(call.answeredBy) : "—"}</td>
                   <td data-label="Last attempt">{when(call.lastAttemptedAt)}</td>
                 </tr>
                 {open === call.id && (
                   <tr className="attempts-row">
-                    <td colSpan={8}>
+                    <td colSpan={9}>
                       <CallDetail call={call} />
                     </td>
                   </tr>

@@ -8,6 +8,7 @@ import { go, href } from "../router";
 import type { Campaign, ImportResult } from "../types";
 import { CallingHoursFieldset, ScheduleFieldset } from "./CallingRulesFieldsets";
 import { RetryOutcomesFieldset } from "./RetryOutcomesFieldset";
+import { AnsweringMachineFields } from "../components/AnsweringMachineFields";
 import { campaignBody, DEFAULTS, type Form, type NumberKey, shownBesideAField, type TextKey } from "./campaignForm";
 
 interface Imported {
@@ -128,6 +129,14 @@ export function CreateCampaign() {
         <RetryOutcomesFieldset form={form} setForm={setForm} error={error} />
         <CallingHoursFieldset form={form} setForm={setForm} error={error} zones={zones} />
         <ScheduleFieldset form={form} setForm={setForm} error={error} />
+        <fieldset>
+          <legend>Answering machines</legend>
+          <AnsweringMachineFields
+            value={{ detect: form.machineDetect, onMachine: form.onMachine }}
+            onChange={({ detect, onMachine }) => setForm((f) => ({ ...f, machineDetect: detect, onMachine }))}
+            fieldError={fieldError}
+          />
+        </fieldset>
         <fieldset>
           <legend>How often one number is called</legend>
           <FrequencyCapsEditor

@@ -2,7 +2,7 @@
 import { type CapRow, capIsBlank } from "../components/FrequencyCapsEditor";
 import type { PeriodRow } from "../components/RestrictedPeriodsEditor";
 import { DAYS, localInputToRfc3339 } from "../format";
-import { RETRY_OUTCOMES, type RetryOutcome, type TimezoneMode, type Window } from "../types";
+import { type OnMachine, RETRY_OUTCOMES, type RetryOutcome, type TimezoneMode, type Window } from "../types";
 
 export type Day = (typeof DAYS)[number];
 
@@ -49,6 +49,9 @@ export interface Form {
   autoStart: boolean;
   /** contactPolicy.frequencyCaps; a row left blank is not sent. */
   frequencyCaps: CapRow[];
+  /** answeringMachine.detect and .onMachine; sent only when either differs from the default. */
+  machineDetect: boolean;
+  onMachine: OnMachine;
   numbers: string;
 }
 
@@ -107,6 +110,8 @@ export const DEFAULTS: Form = {
   endAt: "",
   autoStart: false,
   frequencyCaps: [],
+  machineDetect: false,
+  onMachine: "COMPLETE",
   numbers: "",
 };
 
@@ -221,6 +226,10 @@ export function campaignBody(form: Form): Record<string, unknown> {
     ...(form.endAt.trim() ? { endAt: instant(form.endAt) } : {}),
     ...(form.autoStart ? { autoStart: true } : {}),
     ...(caps.length ? { contactPolicy: { frequencyCaps: caps } } : {}),
+    // Left out at the defaults (no detection, COMPLETE), as a request from before it.
+    ...(form.machineDetect || form.onMachine !== "COMPLETE"
+      ? { answeringMachine: { detect: form.machineDetect, onMachine: form.onMachine } }
+      : {}),
   };
 }
 
@@ -232,7 +241,8 @@ const SHOWN = [
   /^priority$/,
   /^callsPerSecond$/,
   /^retryConfig\.(maxRetries|syncInitialBackoffMs|syncBackoffMultiplier|callbackRetryDelayMs|callbackTimeoutMs|jitterRatio)$/,
-  /^retryConfig\.outcomes(\.(BUSY|NO_ANSWER|FAILED|REJECTED|NO_RESULT)(\.(retry|maxRetries|delayMs|backoffMultiplier))?)?$/,
+  /^retryConfig\.outcomes(\.(BUSY|NO_ANSWER|FAILED|REJECTED|MACHINE|NO_RESULT)(\.(retry|maxRetries|delayMs|backoffMultiplier))?)?$/,
+  /^answeringMachine(\.(detect|onMachine))?$/,
   /^businessHours(\.(startTime|endTime|timezone|crossesMidnight|allowedDays|timezoneMode|defaultTimeZone))?$/,
   /^businessHours\.dailyHours([.[].*)?$/,
   /^holidayCalendars([.[].*)?$/,

@@ -11,7 +11,7 @@ from uuid import uuid4
 
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
-from services.worker.telephony.base import DialRequest, ProviderContext
+from services.worker.telephony.base import DialRequest, HangUpRequest, ProviderContext
 from shared.amqp import Publisher, Unroutable
 from shared.errors import (
     ProviderOutcomeUnknown,
@@ -19,7 +19,14 @@ from shared.errors import (
     ProviderUnavailable,
     TransientError,
 )
-from shared.messages import DialAccepted, DialCall, DialRefused, InvalidMessage, parse_message
+from shared.messages import (
+    DialAccepted,
+    DialCall,
+    DialRefused,
+    HangUpCall,
+    InvalidMessage,
+    parse_message,
+)
 from shared.settings import Settings
 from shared.topology import DIAL_ROUTING_KEY, DIRECT_REPLY_TO, TELEPHONY
 
@@ -69,6 +76,7 @@ class AmqpCarrier:
             idempotency_key=request.idempotency_key,
             result_route=self._result_route,
             expires_at=datetime.now(UTC) + timedelta(seconds=self._timeout_s),
+            machine_detection=request.machine_detection,
         )
         try:
             try:
@@ -100,6 +108,20 @@ class AmqpCarrier:
         if reply.transient:
             raise ProviderUnavailable(f"carrier error {reply.status_code}: {reply.reason}")
         raise ProviderRejected(reply.reason, status_code=reply.status_code)
+
+    async def hang_up(self, request: HangUpRequest) -> None:
+        """HangUpCall on the carrier's request queue; it needs no answer (the call's result
+        tells how it ended)."""
+        command = HangUpCall(
+            campaign_id=request.campaign_id,
+            call_id=request.call_id,
+            attempt_no=request.attempt_no,
+            external_call_id=request.external_call_id,
+        )
+        try:
+            await self._publisher.publish(command, TELEPHONY, DIAL_ROUTING_KEY, persistent=False)
+        except (Unroutable, TransientError) as exc:
+            raise ProviderUnavailable(f"hang-up not sent: {exc}") from exc
 
 
 def check(settings: Settings) -> None:

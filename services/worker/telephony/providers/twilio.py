@@ -16,7 +16,12 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from services.worker.telephony.base import DialRequest, ProviderConfigError, ProviderContext
+from services.worker.telephony.base import (
+    DialRequest,
+    HangUpRequest,
+    ProviderConfigError,
+    ProviderContext,
+)
 from shared.errors import ProviderOutcomeUnknown, ProviderRejected, ProviderUnavailable
 from shared.settings import Settings
 from shared.twilio_protocol import CALLBACK_PATH
@@ -36,7 +41,8 @@ class TwilioConfig:
     twiml_url: str | None
     twiml: str | None
     ring_timeout_s: int
-    machine_detection: str | None
+    #: Twilio's MachineDetection mode for campaigns that detect machines.
+    machine_detection: str
     public_base_url: str
     request_timeout_s: float
 
@@ -75,6 +81,10 @@ class TwilioConfig:
     def calls_url(self) -> str:
         return f"{self.base_url}/{API_VERSION}/Accounts/{self.account_sid}/Calls.json"
 
+    def call_url(self, call_sid: str) -> str:
+        """The call resource, which a POST updates (Status=completed hangs up)."""
+        return f"{self.base_url}/{API_VERSION}/Accounts/{self.account_sid}/Calls/{call_sid}.json"
+
     def status_callback_url(self, request: DialRequest) -> str:
         query = urlencode(
             {
@@ -96,7 +106,8 @@ class TwilioConfig:
             ("Timeout", str(self.ring_timeout_s)),
         ]
         form += [("StatusCallbackEvent", event) for event in STATUS_CALLBACK_EVENTS]
-        if self.machine_detection:
+        if request.machine_detection:
+            # Only for campaigns that ask: detection costs a few seconds of each answer.
             form.append(("MachineDetection", self.machine_detection))
         form.append(("Url", self.twiml_url) if self.twiml_url else ("Twiml", self.twiml or ""))
         return form
@@ -179,6 +190,26 @@ class TwilioProvider:
             # The request may have reached the carrier: the call may be ringing.
             raise ProviderOutcomeUnknown(f"no answer to the dial request: {exc!r}") from exc
         return call_sid_from(response.status, body, retry_after)
+
+    async def hang_up(self, request: HangUpRequest) -> None:
+        """POST Status=completed to the call: Twilio ends a live call at once (and one that
+        has ended stays as it was)."""
+        timeout = aiohttp.ClientTimeout(total=self._config.request_timeout_s)
+        try:
+            async with self._session.post(
+                self._config.call_url(request.external_call_id),
+                data=[("Status", "completed")],
+                headers=self._headers,
+                timeout=timeout,
+            ) as response:
+                body = await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ProviderUnavailable(f"hang-up not sent: {exc!r}") from exc
+        if response.status not in (200, 201):
+            message = carrier_message(body)
+            if response.status == 429 or response.status >= 500:
+                raise ProviderUnavailable(f"carrier answered {response.status}: {message}")
+            raise ProviderRejected(message, status_code=response.status)
 
 
 def check(settings: Settings) -> None:
