@@ -207,6 +207,8 @@ class DeliveryResult:
     #: DELIVERED, FAILED (given up), or PENDING with `next_retry_at`.
     status: str
     next_retry_at: datetime | None
+    #: When the delivery's retry period began.
+    retry_since: datetime | None = None
     #: The endpoint answered 410 Gone: disable it at once.
     gone: bool = False
 
@@ -273,21 +275,20 @@ async def disable_endpoint(conn: asyncpg.Connection, endpoint_id: UUID, reason: 
 
 
 async def failing_for_whole_period(
-    conn: asyncpg.Connection, endpoint_ids: Sequence[UUID], period: timedelta
+    conn: asyncpg.Connection, given_up: Mapping[UUID, datetime]
 ) -> list[UUID]:
-    """Of these enabled endpoints, those that received nothing in the last `period` though
-    they existed for all of it (each just gave up a delivery)."""
+    """Of these enabled endpoints, each of which just gave up a delivery whose retry period
+    began at `given_up[endpoint]`, those that received nothing since then: failing for the
+    whole period."""
     rows = await conn.fetch(
         """
-        SELECT w.id FROM webhook_endpoints w
-        WHERE w.id = ANY($1::uuid[]) AND w.enabled AND w.created_at <= now() - $2::interval
-          AND NOT EXISTS (
-              SELECT 1 FROM webhook_deliveries d
-              WHERE d.endpoint_id = w.id AND d.status = 'DELIVERED'
-                AND d.finished_at > now() - $2::interval)
+        SELECT w.id FROM json_to_recordset($1::json) AS g(endpoint_id uuid, since timestamptz)
+        JOIN webhook_endpoints w ON w.id = g.endpoint_id AND w.enabled
+        WHERE NOT EXISTS (
+            SELECT 1 FROM webhook_deliveries d
+            WHERE d.endpoint_id = w.id AND d.status = 'DELIVERED' AND d.finished_at > g.since)
         """,
-        list(endpoint_ids),
-        period,
+        json.dumps([{"endpoint_id": str(k), "since": v.isoformat()} for k, v in given_up.items()]),
     )
     return [r["id"] for r in rows]
 

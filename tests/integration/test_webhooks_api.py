@@ -273,3 +273,32 @@ async def test_a_campaign_s_events_reach_the_endpoint(client: Client, receiver: 
     assert events[1]["data"]["id"] == campaign_id
     assert events[1]["data"]["status"] == "PAUSED"
     assert set(events[1]["data"]) == set(got)
+
+
+async def test_an_endpoint_failing_for_the_whole_period_is_disabled(
+    aiohttp_client: MakeClient, settings: Settings, receiver: Receiver
+) -> None:
+    receiver.planned = [500] * 1000
+    short = settings.model_copy(
+        update={
+            "webhook_secret_key": SecretStr(KEY),
+            "webhook_allow_private": True,
+            "webhook_retry_base_ms": 100,
+            "webhook_poll_interval_ms": 20,
+            # About two seconds of retries.
+            "webhook_retry_hours": 2 / 3600,
+        }
+    )
+    client = await aiohttp_client(create_app(short), headers=AUTH)
+    created = await create(client, url=receiver.url, events=["*"])
+    await client.post(f"/api/v1/webhooks/{created['id']}/test")
+
+    async def disabled() -> dict[str, Any] | None:
+        shown = await (await client.get(f"/api/v1/webhooks/{created['id']}")).json()
+        return shown if shown["enabled"] is False else None
+
+    shown = await wait_until(disabled, timeout=20, message="the endpoint disabled")
+    assert shown["disabledReason"] == "FAILING"
+    [log] = await deliveries(client, created["id"])
+    assert log["status"] == "FAILED" and len(log["attempts"]) >= 2
+    assert {a["statusCode"] for a in log["attempts"]} == {500}

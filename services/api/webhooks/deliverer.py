@@ -241,6 +241,7 @@ class Deliverer:
             error=error,
             status=status,
             next_retry_at=next_try,
+            retry_since=delivery.retry_since,
             gone=gone,
         )
 
@@ -256,11 +257,13 @@ class Deliverer:
                         log.warning(
                             "webhook endpoint disabled: 410 Gone", webhook_id=str(endpoint_id)
                         )
-                given_up = {r.endpoint_id for r in results if r.status == "FAILED" and not r.gone}
+                given_up: dict[UUID, datetime] = {}
+                for r in results:
+                    if r.status == "FAILED" and not r.gone and r.retry_since is not None:
+                        since = given_up.get(r.endpoint_id, r.retry_since)
+                        given_up[r.endpoint_id] = max(since, r.retry_since)
                 if given_up:
-                    failing = await repo.failing_for_whole_period(
-                        conn, list(given_up), self._schedule.period
-                    )
+                    failing = await repo.failing_for_whole_period(conn, given_up)
                     for endpoint_id in failing:
                         await repo.disable_endpoint(conn, endpoint_id, FAILING_REASON)
                         log.error(
