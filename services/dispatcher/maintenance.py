@@ -10,8 +10,10 @@ tunes it for these tables). Where an operator turned it off, the active dispatch
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import asyncpg
 import structlog
@@ -86,6 +88,71 @@ async def forget_old_webhook_events(conn: asyncpg.Connection, before: datetime) 
     return removed
 
 
+#: One upkeep step: its name, what its log line says, and the work (how many rows or tables
+#: it dealt with).
+Step = tuple[str, str, Callable[[], Awaitable[int]]]
+
+
+async def run_steps(steps: Sequence[Step]) -> None:
+    """Each step in turn. A step whose statement fails is logged and the others still run
+    (a broken deletion once skipped every vacuum after it); a lost database ends the pass."""
+    for name, done, work in steps:
+        try:
+            count = await work()
+        except DATABASE_UNAVAILABLE:
+            raise
+        except asyncpg.PostgresError as exc:
+            log.warning("upkeep step failed", step=name, error=repr(exc))
+            continue
+        if count:
+            log.info(done, step=name, count=count)
+
+
+@dataclass
+class Vacuums:
+    """The hot tables' vacuuming where autovacuum is off; warns once that it is."""
+
+    warned: bool = False
+
+    async def run(self, conn: asyncpg.Connection) -> int:
+        needs = await tables_needing_vacuum(conn)
+        if needs and not self.warned:
+            log.warning("autovacuum is off on this server; vacuuming hot tables")
+            self.warned = True
+        for need in needs:
+            # autovacuum's own pace (2 ms every 200 cost units) for the one that can wait.
+            delay = "0" if need.urgent else "2ms"
+            await conn.execute(f"SET vacuum_cost_delay = '{delay}'")
+            await conn.execute(f"VACUUM (ANALYZE) {need.table}")  # from HOT_TABLES
+            await conn.execute("RESET vacuum_cost_delay")
+        return len(needs)
+
+
+def upkeep_steps(
+    conn: asyncpg.Connection, now: datetime, webhook_retention: timedelta, vacuums: Vacuums
+) -> list[Step]:
+    return [
+        ("idempotency keys", "idempotency keys expired", partial(forget_old_keys, conn)),
+        ("dead letters", "old dead letters removed", partial(forget_old_dead_letters, conn)),
+        (
+            "do-not-call entries",
+            "expired do-not-call entries removed",
+            partial(forget_expired, conn, now),
+        ),
+        (
+            "webhook events",
+            "old webhook events removed",
+            partial(forget_old_webhook_events, conn, now - webhook_retention),
+        ),
+        (
+            "dial counts",
+            "dial counts of numbers not called for a month removed",
+            partial(forget_old_dials, conn, now),
+        ),
+        ("vacuum", "hot tables vacuumed", partial(vacuums.run, conn)),
+    ]
+
+
 async def keep_database_tidy(
     pool: asyncpg.Pool, interval_s: float, webhook_retention: timedelta = timedelta(days=7)
 ) -> None:
@@ -93,30 +160,12 @@ async def keep_database_tidy(
     fortnight, expired do-not-call entries, webhook events delivered (or given up) more than
     `webhook_retention` ago, and dial counts older than any cap; and vacuum and analyse the
     hot tables that need it."""
-    warned = False
+    vacuums = Vacuums()
     while True:
         await asyncio.sleep(interval_s)
         try:
             async with pool.acquire() as conn:
-                if forgotten := await forget_old_keys(conn):
-                    log.info("idempotency keys expired", keys=forgotten)
-                if removed := await forget_old_dead_letters(conn):
-                    log.info("old dead letters removed", dead_letters=removed)
                 now = datetime.now(UTC)
-                if expired := await forget_expired(conn, now):
-                    log.info("expired do-not-call entries removed", entries=expired)
-                if old := await forget_old_webhook_events(conn, now - webhook_retention):
-                    log.info("old webhook events removed", events=old)
-                if idle := await forget_old_dials(conn, now):
-                    log.info("dial counts of numbers not called for a month removed", numbers=idle)
-                for need in await tables_needing_vacuum(conn):
-                    if not warned:
-                        log.warning("autovacuum is off on this server; vacuuming hot tables")
-                        warned = True
-                    # autovacuum's own pace (2 ms every 200 cost units) for the one that can wait.
-                    delay = "0" if need.urgent else "2ms"
-                    await conn.execute(f"SET vacuum_cost_delay = '{delay}'")
-                    await conn.execute(f"VACUUM (ANALYZE) {need.table}")  # from HOT_TABLES
-                    await conn.execute("RESET vacuum_cost_delay")
-        except (asyncpg.PostgresError, *DATABASE_UNAVAILABLE) as exc:
-            log.warning("could not vacuum", error=repr(exc))
+                await run_steps(upkeep_steps(conn, now, webhook_retention, vacuums))
+        except DATABASE_UNAVAILABLE as exc:
+            log.warning("upkeep skipped: database unavailable", error=repr(exc))
