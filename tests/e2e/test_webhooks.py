@@ -254,3 +254,54 @@ async def test_a_deliverer_killed_mid_delivery_loses_nothing(
     finally:
         await unsubscribe(other, webhook_id)
         await stack.stop("api-replica")
+
+
+async def test_a_receiver_down_for_twenty_seconds_misses_nothing(
+    api: ApiClient, mock: MockClient
+) -> None:
+    """The receiver's port refuses connections for 20 s mid-campaign, then it is back on the
+    same address: every event is delivered, once per webhook-id, with complete sequences."""
+    receiver = Receiver()
+    app = web.Application()
+    app.router.add_post("/hook", receiver.handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    port = server.port
+    receiver.url = str(server.make_url("/hook"))
+    webhook_id = await subscribe(api, receiver, ["*"])
+    try:
+        await mock.configure(failureRate=0.2, noCallbackRate=0.0, syncErrorRate=0.0)
+        campaign = await api.create_campaign(
+            name="webhooks receiver down",
+            phoneNumbers=fresh_numbers(200),
+            concurrencyLimit=10,
+            retryConfig={"maxRetries": 1, "callbackRetryDelayMs": 100},
+        )
+        await api.action(campaign["id"], "start")
+
+        async def some_delivered() -> bool:
+            return len(receiver.events) >= 20
+
+        await wait_until(some_delivered, timeout=60, message="first deliveries")
+        await server.close()  # connections to the port are refused from here on
+        seen_before = len(receiver.events)
+        await asyncio.sleep(20)  # the outage's length, the scenario itself
+        assert len(receiver.events) == seen_before
+        server = TestServer(app, host="127.0.0.1", port=port)
+        await server.start_server()
+        await finished(api, campaign["id"], timeout=180)
+        await all_delivered(api, webhook_id, timeout=120)
+        calls = await api.calls(campaign["id"], size=1000)
+        check_call_events(receiver.of_campaign(campaign["id"]), calls)
+        assert receiver.bad_signatures == 0
+
+        async def refused_attempts() -> int:
+            response = await api.request(
+                "GET", f"/api/v1/webhooks/{webhook_id}/deliveries?size=1000"
+            )
+            return sum(1 for d in response.body for a in d["attempts"] if a["statusCode"] is None)
+
+        assert await refused_attempts() > 0, "no delivery met the outage"
+    finally:
+        await unsubscribe(api, webhook_id)
+        await server.close()
