@@ -18,7 +18,6 @@ from services.api.http.views import (
     imports,
     statistics,
     suppressions,
-    webhooks,
 )
 
 ROUTES: list[RouteDef] = [
@@ -26,7 +25,6 @@ ROUTES: list[RouteDef] = [
     *imports.routes,
     *calls.routes,
     *suppressions.routes,
-    *webhooks.routes,
     *statistics.routes,
     *eligibility.routes,
     *forecast.routes,
