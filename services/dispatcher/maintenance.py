@@ -1,5 +1,6 @@
 """Database upkeep by the active dispatcher: expired idempotency keys, dead letters and
-do-not-call entries, the dial counts of numbers no cap counts any more, and vacuuming the hot tables when the server's autovacuum is off.
+do-not-call entries, the dial counts of numbers no cap counts any more, and vacuuming the
+hot tables when the server's autovacuum is off.
 
 Calls and attempts change state several times each; without vacuum their indexes fill with
 dead entries and every claim slows down. Autovacuum handles this where it is on (the migration
@@ -120,8 +121,8 @@ def upkeep_steps(conn: asyncpg.Connection, now: datetime, vacuums: Vacuums) -> l
 
 async def keep_database_tidy(pool: asyncpg.Pool, interval_s: float) -> None:
     """Every `interval_s`: forget idempotency keys past their day, dead letters past their
-    fortnight, expired do-not-call entries and dial counts older than any cap; and vacuum and analyse the
-    hot tables that need it."""
+    fortnight, expired do-not-call entries and dial counts older than any cap; and vacuum and
+    analyse the hot tables that need it."""
     vacuums = Vacuums()
     while True:
         await asyncio.sleep(interval_s)
