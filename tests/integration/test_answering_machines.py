@@ -4,7 +4,6 @@ PATCH, refusals), and carriers' callbacks that say a machine answered, under eac
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -26,6 +25,7 @@ from tests.integration.test_attempts import call_row, running_campaign, start
 from tests.integration.test_twilio_callbacks import PUBLIC, TOKEN, Callbacks, attempt_row
 from tests.support.api_client import TEST_API_KEY, TEST_CALLBACK_SECRET
 from tests.support.numbers import fresh_numbers
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -141,13 +141,11 @@ async def signals(settings: Settings) -> AsyncIterator[tuple[str, aio_pika.abc.A
 
 async def next_signal(queue: aio_pika.abc.AbstractQueue) -> Any:
     """The next signal on the queue, waited for up to 10 s."""
-    async with asyncio.timeout(10):
-        while True:
-            message = await queue.get(fail=False)
-            if message is not None:
-                await message.ack()
-                return parse_message(message.body)
-            await asyncio.sleep(0.05)
+    message = await wait_until(
+        lambda: queue.get(fail=False), timeout=10, message="a signal to the worker"
+    )
+    await message.ack()
+    return parse_message(message.body)
 
 
 async def held_by(db: asyncpg.Pool, call_id: UUID, worker_id: str) -> None:

@@ -3,12 +3,13 @@ that ends the call before the message does."""
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 
 import pytest
 
 from services.telephony_mock.behaviour import Behaviour, MockConfig
 from services.telephony_mock.carrier import Accepted, Carrier, Result
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.asyncio
 
@@ -29,10 +30,11 @@ def carrier_with(reports: list[Result], message_ms: int) -> Carrier:
     return Carrier(Behaviour(config), report)
 
 
-async def until(condition: object, seconds: float = 5.0) -> None:
-    async with asyncio.timeout(seconds):
-        while not condition():  # type: ignore[operator]
-            await asyncio.sleep(0.01)
+async def until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    async def holds() -> bool:
+        return condition()
+
+    await wait_until(holds, timeout=seconds, interval=0.01, message="the carrier's reports")
 
 
 async def test_with_detection_a_machine_is_said_at_once_then_on_the_result() -> None:
