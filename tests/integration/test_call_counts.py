@@ -105,3 +105,48 @@ async def test_campaigns_with_calls_in_play_are_counted_from_the_calls(db: async
         )
     assert kept == 0
     assert counted == CallCounts({CallStatus.PENDING: 3, CallStatus.SCHEDULED: 1}, 0, 0, 0)
+
+
+class _CountsMidway:
+    """A connection whose first read is followed, before the second, by the dispatcher's
+    count of finished campaigns on another connection: the moment a reader of two
+    statements can meet."""
+
+    def __init__(self, conn: asyncpg.Connection, db: asyncpg.Pool) -> None:
+        self.conn, self.db, self.reads = conn, db, 0
+
+    async def fetch(self, query: str, *args: object) -> list[asyncpg.Record]:
+        rows = await self.conn.fetch(query, *args)
+        self.reads += 1
+        if self.reads == 1:
+            async with self.db.acquire() as other:
+                while await count_finished_campaigns(other):
+                    pass
+        return rows
+
+
+async def test_a_campaign_counted_while_it_is_read_is_counted_once(db: asyncpg.Pool) -> None:
+    campaign_id, _ = await finished_campaign(db)
+    async with db.acquire() as conn:
+        totals = await call_totals(conn)
+        ours = (await call_counts(conn, [campaign_id]))[campaign_id]
+        assert (
+            await db.fetchval(
+                "SELECT count(*) FROM final_call_counts WHERE campaign_id = $1", campaign_id
+            )
+            == 0
+        )
+
+        midway = _CountsMidway(conn, db)
+        assert await call_totals(midway) == totals  # type: ignore[arg-type]
+        assert (
+            await db.fetchval(
+                "SELECT count(*) FROM final_call_counts WHERE campaign_id = $1", campaign_id
+            )
+            == 1
+        )
+
+        other_id, _ = await finished_campaign(db)
+        before = await call_counts(conn, [other_id])
+        assert await call_counts(_CountsMidway(conn, db), [other_id]) == before  # type: ignore[arg-type]
+    assert ours.total == 3 and before[other_id].total == 3
