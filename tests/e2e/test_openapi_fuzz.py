@@ -46,7 +46,7 @@ async def fuzzed_api(stack: Stack) -> AsyncIterator[str]:
 @pytest_asyncio.fixture(scope="module", loop_scope="session", autouse=True)
 async def nothing_left_dialling(stack: Stack, http: aiohttp.ClientSession) -> AsyncIterator[None]:
     """Cancel, after this module, every campaign the fuzzer left running, paused or waiting to
-    start. It starts campaigns other tests created (one of 20,000 numbers dialled on for seven
+    start. It starts campaigns other tests created (one of 20,000 numbers dialled on for five
     minutes at 54 calls a second, under the next modules' measurements)."""
     yield
     conn = await asyncpg.connect(stack.infra.database_url)
