@@ -22,7 +22,7 @@ from uuid import UUID
 import aiohttp
 import asyncpg
 
-from bench import calling, suppressions
+from bench import calling, suppressions, webhooks
 from bench.api import call_reads, filtered_lists, ingestion
 from bench.baseline import measure as baseline_round_trips
 from bench.metrics import console_reads
@@ -153,6 +153,17 @@ async def run(args: argparse.Namespace) -> str:
                     runs=args.runs,
                 )
                 lines += suppressions.report(listed)
+            if args.part in ("all", "webhooks"):
+                hooked = await webhooks.measure(
+                    api,
+                    db,
+                    throughput,
+                    campaigns=args.campaigns,
+                    numbers=args.numbers,
+                    limit=args.limit,
+                    runs=args.runs,
+                )
+                lines += webhooks.report(hooked)
     finally:
         await stack.stop_all()
         await destroy_infra(infra)
@@ -245,7 +256,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--part",
-        choices=("all", "pipeline", "api", "metrics", "calling", "suppressions"),
+        choices=("all", "pipeline", "api", "metrics", "calling", "suppressions", "webhooks"),
         default="all",
     )
     args = parser.parse_args()

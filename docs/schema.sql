@@ -92,6 +92,7 @@ CREATE TABLE public.calls (
     not_before timestamp with time zone,
     expires_at timestamp with time zone,
     answered_by text,
+    event_seq integer DEFAULT 0 NOT NULL,
     CONSTRAINT calls_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'SCHEDULED'::text, 'IN_PROGRESS'::text, 'COMPLETED'::text, 'FAILED'::text, 'PERMANENTLY_FAILED'::text, 'CANCELLED'::text])))
 )
 WITH (autovacuum_vacuum_scale_factor='0.02', autovacuum_analyze_scale_factor='0.02', autovacuum_vacuum_insert_scale_factor='0.05', autovacuum_vacuum_cost_delay='0');
@@ -151,6 +152,7 @@ CREATE TABLE public.campaigns (
     contact_policy jsonb DEFAULT '{}'::jsonb NOT NULL,
     machine_detection boolean DEFAULT false NOT NULL,
     on_machine text DEFAULT 'COMPLETE'::text NOT NULL,
+    event_seq integer DEFAULT 0 NOT NULL,
     CONSTRAINT campaigns_allowed_lines_check CHECK ((allowed_lines >= 0)),
     CONSTRAINT campaigns_callback_retry_delay_ms_check CHECK ((callback_retry_delay_ms >= 0)),
     CONSTRAINT campaigns_callback_timeout_ms_check CHECK ((callback_timeout_ms > 0)),
@@ -248,6 +250,68 @@ CREATE TABLE public.suppressions (
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE public.webhook_deliveries (
+    id uuid DEFAULT public.time_ordered_uuid() NOT NULL,
+    endpoint_id uuid NOT NULL,
+    event_id uuid NOT NULL,
+    status text DEFAULT 'PENDING'::text NOT NULL,
+    attempt_count integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    retry_since timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    CONSTRAINT webhook_deliveries_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'DELIVERED'::text, 'FAILED'::text])))
+)
+WITH (autovacuum_vacuum_scale_factor='0.02', autovacuum_analyze_scale_factor='0.02', autovacuum_vacuum_insert_scale_factor='0.05', autovacuum_vacuum_cost_delay='0');
+
+CREATE TABLE public.webhook_delivery_attempts (
+    delivery_id uuid NOT NULL,
+    attempt_no integer NOT NULL,
+    attempted_at timestamp with time zone NOT NULL,
+    status_code integer,
+    latency_ms integer NOT NULL,
+    error text,
+    next_retry_at timestamp with time zone
+);
+
+CREATE TABLE public.webhook_endpoints (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    url text NOT NULL,
+    events text[] NOT NULL,
+    description text,
+    enabled boolean DEFAULT true NOT NULL,
+    secret_encrypted text NOT NULL,
+    previous_secret_encrypted text,
+    previous_secret_until timestamp with time zone,
+    disabled_reason text,
+    disabled_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE public.webhook_events (
+    "position" bigint NOT NULL,
+    id uuid DEFAULT public.time_ordered_uuid() NOT NULL,
+    type text NOT NULL,
+    call_id uuid,
+    campaign_id uuid,
+    sequence integer NOT NULL,
+    payload jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    body text,
+    fanned_out_at timestamp with time zone
+)
+WITH (autovacuum_vacuum_scale_factor='0.02', autovacuum_analyze_scale_factor='0.02', autovacuum_vacuum_insert_scale_factor='0.05', autovacuum_vacuum_cost_delay='0');
+
+ALTER TABLE public.webhook_events ALTER COLUMN "position" ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.webhook_events_position_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.workers (
     worker_id text NOT NULL,
     seen_at timestamp with time zone NOT NULL,
@@ -315,6 +379,21 @@ ALTER TABLE ONLY public.recounts_due
 ALTER TABLE ONLY public.schema_migrations
     ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (name);
 
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_endpoint_id_event_id_key UNIQUE (endpoint_id, event_id);
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.webhook_delivery_attempts
+    ADD CONSTRAINT webhook_delivery_attempts_pkey PRIMARY KEY (delivery_id, attempt_no);
+
+ALTER TABLE ONLY public.webhook_endpoints
+    ADD CONSTRAINT webhook_endpoints_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.webhook_events
+    ADD CONSTRAINT webhook_events_pkey PRIMARY KEY ("position");
+
 ALTER TABLE ONLY public.workers
     ADD CONSTRAINT workers_pkey PRIMARY KEY (worker_id);
 
@@ -362,6 +441,18 @@ CREATE INDEX idempotency_keys_by_age ON public.idempotency_keys USING btree (cre
 
 CREATE UNIQUE INDEX suppressions_one_per_list ON public.suppressions USING btree (phone_number, campaign_id) NULLS NOT DISTINCT;
 
+CREATE INDEX webhook_deliveries_by_endpoint ON public.webhook_deliveries USING btree (endpoint_id, created_at DESC);
+
+CREATE INDEX webhook_deliveries_due ON public.webhook_deliveries USING btree (endpoint_id, next_attempt_at) WHERE (status = 'PENDING'::text);
+
+CREATE INDEX webhook_deliveries_event ON public.webhook_deliveries USING btree (event_id);
+
+CREATE INDEX webhook_events_created ON public.webhook_events USING btree (created_at);
+
+CREATE UNIQUE INDEX webhook_events_id ON public.webhook_events USING btree (id);
+
+CREATE INDEX webhook_events_to_fan_out ON public.webhook_events USING btree ("position") WHERE (fanned_out_at IS NULL);
+
 CREATE TRIGGER call_attempts_write_once BEFORE UPDATE ON public.call_attempts FOR EACH ROW EXECUTE FUNCTION public.call_attempts_write_once();
 
 ALTER TABLE ONLY public.call_attempts
@@ -378,3 +469,12 @@ ALTER TABLE ONLY public.final_call_counts
 
 ALTER TABLE ONLY public.suppressions
     ADD CONSTRAINT suppressions_campaign_id_fkey FOREIGN KEY (campaign_id) REFERENCES public.campaigns(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_endpoint_id_fkey FOREIGN KEY (endpoint_id) REFERENCES public.webhook_endpoints(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_event_id_fkey FOREIGN KEY (event_id) REFERENCES public.webhook_events(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.webhook_delivery_attempts
+    ADD CONSTRAINT webhook_delivery_attempts_delivery_id_fkey FOREIGN KEY (delivery_id) REFERENCES public.webhook_deliveries(id) ON DELETE CASCADE;

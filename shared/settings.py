@@ -55,6 +55,28 @@ class Settings(BaseSettings):
     #: Processes that validate large number lists in parallel (0: one per CPU).
     validation_processes: int = Field(0, ge=0, le=64)
 
+    # Webhooks (docs/webhooks.md), delivered by the api
+    #: Fernet key(s), comma-separated, the first encrypting: endpoint secrets are stored
+    #: encrypted with it. Unset: webhooks cannot be created and nothing is delivered.
+    webhook_secret_key: SecretStr | None = None
+    webhook_timeout_ms: int = Field(10_000, ge=100, le=60_000)
+    #: A delivery is tried for this long (from its event) before it is given up.
+    webhook_retry_hours: float = Field(24.0, gt=0, le=24 * 14)
+    #: The first retry's delay; each next one doubles, with jitter, up to the maximum.
+    webhook_retry_base_ms: int = Field(5000, ge=10)
+    webhook_retry_max_ms: int = Field(3_600_000, ge=10)
+    #: Delivered (and given-up) events are kept this long for the delivery log, then removed.
+    webhook_retention_days: float = Field(7.0, gt=0)
+    #: Allow endpoints on loopback, link-local and private addresses (development, tests).
+    webhook_allow_private: bool = False
+    #: Requests in flight at once per api replica, and per endpoint within them.
+    webhook_max_concurrency: int = Field(64, ge=1, le=1000)
+    webhook_endpoint_concurrency: int = Field(16, ge=1, le=100)
+    #: How often a deliverer looks for new events and due retries when idle.
+    webhook_poll_interval_ms: int = Field(100, ge=10, le=10_000)
+    #: After a secret is rotated, the previous one still signs beside the new one this long.
+    webhook_secret_overlap_hours: float = Field(24.0, ge=0)
+
     # Defaults for what a campaign or single call leaves out
     default_concurrency_limit: int = Field(10, ge=1, le=1000)
     default_priority: int = Field(5, ge=1, le=10)

@@ -30,6 +30,9 @@ E2E_SETTINGS = {
     "VCS_BREAKER_RESET_TIMEOUT_MS": "1000",
     "VCS_MOCK_DELAY_MIN_MS": "50",
     "VCS_MOCK_DELAY_MAX_MS": "200",
+    # Webhook retries and timeouts within a test's patience.
+    "VCS_WEBHOOK_RETRY_BASE_MS": "200",
+    "VCS_WEBHOOK_TIMEOUT_MS": "2000",
 }
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import structlog
 from aiohttp import web
 
 from services.api.http.access import KEYS, KeyChecker
@@ -22,6 +24,7 @@ from services.api.http.context import (
     RECENT_METRICS,
     SETTINGS,
     VALIDATION,
+    WEBHOOK_SECRETS,
 )
 from services.api.http.edge import edge_middleware
 from services.api.http.rate_limit import Limits, limits_for
@@ -30,10 +33,14 @@ from services.api.http.views import ROUTES
 from services.api.metrics import ApiMetrics
 from services.api.operations.broker import Broker
 from services.api.operations.validation_pool import ValidationPool
+from services.api.webhooks.deliverer import Deliverer
+from services.api.webhooks.secrets import SecretBox
 from shared.calling_policy import service_policy
 from shared.db.pool import create_pool
 from shared.prometheus import metrics_route
 from shared.settings import Settings
+
+log = structlog.get_logger()
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
@@ -98,6 +105,30 @@ async def _access(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+async def _webhooks(app: web.Application) -> AsyncIterator[None]:
+    """The webhook deliverer of this replica, running for the app's whole life (only with a
+    secret key: without one no endpoint can exist)."""
+    settings = app[SETTINGS]
+    box = SecretBox(settings.webhook_secret_key)
+    app[WEBHOOK_SECRETS] = box
+    if not box.available:
+        log.info("webhooks off: VCS_WEBHOOK_SECRET_KEY is not set")
+        yield
+        return
+    task = asyncio.create_task(Deliverer(app[POOL], settings, box=box).run())
+    task.add_done_callback(_report_end)
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    """A deliverer that stops other than by the app's end is an error worth a log line."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("webhook deliverer stopped", error=repr(error), exc_info=error)
+
+
 def create_app(settings: Settings, deps: Deps | None = None) -> web.Application:
     """The api as an aiohttp application; its pool and broker are opened on startup."""
     deps = deps or Deps()
@@ -115,7 +146,14 @@ def create_app(settings: Settings, deps: Deps | None = None) -> web.Application:
     app[BULK_LOADS] = asyncio.Semaphore(max(1, settings.db_pool_max_size // 2))
     app[RECENT_METRICS] = Recent(METRICS_TTL_S)
     app.cleanup_ctx.extend(
-        [_database(deps.pool), _broker(deps.broker), _access, _validation, _rate_limits(limiter)]
+        [
+            _database(deps.pool),
+            _broker(deps.broker),
+            _access,
+            _validation,
+            _rate_limits(limiter),
+            _webhooks,
+        ]
     )
     app.add_routes(ROUTES)
     app.add_routes([metrics_route(metrics.registry)])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from contextlib import suppress
+from datetime import timedelta
 
 import structlog
 
@@ -84,7 +85,11 @@ async def run_leader(deps: Deps, until: asyncio.Event) -> None:
     dead = await dead_channel.get_queue(DEAD_LETTER_QUEUE, ensure=False)
     dead_tag = await dead.consume(DeadLetterKeeper(deps.pool, deps.clock))
     vacuum = asyncio.create_task(
-        keep_database_tidy(deps.pool, deps.settings.vacuum_check_interval_ms / 1000)
+        keep_database_tidy(
+            deps.pool,
+            deps.settings.vacuum_check_interval_ms / 1000,
+            timedelta(days=deps.settings.webhook_retention_days),
+        )
     )
     try:
         await _loop(deps, until)

@@ -1,6 +1,6 @@
 """Database upkeep by the active dispatcher: expired idempotency keys, dead letters and
-do-not-call entries, the dial counts of numbers no cap counts any more, and vacuuming the
-hot tables when the server's autovacuum is off.
+do-not-call entries, webhook events past their retention, the dial counts of numbers no cap
+counts any more, and vacuuming the hot tables when the server's autovacuum is off.
 
 Calls and attempts change state several times each; without vacuum their indexes fill with
 dead entries and every claim slows down. Autovacuum handles this where it is on (the migration
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import asyncpg
@@ -23,10 +23,19 @@ from shared.repositories.dead_letters import forget_old_dead_letters
 from shared.repositories.idempotency_keys import forget_old_keys
 from shared.repositories.number_dials import forget_old_dials
 from shared.repositories.suppressions import forget_expired
+from shared.repositories.webhook_deliveries import forget_old_events
 
 log = structlog.get_logger()
 
-HOT_TABLES = ("calls", "call_attempts", "campaigns", "line_slots", "number_dials")
+HOT_TABLES = (
+    "calls",
+    "call_attempts",
+    "campaigns",
+    "line_slots",
+    "number_dials",
+    "webhook_events",
+    "webhook_deliveries",
+)
 #: Vacuum a table once its dead rows pass this share of its live rows (or 5,000).
 DEAD_ROW_SHARE = 0.1
 MIN_DEAD_ROWS = 5000
@@ -59,6 +68,24 @@ async def tables_needing_vacuum(conn: asyncpg.Connection) -> list[VacuumNeed]:
         elif r["n_ins_since_vacuum"] > threshold:
             needs.append(VacuumNeed(r["relname"], urgent=False))
     return needs
+
+
+#: Old webhook events are removed in batches this small (each its own statement and
+#: transaction, so no lock is held long), at most this many batches a pass.
+WEBHOOK_EVENTS_BATCH = 500
+WEBHOOK_BATCHES_PER_PASS = 20
+
+
+async def forget_old_webhook_events(conn: asyncpg.Connection, before: datetime) -> int:
+    """Remove webhook events created before `before` that nothing waits to deliver, in
+    small batches; how many."""
+    removed = 0
+    for _ in range(WEBHOOK_BATCHES_PER_PASS):
+        batch = await forget_old_events(conn, before, WEBHOOK_EVENTS_BATCH)
+        removed += batch
+        if batch < WEBHOOK_EVENTS_BATCH:
+            break
+    return removed
 
 
 #: One upkeep step: its name, what its log line says, and the work (how many rows or tables
@@ -101,7 +128,9 @@ class Vacuums:
         return len(needs)
 
 
-def upkeep_steps(conn: asyncpg.Connection, now: datetime, vacuums: Vacuums) -> list[Step]:
+def upkeep_steps(
+    conn: asyncpg.Connection, now: datetime, webhook_retention: timedelta, vacuums: Vacuums
+) -> list[Step]:
     return [
         ("idempotency keys", "idempotency keys expired", partial(forget_old_keys, conn)),
         ("dead letters", "old dead letters removed", partial(forget_old_dead_letters, conn)),
@@ -109,6 +138,11 @@ def upkeep_steps(conn: asyncpg.Connection, now: datetime, vacuums: Vacuums) -> l
             "do-not-call entries",
             "expired do-not-call entries removed",
             partial(forget_expired, conn, now),
+        ),
+        (
+            "webhook events",
+            "old webhook events removed",
+            partial(forget_old_webhook_events, conn, now - webhook_retention),
         ),
         (
             "dial counts",
@@ -119,16 +153,19 @@ def upkeep_steps(conn: asyncpg.Connection, now: datetime, vacuums: Vacuums) -> l
     ]
 
 
-async def keep_database_tidy(pool: asyncpg.Pool, interval_s: float) -> None:
+async def keep_database_tidy(
+    pool: asyncpg.Pool, interval_s: float, webhook_retention: timedelta = timedelta(days=7)
+) -> None:
     """Every `interval_s`: forget idempotency keys past their day, dead letters past their
-    fortnight, expired do-not-call entries and dial counts older than any cap; and vacuum and
-    analyse the hot tables that need it."""
+    fortnight, expired do-not-call entries, webhook events delivered (or given up) more than
+    `webhook_retention` ago, and dial counts older than any cap; and vacuum and analyse the
+    hot tables that need it."""
     vacuums = Vacuums()
     while True:
         await asyncio.sleep(interval_s)
         try:
             async with pool.acquire() as conn:
                 now = datetime.now(UTC)
-                await run_steps(upkeep_steps(conn, now, vacuums))
+                await run_steps(upkeep_steps(conn, now, webhook_retention, vacuums))
         except DATABASE_UNAVAILABLE as exc:
             log.warning("upkeep skipped: database unavailable", error=repr(exc))

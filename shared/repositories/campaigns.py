@@ -15,7 +15,17 @@ from shared.domain.business_hours import BusinessHours
 from shared.domain.campaign import CAMPAIGN, Campaign
 from shared.domain.retry_policy import RetryConfig, outcomes_to_json
 from shared.domain.statuses import CallStatus, CampaignStatus
+from shared.domain.webhook_events import EventType
 from shared.repositories import zone_windows
+from shared.repositories.outbox import (
+    CALLS_HOOKED,
+    CAMPAIGNS_HOOKED,
+    announce_calls,
+    announce_campaigns,
+    bump,
+    campaign_status_event,
+    snapshot,
+)
 from shared.repositories.sql import (
     FINAL_CAMPAIGN_STATUSES_SQL,
     OPEN_CALL_STATUSES_SQL,
@@ -30,6 +40,10 @@ COLUMNS = """
     started_at, finished_at, calling, start_at, end_at, auto_start, retry_outcomes,
     retry_jitter_ratio, contact_policy, machine_detection, on_machine
 """
+
+#: Whether the statement writes events (CTE `hooked`: some enabled endpoint wants them).
+_CALLS_HOOKED = _CAMPAIGNS_HOOKED = "(SELECT yes FROM hooked)"
+_CANCELLED_EVENT = f"'{EventType.CALL_CANCELLED}'"
 
 #: Calls that no attempt is dialling: new, or failed with a retry to come.
 _WAITING_CALL_STATUSES_SQL = sql_list([CallStatus.PENDING, CallStatus.FAILED])
@@ -328,13 +342,22 @@ async def set_status(
     """Move the campaign to `status` if it is in one of `allowed_from`; None otherwise."""
     row = await conn.fetchrow(
         f"""
-        UPDATE campaigns SET status = $2, updated_at = now(),
-            started_at = CASE WHEN $2 = '{CampaignStatus.IN_PROGRESS}'
-                              THEN coalesce(started_at, now()) ELSE started_at END,
-            finished_at = CASE WHEN $2 IN {FINAL_CAMPAIGN_STATUSES_SQL} THEN now()
-                               ELSE finished_at END
-        WHERE id = $1 AND status = ANY($3::text[])
-        RETURNING {COLUMNS}
+        WITH hooked AS (
+            SELECT {CAMPAIGNS_HOOKED} AS yes
+        ), moved AS (
+            UPDATE campaigns k SET status = $2, updated_at = now(),
+                started_at = CASE WHEN $2 = '{CampaignStatus.IN_PROGRESS}'
+                                  THEN coalesce(k.started_at, now()) ELSE k.started_at END,
+                finished_at = CASE WHEN $2 IN {FINAL_CAMPAIGN_STATUSES_SQL} THEN now()
+                                   ELSE k.finished_at END,
+                event_seq = k.event_seq + {bump(_CAMPAIGNS_HOOKED)}
+            FROM campaigns o
+            WHERE k.id = $1 AND o.id = k.id AND k.status = ANY($3::text[])
+            RETURNING k.*, o.status AS old_status, {snapshot("k", _CAMPAIGNS_HOOKED)} AS snap
+        ), events AS (
+            {announce_campaigns("moved", campaign_status_event("old_status", "status"))}
+        )
+        SELECT {COLUMNS} FROM moved
         """,
         campaign_id,
         status.value,
@@ -345,14 +368,23 @@ async def set_status(
 
 async def cancel_waiting_calls(conn: asyncpg.Connection, campaign_id: UUID) -> int:
     """Cancel every call of the campaign that no attempt is dialling now."""
-    result = await conn.execute(
+    result = await conn.fetchval(
         f"""
-        UPDATE calls SET status = '{CallStatus.CANCELLED}', next_retry_at = NULL, updated_at = now()
-        WHERE campaign_id = $1 AND status IN {_WAITING_CALL_STATUSES_SQL}
+        WITH hooked AS (
+            SELECT {CALLS_HOOKED} AS yes
+        ), cancelled AS (
+            UPDATE calls c SET status = '{CallStatus.CANCELLED}', next_retry_at = NULL,
+                updated_at = now(), event_seq = c.event_seq + {bump(_CALLS_HOOKED)}
+            WHERE c.campaign_id = $1 AND c.status IN {_WAITING_CALL_STATUSES_SQL}
+            RETURNING c.id, c.campaign_id, c.event_seq, {snapshot("c", _CALLS_HOOKED)} AS snap
+        ), events AS (
+            {announce_calls("cancelled", _CANCELLED_EVENT)}
+        )
+        SELECT count(*) FROM cancelled
         """,
         campaign_id,
     )
-    return int(result.split()[-1])
+    return int(result)
 
 
 async def cancel_stragglers(conn: asyncpg.Connection) -> int:
@@ -362,16 +394,24 @@ async def cancel_stragglers(conn: asyncpg.Connection) -> int:
     recorded at that moment may still have been scheduled for a retry. This sweep, run on the
     dispatcher's tick, makes sure such a call also ends CANCELLED.
     """
-    result = await conn.execute(
+    result = await conn.fetchval(
         f"""
-        UPDATE calls c SET status = '{CallStatus.CANCELLED}', next_retry_at = NULL,
-            updated_at = now()
-        FROM campaigns k
-        WHERE k.id = c.campaign_id AND k.status = '{CampaignStatus.CANCELLED}'
-          AND c.status IN {_WAITING_CALL_STATUSES_SQL}
+        WITH hooked AS (
+            SELECT {CALLS_HOOKED} AS yes
+        ), cancelled AS (
+            UPDATE calls c SET status = '{CallStatus.CANCELLED}', next_retry_at = NULL,
+                updated_at = now(), event_seq = c.event_seq + {bump(_CALLS_HOOKED)}
+            FROM campaigns k
+            WHERE k.id = c.campaign_id AND k.status = '{CampaignStatus.CANCELLED}'
+              AND c.status IN {_WAITING_CALL_STATUSES_SQL}
+            RETURNING c.id, c.campaign_id, c.event_seq, {snapshot("c", _CALLS_HOOKED)} AS snap
+        ), events AS (
+            {announce_calls("cancelled", _CANCELLED_EVENT)}
+        )
+        SELECT count(*) FROM cancelled
         """
     )
-    return int(result.split()[-1])
+    return int(result)
 
 
 @dataclass(frozen=True)

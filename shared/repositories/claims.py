@@ -20,6 +20,7 @@ from shared.domain.attempts import AttemptRef, DialRules, NoDial, StartedAttempt
 from shared.domain.statuses import CallStatus, CampaignStatus
 from shared.repositories.live_calls import NOT_IN_LIVE_CALL
 from shared.repositories.number_dials import KEPT, any_caps, capped_now, count_since
+from shared.repositories.outbox import CALLS_HOOKED, announce_calls, bump, insert_events, snapshot
 from shared.repositories.suppressions import SUPPRESSED, suppressed_now
 from shared.repositories.zone_windows import (
     callable_now,
@@ -51,6 +52,8 @@ _UNDER_CAPS = f"(NOT (SELECT yes FROM capping) OR NOT {capped_now('c', '$1', '$2
 _FRESH_WANTED = "(SELECT count(*) FROM wanted) - (SELECT count(*) FROM due_retry)"
 #: Candidates read per wanted number when some group is closed (see fresh_candidate).
 _CANDIDATES = 4
+#: Whether this claim writes events (some enabled endpoint wants call events).
+_HOOKED = "(SELECT yes FROM hooked)"
 
 # One statement for several jobs of one campaign, so the rows it locks are locked only while it
 # runs. For the jobs ($3) that have no attempt still open (a redelivery has one), pick as many
@@ -64,6 +67,8 @@ _CANDIDATES = 4
 _CLAIM = f"""
     WITH job AS (
         SELECT job_id, ord FROM unnest($3::uuid[]) WITH ORDINALITY AS j(job_id, ord)
+    ), hooked AS (
+        SELECT {CALLS_HOOKED} AS yes
     ), prior AS (
         SELECT job_id FROM call_attempts
         WHERE job_id = ANY($3::uuid[]) AND outcome IS NULL AND timed_out_at IS NULL
@@ -119,9 +124,11 @@ _CLAIM = f"""
         ) t WHERE {suppressed_now("t", "$1", "$2")}
     ), ended_barred AS (
         UPDATE calls c SET status = '{CallStatus.CANCELLED}', failure_reason = '{SUPPRESSED}',
-            next_retry_at = NULL, updated_at = $2
+            next_retry_at = NULL, updated_at = $2, event_seq = c.event_seq + {bump(_HOOKED)}
         WHERE c.id IN (SELECT id FROM barred)
-        RETURNING c.id
+        RETURNING c.id, c.campaign_id, c.event_seq, {snapshot("c", _HOOKED)} AS snap
+    ), barred_events AS (
+        {announce_calls("ended_barred", "'call.cancelled'")}
     ), picked AS (
         SELECT id, row_number() OVER (ORDER BY retry_at NULLS LAST, seq) AS rank FROM (
             SELECT id, next_retry_at AS retry_at, NULL::bigint AS seq FROM due_retry
@@ -173,10 +180,12 @@ _CLAIM = f"""
     ), dialled AS (
         UPDATE calls c SET status = '{CallStatus.SCHEDULED}',
             attempt_count = c.attempt_count + 1, dial_count = c.dial_count + 1,
-            last_attempted_at = $2, next_retry_at = NULL, updated_at = $2
+            last_attempted_at = $2, next_retry_at = NULL, updated_at = $2,
+            event_seq = c.event_seq + {bump(_HOOKED)}
         FROM picked p, granted g
         WHERE c.id = p.id AND p.rank <= g.lines AND EXISTS (SELECT 1 FROM taken)
-        RETURNING c.id, c.campaign_id, c.phone_number, c.attempt_count, c.zone_group_id, p.rank
+        RETURNING c.id, c.campaign_id, c.phone_number, c.attempt_count, c.zone_group_id, p.rank,
+                  c.event_seq, {snapshot("c", _HOOKED)} AS snap
     ), dialled_caps AS (
         SELECT d.phone_number, w.cap_attempts, w.cap_hours FROM dialled d
         JOIN campaign_zone_groups w
@@ -204,7 +213,16 @@ _CLAIM = f"""
         FROM dialled d
         JOIN wanted w ON w.rank = d.rank
         JOIN lines_from l ON d.rank > l.before AND d.rank <= l.before + l.room
-        RETURNING call_id, attempt_no, phone_number, job_id
+        RETURNING call_id, attempt_no, phone_number, job_id,
+                  {snapshot("call_attempts", _HOOKED)} AS snap
+    ), started_events AS (
+        {
+    insert_events(
+        "SELECT 'call.attempt.started', d.id, d.campaign_id, d.event_seq,"
+        " jsonb_build_object('call', d.snap, 'attempt', r.snap)"
+        " FROM dialled d JOIN recorded r ON r.call_id = d.id WHERE d.snap IS NOT NULL"
+    )
+}
     )
     SELECT j.job_id, j.job_id IN (SELECT job_id FROM prior) AS job_started,
            r.call_id, r.attempt_no, r.phone_number, k.status, k.settings_version,

@@ -13,6 +13,7 @@ import random
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
@@ -30,7 +31,44 @@ from shared.domain.endings import (
 )
 from shared.domain.statuses import AttemptOutcome, CallStatus, CampaignStatus
 from shared.repositories.attempts import LOCK_INPUT_ATTEMPTS, find_attempt_by_external_id
+from shared.repositories.outbox import (
+    ANNOUNCED_CALL_STATUSES,
+    CALLS_HOOKED,
+    bump,
+    call_status_event,
+    insert_events,
+    snapshot,
+)
 from shared.repositories.sql import after
+
+#: Whether this statement writes events (some enabled endpoint wants call events).
+_HOOKED = "(SELECT yes FROM hooked)"
+
+
+def _moves(call: str) -> str:
+    """The ending moves the call (`call`, as it was) on: its attempt is the call's latest and
+    the plan changes the call (and, for a late result, the call is still as the plan saw it)."""
+    return (
+        f"({call}.attempt_count = u.attempt_no AND u.call_status IS NOT NULL"
+        f" AND (u.expected_call_status IS NULL OR {call}.status = u.expected_call_status))"
+    )
+
+
+def _announces(call: str) -> str:
+    """... and gives it a new status that an event announces."""
+    return (
+        f"({_moves(call)} AND u.call_status IS DISTINCT FROM {call}.status"
+        f" AND u.call_status IN {ANNOUNCED_CALL_STATUSES})"
+    )
+
+
+# In SET and WHERE the target row `c` is the call as it is now (re-read if a concurrent
+# statement changed it); RETURNING sees `c` as updated, so it reads the flags from `o`, the
+# call as this statement's snapshot saw it. They differ only if a concurrent statement moved
+# the call between the two, which the attempt lock leaves to progress reports (SCHEDULED to
+# IN_PROGRESS, which changes neither flag).
+_MOVES = _moves("c")
+_ANNOUNCES = _announces("c")
 
 _READ_ATTEMPTS = """
     SELECT a.call_id, a.attempt_no, a.campaign_id, a.worker_id, a.outcome, a.timed_out_at,
@@ -59,6 +97,8 @@ _APPLY_ENDINGS = f"""
             call_duration_seconds int, campaign_id uuid, releases_line boolean,
             seen_outcome text, seen_timed_out_at timestamptz, expected_call_status text,
             answered_by text, sip_response_code int, call_answered_by text)
+    ), hooked AS (
+        SELECT {CALLS_HOOKED} AS yes
     ), locked AS ({LOCK_INPUT_ATTEMPTS}
     ), attempt AS (
         UPDATE call_attempts a SET
@@ -75,23 +115,45 @@ _APPLY_ENDINGS = f"""
           AND {after("locked")}
           AND a.outcome IS NOT DISTINCT FROM u.seen_outcome
           AND a.timed_out_at IS NOT DISTINCT FROM u.seen_timed_out_at
-        RETURNING a.call_id, a.attempt_no, a.line_slot
+        RETURNING a.call_id, a.attempt_no, a.line_slot, {snapshot("a", _HOOKED)} AS snap
     ), call AS (
-        UPDATE calls c SET status = u.call_status, next_retry_at = u.next_retry_at,
-            dial_count = u.dial_count, failure_reason = u.failure_reason,
-            call_duration_seconds = u.call_duration_seconds,
-            answered_by = u.call_answered_by,
-            external_call_id = coalesce(u.external_call_id, c.external_call_id),
-            updated_at = $2
+        -- With events wanted the row is also updated when the ending does not move the call
+        -- on (a late result), to number the attempt's event.
+        UPDATE calls c SET
+            status = CASE WHEN {_MOVES} THEN u.call_status ELSE c.status END,
+            next_retry_at = CASE WHEN {_MOVES} THEN u.next_retry_at ELSE c.next_retry_at END,
+            dial_count = CASE WHEN {_MOVES} THEN u.dial_count ELSE c.dial_count END,
+            failure_reason = CASE WHEN {_MOVES} THEN u.failure_reason ELSE c.failure_reason END,
+            call_duration_seconds = CASE WHEN {_MOVES} THEN u.call_duration_seconds
+                                         ELSE c.call_duration_seconds END,
+            answered_by = CASE WHEN {_MOVES} THEN u.call_answered_by ELSE c.answered_by END,
+            external_call_id = CASE WHEN {_MOVES}
+                THEN coalesce(u.external_call_id, c.external_call_id) ELSE c.external_call_id END,
+            updated_at = CASE WHEN {_MOVES} THEN $2 ELSE c.updated_at END,
+            event_seq = c.event_seq + {bump(_HOOKED, f"1 + ({_ANNOUNCES})::int")}
         FROM input u JOIN attempt t ON t.call_id = u.call_id AND t.attempt_no = u.attempt_no
-        WHERE c.id = u.call_id AND c.attempt_count = u.attempt_no AND u.call_status IS NOT NULL
-          AND (u.expected_call_status IS NULL OR c.status = u.expected_call_status)
-        RETURNING c.id
+        JOIN calls o ON o.id = u.call_id
+        WHERE c.id = u.call_id AND ({_MOVES} OR {_HOOKED})
+        RETURNING c.id, c.campaign_id, c.status, c.event_seq, u.attempt_no,
+                  {_moves("o")} AS moved, {_announces("o")} AS announced,
+                  {snapshot("c", _HOOKED)} AS snap
+    ), ended_events AS (
+        {
+    insert_events(
+        "SELECT 'call.attempt.ended', k.id, k.campaign_id,"
+        " k.event_seq - k.announced::int, jsonb_build_object('call', k.snap, 'attempt', t.snap)"
+        " FROM call k JOIN attempt t ON t.call_id = k.id AND t.attempt_no = k.attempt_no"
+        " WHERE k.snap IS NOT NULL"
+        f" UNION ALL SELECT {call_status_event('k.status')}, k.id, k.campaign_id,"
+        " k.event_seq, jsonb_build_object('call', k.snap)"
+        " FROM call k WHERE k.snap IS NOT NULL AND k.announced"
+    )
+}
     ), recount AS (
         -- A late real result changed a call after its campaign may have been counted.
         INSERT INTO recounts_due (campaign_id)
         SELECT DISTINCT u.campaign_id FROM input u JOIN call c ON c.id = u.call_id
-        WHERE u.expected_call_status IS NOT NULL
+        WHERE u.expected_call_status IS NOT NULL AND c.moved
         ON CONFLICT DO NOTHING
     ), released AS (
         SELECT u.campaign_id, t.line_slot
@@ -156,13 +218,17 @@ async def end_attempts(
     while todo:
         # One ending per attempt per round; a second one for the same attempt goes next round
         # and meets the first as already applied.
+        # One attempt per call, too: the statement updates each call row once, and two
+        # endings of one call in it would number their events alike.
         this_round: dict[AttemptRef, tuple[int, Ending]] = {}
+        calls_this_round: set[UUID] = set()
         later: list[tuple[int, tuple[AttemptRef, Ending]]] = []
         for index, (ref, ending) in todo:
-            if ref in this_round:
+            if ref in this_round or ref.call_id in calls_this_round:
                 later.append((index, (ref, ending)))
             else:
                 this_round[ref] = (index, ending)
+                calls_this_round.add(ref.call_id)
         states = await _read(conn, list(this_round))
         plans: list[tuple[int, EndingPlan]] = []
         for ref, (index, ending) in this_round.items():

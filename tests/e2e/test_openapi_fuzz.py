@@ -34,13 +34,20 @@ schema = schemathesis.openapi.from_dict(openapi_document())
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def fuzzed_api(stack: Stack) -> AsyncIterator[str]:
+async def fuzzed_api(stack: Stack, stack_db: asyncpg.Pool) -> AsyncIterator[str]:
     """An api process of its own, with a rate limit the fuzzer does not run into."""
     service = await stack.start(
-        "api", "api-fuzzed", VCS_RATE_LIMIT_PER_SECOND="100000", VCS_RATE_LIMIT_BURST="100000"
+        "api",
+        "api-fuzzed",
+        VCS_RATE_LIMIT_PER_SECOND="100000",
+        VCS_RATE_LIMIT_BURST="100000",
+        # The fuzzer's webhooks point anywhere; none may reach this machine's services.
+        VCS_WEBHOOK_ALLOW_PRIVATE="false",
     )
     yield service.base_url
     await stack.stop("api-fuzzed")
+    # Webhooks the fuzzer made must not take events from the tests that follow.
+    await stack_db.execute("DELETE FROM webhook_endpoints")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session", autouse=True)

@@ -17,12 +17,16 @@ from typing import IO
 
 import aiohttp
 import pytest
+from cryptography.fernet import Fernet
 
 from tests.support.infra import Infra, create_infra, destroy_infra
 
 ROOT = Path(__file__).resolve().parents[2]
 
 #: Each service's port setting: its health endpoint is served there.
+#: Encrypts webhook secrets in the test stack (a Fernet key made for this run).
+WEBHOOK_SECRET_KEY = Fernet.generate_key().decode()
+
 HEALTH_PORT_SETTING = {
     "api": "VCS_API_PORT",
     "dispatcher": "VCS_DISPATCHER_HEALTH_PORT",
@@ -77,6 +81,9 @@ class Stack:
                 "VCS_HOST": "127.0.0.1",
                 # Tests not about the policy pass at any hour; those about it give a file.
                 "VCS_CALLING_POLICY": "off",
+                # Test receivers listen on 127.0.0.1.
+                "VCS_WEBHOOK_SECRET_KEY": WEBHOOK_SECRET_KEY,
+                "VCS_WEBHOOK_ALLOW_PRIVATE": "true",
                 "PYTHONUNBUFFERED": "1",
                 **self.settings,
             }

@@ -14,6 +14,7 @@ from services.api.metrics import ApiMetrics
 from services.api.operations.broker import Broker
 from services.api.operations.validation_pool import ValidationPool
 from services.api.stats_schemas import GlobalMetricsOut
+from services.api.webhooks.secrets import SecretBox
 from shared.domain.calling import CallingPolicy
 from shared.settings import Settings
 
@@ -21,6 +22,8 @@ SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool", asyncpg.Pool)
 #: Events, job queues and queue depths: the views reach the broker only through this.
 BROKER: web.AppKey[Broker] = web.AppKey("broker", Broker)
+#: Encrypts and decrypts webhook secrets with the operator's key.
+WEBHOOK_SECRETS: web.AppKey[SecretBox] = web.AppKey("webhook_secrets", SecretBox)
 VALIDATION: web.AppKey[ValidationPool] = web.AppKey("validation", ValidationPool)
 METRICS: web.AppKey[ApiMetrics] = web.AppKey("metrics", ApiMetrics)
 #: The operator's calling policy, read at start (None: turned off); explains dials.

@@ -16,6 +16,7 @@ from services.api.http.pagination import (
     MAX_PAGE,
     MAX_PAGE_SIZE,
     SUPPRESSION_PAGE_SIZE,
+    WEBHOOK_PAGE_SIZE,
 )
 from services.api.http.twilio_callback import TwilioStatusCallback
 from services.api.schemas import (
@@ -32,6 +33,16 @@ from services.api.schemas import (
 )
 from services.api.stats_schemas import CampaignStatsOut, GlobalMetricsOut
 from services.api.suppression_schemas import SuppressionOut, SuppressionReport, SuppressionsAdd
+from services.api.webhook_schemas import (
+    DELIVERY_STATUSES,
+    DeliveryOut,
+    WebhookCreate,
+    WebhookOut,
+    WebhookPatch,
+    WebhookTestOut,
+    WebhookUpdated,
+    WebhookWithSecret,
+)
 from shared.domain.statuses import CallStatus, CampaignStatus
 from shared.twilio_protocol import CALLBACK_PATH as TWILIO_CALLBACK_PATH
 
@@ -75,6 +86,8 @@ class Endpoint:
 
 CAMPAIGN_ID = Param("id", "path", {"type": "string", "format": "uuid"}, "Campaign id", True)
 CALL_ID = Param("id", "path", {"type": "string", "format": "uuid"}, "Call id", True)
+WEBHOOK_ID = Param("id", "path", {"type": "string", "format": "uuid"}, "Webhook id", True)
+DELIVERY_ID = Param("deliveryId", "path", {"type": "string", "format": "uuid"}, "Delivery id", True)
 IDEMPOTENCY = Param(
     "Idempotency-Key",
     "header",
@@ -540,5 +553,121 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         errors=(404,),
         description="Puts the number on the global do-not-call list for ever, reason OPT_OUT,"
         " with this call as its source. Repeating it changes nothing.",
+    ),
+    Endpoint(
+        "post",
+        "/api/v1/webhooks",
+        "createWebhook",
+        "Send events to a URL (a webhook)",
+        "Webhooks",
+        201,
+        WebhookWithSecret,
+        body=WebhookCreate,
+        errors=(400, 413, 422, 503),
+        description="Events are POSTed as JSON, signed per the Standard Webhooks"
+        " specification with the `secret` of this answer (shown only here and on rotation):"
+        " headers webhook-id (the event id, the same on every retry), webhook-timestamp and"
+        " webhook-signature. The URL must be http(s) and, unless the operator allows it, not"
+        " a loopback, link-local or private address (a 422 naming `url`). See"
+        " docs/webhooks.md for the events and their bodies. 503 when the operator has set"
+        " no VCS_WEBHOOK_SECRET_KEY.",
+        ok_headers={"Location": {"schema": {"type": "string"}}},
+        links_to=(
+            "getWebhook",
+            "updateWebhook",
+            "deleteWebhook",
+            "testWebhook",
+            "listWebhookDeliveries",
+        ),
+    ),
+    Endpoint(
+        "get",
+        "/api/v1/webhooks",
+        "listWebhooks",
+        "List webhooks, oldest first",
+        "Webhooks",
+        ok_model=WebhookOut,
+        ok_list=True,
+        ok_headers=LIST_HEADERS,
+        params=_paging(WEBHOOK_PAGE_SIZE, "webhooks-cursor"),
+        errors=(422,),
+    ),
+    Endpoint(
+        "get",
+        "/api/v1/webhooks/{id}",
+        "getWebhook",
+        "A webhook (without its secret)",
+        "Webhooks",
+        ok_model=WebhookOut,
+        params=(WEBHOOK_ID,),
+        errors=(404, 422),
+    ),
+    Endpoint(
+        "patch",
+        "/api/v1/webhooks/{id}",
+        "updateWebhook",
+        "Change a webhook: URL, events, description, enabled; rotate its secret",
+        "Webhooks",
+        ok_model=WebhookUpdated,
+        body=WebhookPatch,
+        params=(WEBHOOK_ID,),
+        errors=(400, 404, 413, 422, 503),
+        description="Only the fields given change. `rotateSecret: true` makes a new secret,"
+        " shown in this answer only (without it `secret` is null); the previous"
+        " one keeps signing beside it until `previousSecretUntil`. Enabling an endpoint the"
+        " service disabled clears `disabledReason`; its pending deliveries go out again.",
+    ),
+    Endpoint(
+        "delete",
+        "/api/v1/webhooks/{id}",
+        "deleteWebhook",
+        "Delete a webhook and its delivery log",
+        "Webhooks",
+        ok_status=204,
+        params=(WEBHOOK_ID,),
+        errors=(404, 422),
+    ),
+    Endpoint(
+        "post",
+        "/api/v1/webhooks/{id}/test",
+        "testWebhook",
+        "Send a webhook.test event to this webhook",
+        "Webhooks",
+        202,
+        WebhookTestOut,
+        params=(WEBHOOK_ID,),
+        errors=(404, 422),
+        description="Delivered like any event (signed, retried); its delivery is in the log."
+        " A disabled webhook gets it once enabled.",
+    ),
+    Endpoint(
+        "get",
+        "/api/v1/webhooks/{id}/deliveries",
+        "listWebhookDeliveries",
+        "A webhook's deliveries, newest first, each with its attempts",
+        "Webhooks",
+        ok_model=DeliveryOut,
+        ok_list=True,
+        ok_headers=LIST_HEADERS,
+        params=(
+            WEBHOOK_ID,
+            _status_param(list(DELIVERY_STATUSES)),
+            *_paging(WEBHOOK_PAGE_SIZE, "deliveries-cursor"),
+        ),
+        errors=(404, 422),
+        description="Each attempt: when, the status code (null when no answer came), the"
+        " latency, the error, and when the next try is due. Kept VCS_WEBHOOK_RETENTION_DAYS.",
+    ),
+    Endpoint(
+        "post",
+        "/api/v1/webhooks/{id}/deliveries/{deliveryId}/retry",
+        "retryWebhookDelivery",
+        "Send a delivery again now",
+        "Webhooks",
+        202,
+        DeliveryOut,
+        params=(WEBHOOK_ID, DELIVERY_ID),
+        errors=(404, 422),
+        description="PENDING again and due now; a delivery that had ended gets a new retry period.",
     ),
 )

@@ -25,6 +25,8 @@ CAMPAIGN_PAGE_SIZE = 100
 CALL_PAGE_SIZE = 20
 #: A do-not-call list's page.
 SUPPRESSION_PAGE_SIZE = 100
+#: A page of webhooks or of a webhook's deliveries.
+WEBHOOK_PAGE_SIZE = 100
 TOTAL_COUNT_HEADER = "X-Total-Count"
 
 

@@ -130,7 +130,7 @@ async def read_campaign(conn: asyncpg.Connection, campaign_id: UUID) -> Campaign
     """The campaign as the API shows it, its calls counted; NotFound if there is none."""
     campaign = await get_visible_campaign(conn, campaign_id)
     counts = await call_counts(conn, [campaign.id])
-    next_at = await _next_dials(conn, [campaign])
+    next_at = await next_dials(conn, [campaign])
     return campaign_out(campaign, counts[campaign.id], next_at.get(campaign.id))
 
 
@@ -151,11 +151,11 @@ async def list_campaigns(
     counts = await call_counts(conn, [c.id for c in campaigns])
     last = campaigns[-1] if len(campaigns) == limit else None
     position = (last.created_at, last.id) if last else None
-    next_at = await _next_dials(conn, campaigns)
+    next_at = await next_dials(conn, campaigns)
     return [campaign_out(c, counts[c.id], next_at.get(c.id)) for c in campaigns], total, position
 
 
-async def _next_dials(
+async def next_dials(
     conn: asyncpg.Connection, campaigns: Sequence[Campaign]
 ) -> dict[UUID, datetime | None]:
     """When the calling rules next allow a number of each running campaign (as the

@@ -18,6 +18,7 @@ from services.api.http.views import (
     imports,
     statistics,
     suppressions,
+    webhooks,
 )
 
 ROUTES: list[RouteDef] = [
@@ -25,6 +26,7 @@ ROUTES: list[RouteDef] = [
     *imports.routes,
     *calls.routes,
     *suppressions.routes,
+    *webhooks.routes,
     *statistics.routes,
     *eligibility.routes,
     *forecast.routes,

@@ -1,0 +1,278 @@
+"""The deliverer: renders new events, fans them out, and sends due deliveries, inside the api
+process (the design fixes four processes; every api replica runs one).
+
+One loop owns the database work (one pooled connection at a time); each request is a task
+of its own, at most `webhook_max_concurrency` in flight and `webhook_endpoint_concurrency`
+per endpoint, so an endpoint that hangs holds only its own slots until the timeout, and
+dialling (other processes) never waits for any of it. Results are written in one statement
+per turn of the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import aiohttp
+import asyncpg
+import structlog
+
+from services.api.webhooks import render, signing
+from services.api.webhooks.addresses import connection_kwargs, url_problem
+from services.api.webhooks.secrets import SecretBox
+from shared.domain.webhook_retries import GONE, RetrySchedule, delivered
+from shared.repositories import webhook_deliveries as repo
+from shared.repositories.webhook_deliveries import DeliveryResult, DueDelivery
+from shared.settings import Settings
+
+log = structlog.get_logger()
+
+#: Events rendered and fanned out per statement.
+FAN_OUT_BATCH = 200
+#: How much longer than a request's timeout a claimed delivery stays leased.
+LEASE_MARGIN = timedelta(seconds=5)
+#: Decrypted endpoint secrets kept in memory, at most.
+SECRETS_KEPT = 10_000
+#: After a request ends, how long the loop waits for others to end with it.
+COALESCE_S = 0.005
+#: Pause after a database error before the loop tries again.
+ERROR_PAUSE_S = 1.0
+#: Reasons an endpoint is disabled by the deliverer (`disabledReason`).
+GONE_REASON = "GONE"
+FAILING_REASON = "FAILING"
+
+
+class Deliverer:
+    """Delivers webhooks until cancelled."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        settings: Settings,
+        *,
+        box: SecretBox | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self._pool = pool
+        self._settings = settings
+        self._box = box or SecretBox(settings.webhook_secret_key)
+        self._session = session
+        self._schedule = RetrySchedule(
+            base=timedelta(milliseconds=settings.webhook_retry_base_ms),
+            maximum=timedelta(milliseconds=settings.webhook_retry_max_ms),
+            period=timedelta(hours=settings.webhook_retry_hours),
+        )
+        self._timeout = timedelta(milliseconds=settings.webhook_timeout_ms)
+        self._in_flight: Counter[UUID] = Counter()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._results: list[DeliveryResult] = []
+        self._wake = asyncio.Event()
+        self._poll_s = settings.webhook_poll_interval_ms / 1000
+        self._secrets_by_token: dict[str, str] = {}
+        self._next_fan_out = 0.0
+
+    async def run(self) -> None:
+        own_session = self._session is None
+        session = self._session or aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=self._settings.webhook_max_concurrency,
+                limit_per_host=self._settings.webhook_endpoint_concurrency,
+                **connection_kwargs(self._settings.webhook_allow_private),
+            ),
+            timeout=aiohttp.ClientTimeout(total=self._timeout.total_seconds()),
+            # A receiver's cookies are nobody's business here.
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+        log.info("webhook deliverer started")
+        try:
+            while True:
+                busy = False
+                try:
+                    busy = await self._turn(session)
+                except (asyncpg.PostgresError, OSError) as exc:
+                    log.warning("webhook deliverer: database unavailable", error=repr(exc))
+                    await asyncio.sleep(ERROR_PAUSE_S)
+                if not busy:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self._poll_s)
+                        # Woken by a finished request: let those finishing with it join,
+                        # so that one turn's statements serve many requests.
+                        await asyncio.sleep(COALESCE_S)
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            if own_session:
+                await session.close()
+
+    async def _turn(self, session: aiohttp.ClientSession) -> bool:
+        """One pass on one connection: results, fan-out (once a poll interval, or at once
+        while there is a backlog), claims. Whether there may be more to do at once."""
+        async with self._pool.acquire() as conn:
+            await self._record_results(conn)
+            fanned = 0
+            if time.monotonic() >= self._next_fan_out:
+                fanned = await self._fan_out(conn)
+                backlog = fanned >= FAN_OUT_BATCH
+                self._next_fan_out = time.monotonic() + (0 if backlog else self._poll_s)
+            started = await self._start_due(conn, session)
+        return fanned >= FAN_OUT_BATCH or (started > 0 and self._free_total() > 0)
+
+    async def _fan_out(self, conn: asyncpg.Connection) -> int:
+        async with conn.transaction():
+            events = await repo.lock_events_to_fan_out(conn, FAN_OUT_BATCH)
+            if not events:
+                return 0
+            bodies = await render.render_all(conn, events)
+            await repo.fan_out(conn, bodies)
+        return len(events)
+
+    def _free_total(self) -> int:
+        return self._settings.webhook_max_concurrency - sum(self._in_flight.values())
+
+    async def _start_due(self, conn: asyncpg.Connection, session: aiohttp.ClientSession) -> int:
+        free = self._free_total()
+        if free <= 0:
+            return 0
+        per_endpoint = self._settings.webhook_endpoint_concurrency
+        free_slots = {k: max(per_endpoint - v, 0) for k, v in self._in_flight.items() if v}
+        due = await repo.claim_due(
+            conn,
+            datetime.now(UTC),
+            free_slots=free_slots,
+            slots_per_endpoint=per_endpoint,
+            limit=free,
+            lease=self._timeout + LEASE_MARGIN,
+        )
+        for delivery in due:
+            self._in_flight[delivery.endpoint_id] += 1
+            task = asyncio.create_task(self._deliver(session, delivery))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return len(due)
+
+    async def _deliver(self, session: aiohttp.ClientSession, delivery: DueDelivery) -> None:
+        try:
+            result = await self._send(session, delivery)
+        finally:
+            self._in_flight[delivery.endpoint_id] -= 1
+            if self._in_flight[delivery.endpoint_id] <= 0:
+                del self._in_flight[delivery.endpoint_id]
+            self._wake.set()
+        self._results.append(result)
+
+    def _decrypt(self, token: str) -> str:
+        # Decrypting was a twentieth of a delivery's cost; a rotation gives a new token.
+        secret = self._secrets_by_token.get(token)
+        if secret is None:
+            if len(self._secrets_by_token) >= SECRETS_KEPT:
+                self._secrets_by_token.clear()
+            secret = self._secrets_by_token[token] = self._box.decrypt(token)
+        return secret
+
+    def _secrets(self, delivery: DueDelivery, now: datetime) -> list[str]:
+        secrets = [self._decrypt(delivery.secret_encrypted)]
+        until = delivery.previous_secret_until
+        if delivery.previous_secret_encrypted and until is not None and until > now:
+            secrets.append(self._decrypt(delivery.previous_secret_encrypted))
+        return secrets
+
+    async def _send(self, session: aiohttp.ClientSession, delivery: DueDelivery) -> DeliveryResult:
+        started = datetime.now(UTC)
+        clock = time.monotonic()
+        status_code: int | None = None
+        error: str | None = None
+        problem = url_problem(delivery.url, allow_private=self._settings.webhook_allow_private)
+        if problem is not None:
+            error = f"url refused: {problem}"
+        else:
+            headers = signing.headers(
+                self._secrets(delivery, started), str(delivery.event_id), started, delivery.body
+            )
+            try:
+                async with session.post(
+                    delivery.url,
+                    data=delivery.body.encode(),
+                    headers=headers,
+                    allow_redirects=False,
+                ) as response:
+                    status_code = response.status
+            except TimeoutError:
+                error = f"no answer within {self._settings.webhook_timeout_ms} ms"
+            except (aiohttp.ClientError, OSError) as exc:
+                error = f"{type(exc).__name__}: {exc}"[:500]
+        latency_ms = round((time.monotonic() - clock) * 1000)
+        return self._result(delivery, started, latency_ms, status_code, error)
+
+    def _result(
+        self,
+        delivery: DueDelivery,
+        at: datetime,
+        latency_ms: int,
+        status_code: int | None,
+        error: str | None,
+    ) -> DeliveryResult:
+        gone = status_code == GONE
+        next_try = None
+        if status_code is not None and delivered(status_code):
+            status = "DELIVERED"
+        elif gone:
+            status = "FAILED"
+        else:
+            ended = at + timedelta(milliseconds=latency_ms)
+            draw = random.uniform(-1.0, 1.0)
+            next_try = self._schedule.next_try(
+                delivery.attempt_no, ended, delivery.retry_since, draw
+            )
+            status = "PENDING" if next_try else "FAILED"
+        return DeliveryResult(
+            delivery_id=delivery.id,
+            endpoint_id=delivery.endpoint_id,
+            attempt_no=delivery.attempt_no,
+            attempted_at=at,
+            latency_ms=latency_ms,
+            status_code=status_code,
+            error=error,
+            status=status,
+            next_retry_at=next_try,
+            retry_since=delivery.retry_since,
+            gone=gone,
+        )
+
+    async def _record_results(self, conn: asyncpg.Connection) -> None:
+        if not self._results:
+            return
+        results, self._results = self._results, []
+        try:
+            async with conn.transaction():
+                await repo.record_results(conn, results)
+                for endpoint_id in {r.endpoint_id for r in results if r.gone}:
+                    if await repo.disable_endpoint(conn, endpoint_id, GONE_REASON):
+                        log.warning(
+                            "webhook endpoint disabled: 410 Gone", webhook_id=str(endpoint_id)
+                        )
+                given_up: dict[UUID, datetime] = {}
+                for r in results:
+                    if r.status == "FAILED" and not r.gone and r.retry_since is not None:
+                        since = given_up.get(r.endpoint_id, r.retry_since)
+                        given_up[r.endpoint_id] = max(since, r.retry_since)
+                if given_up:
+                    failing = await repo.failing_for_whole_period(conn, given_up)
+                    for endpoint_id in failing:
+                        await repo.disable_endpoint(conn, endpoint_id, FAILING_REASON)
+                        log.error(
+                            "webhook endpoint disabled: nothing delivered for the whole retry"
+                            " period",
+                            webhook_id=str(endpoint_id),
+                        )
+        except BaseException:
+            # Not written: keep them for the next turn (the leases keep them from being
+            # sent again meanwhile, unless the database stays away past the lease).
+            self._results = results + self._results
+            raise
