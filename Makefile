@@ -12,10 +12,10 @@ export VCS_CALLBACK_SECRET ?= dev-callback-secret
 # Development only: the mock carrier's Twilio account (its Twilio API is on with one).
 export VCS_TWILIO_ACCOUNT_SID ?= AC00000000000000000000000000000dev
 export VCS_TWILIO_AUTH_TOKEN ?= dev-twilio-auth-token
-# Development only: encrypts webhook secrets at rest (a Fernet key), and lets webhooks reach
-# receivers on this machine.
-export VCS_WEBHOOK_SECRET_KEY ?= ZGV2LXdlYmhvb2stc2VjcmV0LWtleS0wMDAwMDAwMDA=
-export VCS_WEBHOOK_ALLOW_PRIVATE ?= true
+# Development only, for `make run` alone (tests and benchmarks say what they need): encrypts
+# webhook secrets at rest (a Fernet key), and lets webhooks reach receivers on this machine.
+run: export VCS_WEBHOOK_SECRET_KEY ?= ZGV2LXdlYmhvb2stc2VjcmV0LWtleS0wMDAwMDAwMDA=
+run: export VCS_WEBHOOK_ALLOW_PRIVATE ?= true
 
 UI := services/ui
 UI_DEPS := $(UI)/node_modules/.package-lock.json

@@ -52,6 +52,10 @@ def settings(infra: Infra) -> Settings:
         api_keys=TEST_API_KEY,
         callback_secret=TEST_CALLBACK_SECRET,
         calling_policy="off",
+        # Not from the environment (make run's development values): a test that needs
+        # webhooks says so.
+        webhook_secret_key=None,
+        webhook_allow_private=False,
     )
 
 

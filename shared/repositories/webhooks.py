@@ -131,10 +131,16 @@ async def update_endpoint(
 
 
 async def delete_endpoint(conn: asyncpg.Connection, endpoint_id: UUID) -> bool:
-    """Delete the endpoint with its deliveries; whether it existed."""
-    deleted = await conn.fetchval(
-        "DELETE FROM webhook_endpoints WHERE id = $1 RETURNING true", endpoint_id
-    )
+    """Delete the endpoint with its deliveries; whether it existed.
+
+    The deliveries go first, in the order the deliverer locks them (a delivery, then its
+    endpoint when a result disables it): letting the endpoint's cascade delete them locked
+    the endpoint first, and a deliverer recording results beside it deadlocked with it."""
+    async with conn.transaction():
+        await conn.execute("DELETE FROM webhook_deliveries WHERE endpoint_id = $1", endpoint_id)
+        deleted = await conn.fetchval(
+            "DELETE FROM webhook_endpoints WHERE id = $1 RETURNING true", endpoint_id
+        )
     return bool(deleted)
 
 

@@ -34,7 +34,7 @@ schema = schemathesis.openapi.from_dict(openapi_document())
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def fuzzed_api(stack: Stack, stack_db: asyncpg.Pool) -> AsyncIterator[str]:
+async def fuzzed_api(stack: Stack) -> AsyncIterator[str]:
     """An api process of its own, with a rate limit the fuzzer does not run into."""
     service = await stack.start(
         "api",
@@ -46,28 +46,32 @@ async def fuzzed_api(stack: Stack, stack_db: asyncpg.Pool) -> AsyncIterator[str]
     )
     yield service.base_url
     await stack.stop("api-fuzzed")
-    # Webhooks the fuzzer made must not take events from the tests that follow.
-    await stack_db.execute("DELETE FROM webhook_endpoints")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session", autouse=True)
-async def nothing_left_dialling(stack: Stack, http: aiohttp.ClientSession) -> AsyncIterator[None]:
-    """Cancel, after this module, every campaign the fuzzer left running, paused or waiting to
-    start. It starts campaigns other tests created (one of 20,000 numbers dialled on for five
-    minutes at 54 calls a second, under the next modules' measurements)."""
+async def nothing_left_behind(stack: Stack, http: aiohttp.ClientSession) -> AsyncIterator[None]:
+    """After this module, through the API: cancel every campaign the fuzzer left running,
+    paused or waiting to start (it starts campaigns other tests created: one of 20,000
+    numbers dialled on for five minutes at 54 calls a second, under the next modules'
+    measurements), and delete the webhooks it made (each takes events, and delivery slots,
+    from the tests that follow)."""
     yield
     conn = await asyncpg.connect(stack.infra.database_url)
     try:
-        ids = await conn.fetch(
+        campaigns = await conn.fetch(
             "SELECT id FROM campaigns WHERE kind = 'CAMPAIGN'"
             " AND status IN ('PENDING', 'IN_PROGRESS', 'PAUSED')"
         )
+        webhooks = await conn.fetch("SELECT id FROM webhook_endpoints")
     finally:
         await conn.close()
     api = ApiClient(http, stack.url("api"))
-    for row in ids:
+    for row in campaigns:
         answer = await api.request("POST", f"/api/v1/campaigns/{row['id']}/cancel")
         assert answer.status in (200, 409), answer  # 409: it finished meanwhile
+    for row in webhooks:
+        answer = await api.request("DELETE", f"/api/v1/webhooks/{row['id']}")
+        assert answer.status in (204, 404), answer
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import socket
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import pytest
 from cryptography.fernet import Fernet
@@ -20,8 +21,11 @@ from services.api.webhooks.addresses import (
     public,
     url_problem,
 )
+from services.api.webhooks.deliverer import Deliverer, endpoint_slots
 from services.api.webhooks.secrets import PREFIX, SecretBox, SecretsUnavailable, new_secret
 from shared.domain.webhook_retries import RetrySchedule, delivered
+from shared.repositories.webhook_deliveries import DeliveryResult
+from shared.settings import Settings
 
 BODY = '{"id":"e1","type":"call.completed"}'
 
@@ -172,3 +176,36 @@ async def test_a_name_resolving_to_private_addresses_reaches_nothing() -> None:
 async def test_only_the_public_addresses_of_a_name_are_used() -> None:
     resolver = PublicOnlyResolver(FixedResolver("10.0.0.1", "93.184.216.34"))  # type: ignore[arg-type]
     assert [r["host"] for r in await resolver.resolve("mixed.example", 80)] == ["93.184.216.34"]
+
+
+A, B, C, D = (UUID(int=n) for n in range(1, 5))
+
+
+def test_endpoints_that_answer_keep_their_allowance() -> None:
+    slots = endpoint_slots({A: 3}, set(), per_endpoint=16, failing_share=32)
+    assert slots == {A: 13}  # B, C, D: absent, the full allowance
+
+
+def test_a_failing_endpoint_gets_one_request_at_a_time() -> None:
+    assert endpoint_slots({A: 1}, {A, B}, per_endpoint=16, failing_share=32) == {A: 0, B: 1}
+
+
+def test_failing_endpoints_together_get_at_most_their_share() -> None:
+    slots = endpoint_slots({A: 1, D: 5}, {A, B, C}, per_endpoint=16, failing_share=2)
+    assert slots[A] == 0 and slots[D] == 11
+    assert slots[B] + slots[C] == 1
+    assert endpoint_slots({A: 1, B: 1}, {A, B, C}, per_endpoint=16, failing_share=2)[C] == 0
+
+
+def test_an_endpoint_is_failing_from_a_failure_until_a_success() -> None:
+    settings = Settings(webhook_max_concurrency=4)  # type: ignore[call-arg]
+    deliverer = Deliverer(None, settings)  # type: ignore[arg-type]  # no database is used
+
+    def result(status: str) -> DeliveryResult:
+        at = datetime.now(UTC)
+        return DeliveryResult(A, A, 1, at, 5, None, "refused", status, None)
+
+    deliverer.note(result("PENDING"))
+    assert deliverer.failing == {A}
+    deliverer.note(result("DELIVERED"))
+    assert deliverer.failing == set()

@@ -15,6 +15,7 @@ import contextlib
 import random
 import time
 from collections import Counter
+from collections.abc import Mapping, Set
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -42,9 +43,30 @@ SECRETS_KEPT = 10_000
 COALESCE_S = 0.005
 #: Pause after a database error before the loop tries again.
 ERROR_PAUSE_S = 1.0
+#: Endpoints remembered as failing, at most (beyond it the memory starts again).
+FAILING_KEPT = 10_000
 #: Reasons an endpoint is disabled by the deliverer (`disabledReason`).
 GONE_REASON = "GONE"
 FAILING_REASON = "FAILING"
+
+
+def endpoint_slots(
+    in_flight: Mapping[UUID, int],
+    failing: Set[UUID],
+    *,
+    per_endpoint: int,
+    failing_share: int,
+) -> dict[UUID, int]:
+    """The requests each endpoint may still start, for the endpoints not at the full
+    allowance (`per_endpoint`): those with requests in flight, and those failing. A failing
+    endpoint gets one request at a time, and the failing ones together at most
+    `failing_share` (so those that fail or hang cannot take the slots of those that answer)."""
+    slots = {k: max(per_endpoint - v, 0) for k, v in in_flight.items() if v}
+    room = failing_share - sum(in_flight.get(k, 0) for k in failing)
+    for endpoint_id in failing:
+        slots[endpoint_id] = int(room > 0 and not in_flight.get(endpoint_id, 0))
+        room -= slots[endpoint_id]
+    return slots
 
 
 class Deliverer:
@@ -75,6 +97,10 @@ class Deliverer:
         self._poll_s = settings.webhook_poll_interval_ms / 1000
         self._secrets_by_token: dict[str, str] = {}
         self._next_fan_out = 0.0
+        # Endpoints whose last request here failed (`endpoint_slots`): a hundred endpoints a
+        # customer forgot, failing or hanging, must not starve those that answer.
+        self._failing: set[UUID] = set()
+        self._failing_share = max(settings.webhook_max_concurrency // 2, 1)
 
     async def run(self) -> None:
         own_session = self._session is None
@@ -140,8 +166,12 @@ class Deliverer:
         free = self._free_total()
         if free <= 0:
             return 0
-        per_endpoint = self._settings.webhook_endpoint_concurrency
-        free_slots = {k: max(per_endpoint - v, 0) for k, v in self._in_flight.items() if v}
+        free_slots = endpoint_slots(
+            self._in_flight,
+            self._failing,
+            per_endpoint=self._settings.webhook_endpoint_concurrency,
+            failing_share=self._failing_share,
+        )
         due = await repo.claim_due(
             conn,
             datetime.now(UTC),
@@ -157,6 +187,19 @@ class Deliverer:
             task.add_done_callback(self._tasks.discard)
         return len(due)
 
+    @property
+    def failing(self) -> Set[UUID]:
+        return frozenset(self._failing)
+
+    def note(self, result: DeliveryResult) -> None:
+        """Remember whether the endpoint's last request succeeded (`endpoint_slots`)."""
+        if result.status == "DELIVERED":
+            self._failing.discard(result.endpoint_id)
+            return
+        if len(self._failing) >= FAILING_KEPT:
+            self._failing.clear()
+        self._failing.add(result.endpoint_id)
+
     async def _deliver(self, session: aiohttp.ClientSession, delivery: DueDelivery) -> None:
         try:
             result = await self._send(session, delivery)
@@ -165,6 +208,7 @@ class Deliverer:
             if self._in_flight[delivery.endpoint_id] <= 0:
                 del self._in_flight[delivery.endpoint_id]
             self._wake.set()
+        self.note(result)
         self._results.append(result)
 
     def _decrypt(self, token: str) -> str:
