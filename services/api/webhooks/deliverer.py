@@ -166,10 +166,11 @@ class Deliverer:
         free = self._free_total()
         if free <= 0:
             return 0
+        per_endpoint = self._settings.webhook_endpoint_concurrency
         free_slots = endpoint_slots(
             self._in_flight,
             self._failing,
-            per_endpoint=self._settings.webhook_endpoint_concurrency,
+            per_endpoint=per_endpoint,
             failing_share=self._failing_share,
         )
         due = await repo.claim_due(
