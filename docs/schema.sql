@@ -192,6 +192,12 @@ ALTER TABLE public.dead_letters ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY
     CACHE 1
 );
 
+CREATE TABLE public.event_stream_interest (
+    only_row boolean DEFAULT true NOT NULL,
+    until timestamp with time zone NOT NULL,
+    CONSTRAINT event_stream_interest_only_row_check CHECK (only_row)
+);
+
 CREATE TABLE public.final_call_counts (
     campaign_id uuid NOT NULL,
     by_status jsonb NOT NULL,
@@ -286,7 +292,8 @@ CREATE TABLE public.webhook_endpoints (
     disabled_reason text,
     disabled_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    event_seq integer DEFAULT 0 NOT NULL
 );
 
 CREATE TABLE public.webhook_events (
@@ -299,7 +306,8 @@ CREATE TABLE public.webhook_events (
     payload jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     body text,
-    fanned_out_at timestamp with time zone
+    fanned_out_at timestamp with time zone,
+    xact_id xid8 DEFAULT pg_current_xact_id() NOT NULL
 )
 WITH (autovacuum_vacuum_scale_factor='0.02', autovacuum_analyze_scale_factor='0.02', autovacuum_vacuum_insert_scale_factor='0.05', autovacuum_vacuum_cost_delay='0');
 
@@ -357,6 +365,9 @@ ALTER TABLE ONLY public.campaigns
 
 ALTER TABLE ONLY public.dead_letters
     ADD CONSTRAINT dead_letters_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.event_stream_interest
+    ADD CONSTRAINT event_stream_interest_pkey PRIMARY KEY (only_row);
 
 ALTER TABLE ONLY public.final_call_counts
     ADD CONSTRAINT final_call_counts_pkey PRIMARY KEY (campaign_id);
@@ -450,6 +461,8 @@ CREATE INDEX webhook_deliveries_event ON public.webhook_deliveries USING btree (
 CREATE INDEX webhook_events_created ON public.webhook_events USING btree (created_at);
 
 CREATE UNIQUE INDEX webhook_events_id ON public.webhook_events USING btree (id);
+
+CREATE INDEX webhook_events_stream ON public.webhook_events USING btree (xact_id, "position");
 
 CREATE INDEX webhook_events_to_fan_out ON public.webhook_events USING btree ("position") WHERE (fanned_out_at IS NULL);
 

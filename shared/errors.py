@@ -95,3 +95,10 @@ class ProviderRejected(ProviderError, PermanentError):
     """The provider refused this call for good (an invalid or blocked number)."""
 
     code = "provider-rejected"
+
+
+class Gone(PermanentError):
+    """What was asked for existed and is kept no more (an event past its retention)."""
+
+    code = "gone"
+    http_status = 410

@@ -77,6 +77,14 @@ class Settings(BaseSettings):
     #: After a secret is rotated, the previous one still signs beside the new one this long.
     webhook_secret_overlap_hours: float = Field(24.0, ge=0)
 
+    # The live event stream (GET /api/v1/events)
+    #: Streams one api replica serves at once; one more is answered 503.
+    event_stream_max_clients: int = Field(100, ge=1, le=10_000)
+    #: How often a stream looks for new events.
+    event_stream_poll_ms: int = Field(250, ge=10, le=10_000)
+    #: A comment line after this long without an event keeps proxies from closing a stream.
+    event_stream_heartbeat_s: float = Field(15.0, gt=0, le=300)
+
     # Defaults for what a campaign or single call leaves out
     default_concurrency_limit: int = Field(10, ge=1, le=1000)
     default_priority: int = Field(5, ge=1, le=10)

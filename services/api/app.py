@@ -23,10 +23,12 @@ from services.api.http.context import (
     POOL,
     RECENT_METRICS,
     SETTINGS,
+    STREAMS,
     VALIDATION,
     WEBHOOK_SECRETS,
 )
 from services.api.http.edge import edge_middleware
+from services.api.http.event_streams import StreamSlots
 from services.api.http.rate_limit import Limits, limits_for
 from services.api.http.recent import Recent
 from services.api.http.views import ROUTES
@@ -106,15 +108,14 @@ async def _access(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _webhooks(app: web.Application) -> AsyncIterator[None]:
-    """The webhook deliverer of this replica, running for the app's whole life (only with a
-    secret key: without one no endpoint can exist)."""
+    """The webhook deliverer of this replica, running for the app's whole life. Without a
+    secret key no endpoint can be made and nothing is sent, but it still renders events'
+    bodies, which the event stream sends."""
     settings = app[SETTINGS]
     box = SecretBox(settings.webhook_secret_key)
     app[WEBHOOK_SECRETS] = box
     if not box.available:
-        log.info("webhooks off: VCS_WEBHOOK_SECRET_KEY is not set")
-        yield
-        return
+        log.info("webhooks off: VCS_WEBHOOK_SECRET_KEY is not set (the event stream works)")
     task = asyncio.create_task(Deliverer(app[POOL], settings, box=box).run())
     task.add_done_callback(_report_end)
     yield
@@ -127,6 +128,10 @@ def _report_end(task: asyncio.Task[None]) -> None:
     """A deliverer that stops other than by the app's end is an error worth a log line."""
     if not task.cancelled() and (error := task.exception()) is not None:
         log.error("webhook deliverer stopped", error=repr(error), exc_info=error)
+
+
+async def _end_streams(app: web.Application) -> None:
+    app[STREAMS].closing.set()
 
 
 def create_app(settings: Settings, deps: Deps | None = None) -> web.Application:
@@ -145,6 +150,8 @@ def create_app(settings: Settings, deps: Deps | None = None) -> web.Application:
     app[METRICS] = metrics
     app[BULK_LOADS] = asyncio.Semaphore(max(1, settings.db_pool_max_size // 2))
     app[RECENT_METRICS] = Recent(METRICS_TTL_S)
+    app[STREAMS] = StreamSlots(settings.event_stream_max_clients)
+    app.on_shutdown.append(_end_streams)
     app.cleanup_ctx.extend(
         [
             _database(deps.pool),

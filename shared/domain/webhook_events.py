@@ -21,6 +21,9 @@ class EventType(StrEnum):
     #: Finished: COMPLETED, or FAILED when no call was answered (the data's status says which).
     CAMPAIGN_COMPLETED = "campaign.completed"
     CAMPAIGN_CANCELLED = "campaign.cancelled"
+    #: The service disabled an endpoint (410 Gone, or failing for the whole retry period);
+    #: told to the other endpoints and the event stream (the console shows a banner).
+    WEBHOOK_DISABLED = "webhook.disabled"
     #: Sent only by POST /api/v1/webhooks/{id}/test, to that endpoint.
     WEBHOOK_TEST = "webhook.test"
 
@@ -31,6 +34,8 @@ EVERY_EVENT = "*"
 #: Types a client may subscribe to (webhook.test goes to the endpoint tested, whatever it
 #: subscribed to).
 SUBSCRIBABLE = frozenset(t.value for t in EventType if t is not EventType.WEBHOOK_TEST)
+#: Types the event stream sends (and filters by).
+STREAMED_TYPES = SUBSCRIBABLE
 
 CALL_EVENTS = frozenset(t for t in EventType if t.value.startswith("call."))
 CAMPAIGN_EVENTS = frozenset(t for t in EventType if t.value.startswith("campaign."))

@@ -3,8 +3,8 @@ campaign embed, so that their events are rows of the same transaction (docs/webh
 
 A statement that changes a subject's row also, in the same statement:
 
-- reads once whether any enabled endpoint wants events of that family (`calls_hooked` /
-  `campaigns_hooked`: an indexed read of a small table), and only then
+- reads once whether any enabled endpoint wants events of that family, or an event stream
+  may (`CALLS_HOOKED` / `CAMPAIGNS_HOOKED`: indexed reads of two small tables), and only then
 - raises the row's `event_seq` by the events it writes (the row is locked by the update
   anyway, so the numbers of one subject never race), returns the row as it leaves it
   (`to_jsonb`), and inserts the events with `insert_events`.
@@ -25,12 +25,16 @@ from shared.domain.webhook_events import (
     EventType,
 )
 
+#: True while an event stream may want every event (a client connected within the
+#: retention period: it may come back with Last-Event-ID).
+STREAMED = "EXISTS (SELECT 1 FROM event_stream_interest WHERE until > now())"
+
 
 def _wanted(types: frozenset[EventType]) -> str:
     names = ", ".join(f"'{t.value}'" for t in sorted(types)) + f", '{EVERY_EVENT}'"
     return (
-        "EXISTS (SELECT 1 FROM webhook_endpoints"
-        f" WHERE enabled AND events && ARRAY[{names}]::text[])"
+        "(EXISTS (SELECT 1 FROM webhook_endpoints"
+        f" WHERE enabled AND events && ARRAY[{names}]::text[]) OR {STREAMED})"
     )
 
 

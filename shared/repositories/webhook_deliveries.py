@@ -15,9 +15,10 @@ from uuid import UUID
 
 import asyncpg
 
-from shared.domain.webhook_events import EVERY_EVENT
+from shared.domain.webhook_events import EVERY_EVENT, EventType
 from shared.repositories.calls import CALL_COLUMNS
 from shared.repositories.campaigns import COLUMNS as CAMPAIGN_COLUMNS
+from shared.repositories.outbox import STREAMED
 
 #: The events to fan out, oldest first, locked so that another deliverer takes the next ones.
 _EVENTS_TO_FAN_OUT = """
@@ -259,19 +260,36 @@ async def record_results(conn: asyncpg.Connection, results: Sequence[DeliveryRes
     await conn.execute(_RECORD, json.dumps(rows))
 
 
-async def disable_endpoint(conn: asyncpg.Connection, endpoint_id: UUID, reason: str) -> bool:
-    """Disable an endpoint the deliverer gave up on; whether it was enabled."""
-    return bool(
-        await conn.fetchval(
-            """
-            UPDATE webhook_endpoints SET enabled = false, disabled_reason = $2,
-                disabled_at = now(), updated_at = now()
-            WHERE id = $1 AND enabled RETURNING true
-            """,
-            endpoint_id,
-            reason,
-        )
+_WEBHOOK_DISABLED_WANTED = (
+    "(EXISTS (SELECT 1 FROM webhook_endpoints WHERE enabled"
+    f" AND events && ARRAY['{EventType.WEBHOOK_DISABLED}', '{EVERY_EVENT}']::text[])"
+    f" OR {STREAMED})"
+)
+
+# The endpoint as the API shows it, never its secrets.
+_DISABLE = f"""
+    WITH hooked AS (
+        SELECT {_WEBHOOK_DISABLED_WANTED} AS yes
+    ), disabled AS (
+        UPDATE webhook_endpoints w SET enabled = false, disabled_reason = $2,
+            disabled_at = now(), updated_at = now(),
+            event_seq = w.event_seq + CASE WHEN (SELECT yes FROM hooked) THEN 1 ELSE 0 END
+        WHERE w.id = $1 AND w.enabled
+        RETURNING w.*
+    ), events AS (
+        INSERT INTO webhook_events (type, sequence, payload)
+        SELECT '{EventType.WEBHOOK_DISABLED}', d.event_seq, jsonb_build_object(
+            'webhook', to_jsonb(d) - 'secret_encrypted' - 'previous_secret_encrypted')
+        FROM disabled d WHERE (SELECT yes FROM hooked)
     )
+    SELECT count(*) > 0 FROM disabled
+"""
+
+
+async def disable_endpoint(conn: asyncpg.Connection, endpoint_id: UUID, reason: str) -> bool:
+    """Disable an endpoint the deliverer gave up on, and tell of it (webhook.disabled) in the
+    same statement; whether it was enabled."""
+    return bool(await conn.fetchval(_DISABLE, endpoint_id, reason))
 
 
 async def failing_for_whole_period(

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 from aiohttp import web
 
+from services.api.http.event_streams import StreamSlots
 from services.api.http.recent import Recent
 from services.api.metrics import ApiMetrics
 from services.api.operations.broker import Broker
@@ -24,6 +25,8 @@ POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool", asyncpg.Pool)
 BROKER: web.AppKey[Broker] = web.AppKey("broker", Broker)
 #: Encrypts and decrypts webhook secrets with the operator's key.
 WEBHOOK_SECRETS: web.AppKey[SecretBox] = web.AppKey("webhook_secrets", SecretBox)
+#: The live event streams this replica serves (GET /api/v1/events).
+STREAMS: web.AppKey[StreamSlots] = web.AppKey("streams", StreamSlots)
 VALIDATION: web.AppKey[ValidationPool] = web.AppKey("validation", ValidationPool)
 METRICS: web.AppKey[ApiMetrics] = web.AppKey("metrics", ApiMetrics)
 #: The operator's calling policy, read at start (None: turned off); explains dials.

@@ -57,6 +57,7 @@ _ERROR_TEXT = {
     403: "Missing or wrong carrier signature",
     404: "No such resource",
     409: "The resource's state does not allow it",
+    410: "What was asked for is no longer kept",
     413: "The body is larger than the configured limit",
     415: "The body is not of the media type this endpoint takes",
     422: "Invalid input; `errors` names each failing field",
@@ -133,8 +134,8 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         if endpoint.ok_list:
             schema = {"type": "array", "items": schema}
         ok["content"] = {"application/json": {"schema": schema}}
-    if endpoint.ok_csv:
-        ok["content"] = {"text/csv": {"schema": {"type": "string"}}}
+    if endpoint.ok_text:
+        ok["content"] = {endpoint.ok_text: {"schema": {"type": "string"}}}
     responses = {str(endpoint.ok_status): ok}
     # Any request can be malformed, be refused for pace, or meet a part that is down.
     codes = set(endpoint.errors) | {400, 429, 503}

@@ -67,7 +67,8 @@ class Endpoint:
     ok_status: int = 200
     ok_model: type[BaseModel] | None = None
     ok_list: bool = False
-    ok_csv: bool = False
+    #: A text answer's media type (CSV, server-sent events) instead of JSON.
+    ok_text: str | None = None
     body: type[BaseModel] | None = None
     #: A body posted as application/x-www-form-urlencoded, as carriers post callbacks.
     form_body: type[BaseModel] | None = None
@@ -260,7 +261,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "exportCampaignCalls",
         "Export a campaign's calls as CSV",
         "Campaigns",
-        ok_csv=True,
+        ok_text="text/csv",
         params=(CAMPAIGN_ID, _status_param([s.value for s in CallStatus])),
         errors=(404, 422),
         description="One line per call, in the order the numbers were added, streamed:"
@@ -553,6 +554,50 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         errors=(404,),
         description="Puts the number on the global do-not-call list for ever, reason OPT_OUT,"
         " with this call as its source. Repeating it changes nothing.",
+    ),
+    Endpoint(
+        "get",
+        "/api/v1/events",
+        "streamEvents",
+        "Follow events live (server-sent events)",
+        "Webhooks",
+        ok_text="text/event-stream",
+        params=(
+            Param(
+                "campaignId",
+                "query",
+                {"type": "string", "format": "uuid"},
+                "Only this campaign's events and its calls'.",
+            ),
+            Param(
+                "types",
+                "query",
+                {"type": "string"},
+                "Only these event types, comma-separated (call.completed,call.failed).",
+            ),
+            Param(
+                "Last-Event-ID",
+                "header",
+                {"type": "string", "format": "uuid"},
+                "Resume after this event (the `id:` of the last event received): every"
+                " event after it is sent first.",
+            ),
+            Param(
+                "lastEventId",
+                "query",
+                {"type": "string", "format": "uuid"},
+                "As Last-Event-ID, for clients that cannot set headers.",
+            ),
+        ),
+        errors=(404, 410, 422),
+        description="The events webhooks carry (docs/webhooks.md), as `text/event-stream`:"
+        " each is `id:` (the event id, webhook-id), `event:` (its type) and `data:` (the"
+        " webhook body, one line of JSON), in the order their changes committed. A comment"
+        " line is sent after 15 s without an event. Without Last-Event-ID the stream starts"
+        " now. Events are kept VCS_WEBHOOK_RETENTION_DAYS after a stream connected: a"
+        " client that reconnects within that time with Last-Event-ID misses nothing; an"
+        " event no longer kept is a 410. 503 when the replica already serves"
+        " VCS_EVENT_STREAM_MAX_CLIENTS streams.",
     ),
     Endpoint(
         "post",

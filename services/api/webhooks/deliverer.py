@@ -147,7 +147,9 @@ class Deliverer:
                 fanned = await self._fan_out(conn)
                 backlog = fanned >= FAN_OUT_BATCH
                 self._next_fan_out = time.monotonic() + (0 if backlog else self._poll_s)
-            started = await self._start_due(conn, session)
+            # Without the operator's key no secret can sign: bodies are still rendered, for
+            # the event stream.
+            started = await self._start_due(conn, session) if self._box.available else 0
         return fanned >= FAN_OUT_BATCH or (started > 0 and self._free_total() > 0)
 
     async def _fan_out(self, conn: asyncpg.Connection) -> int:

@@ -20,6 +20,7 @@ import asyncpg
 
 from services.api.operations.campaigns import next_dials
 from services.api.presenters import attempt_out, call_out, campaign_out
+from services.api.webhook_schemas import WebhookOut
 from shared.domain.campaign import Campaign
 from shared.repositories.call_counts import call_counts
 from shared.repositories.webhook_deliveries import EventToFanOut
@@ -67,6 +68,10 @@ async def render_all(conn: asyncpg.Connection, events: Sequence[EventToFanOut]) 
         elif (campaign := campaigns.get(event.position)) is not None:
             out = campaign_out(campaign, counts[campaign.id], dials.get(campaign.id))
             data = out.model_dump(mode="json", by_alias=True)
+        elif "webhook" in event.payload:  # webhook.disabled: the endpoint, as the API shows it
+            data = WebhookOut.model_validate(event.payload["webhook"]).model_dump(
+                mode="json", by_alias=True
+            )
         else:  # an event of a kind this version does not render: its payload as it is
             data = event.payload
         bodies[event.position] = body(event, data)
