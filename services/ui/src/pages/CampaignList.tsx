@@ -8,6 +8,7 @@ import { percent, progressOf } from "../format";
 import { href } from "../router";
 import type { Campaign, CampaignStats } from "../types";
 import { CAMPAIGN_STATUSES } from "../types";
+import { useLiveEvents } from "../liveEvents";
 import { usePolling } from "../usePolling";
 
 const LIVE = new Set(["IN_PROGRESS", "PAUSED", "PENDING"]);
@@ -38,7 +39,13 @@ async function loadRows(status: string, ended: Map<string, CampaignStats>): Prom
 export function CampaignList() {
   const [status, setStatus] = useState("");
   const ended = useRef(new Map<string, CampaignStats>());
-  const { data, error } = usePolling(() => loadRows(status, ended.current), 2000, [status]);
+  // Reloaded on live events (at most once a second), every 2 s while the stream is down.
+  const live = useLiveEvents(undefined, 1000);
+  const { data, error } = usePolling(
+    () => loadRows(status, ended.current),
+    live.connected ? 15_000 : 2000,
+    [status, live.version],
+  );
 
   return (
     <section aria-labelledby="campaigns-title">

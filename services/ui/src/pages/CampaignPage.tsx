@@ -15,20 +15,29 @@ import { StatusFilter } from "../components/StatusFilter";
 import { answeredByText, capText, percent, seconds, when } from "../format";
 import type { Call, Campaign, CampaignStats, FrequencyCap } from "../types";
 import { CALL_STATUSES } from "../types";
+import { useLiveEvents } from "../liveEvents";
 import { usePolling } from "../usePolling";
 
 const PAGE_SIZE = 25;
 
 const FINAL = new Set(["COMPLETED", "FAILED", "CANCELLED"]);
-/** Refresh every 2 s while the campaign can change; once it has ended, rarely. */
+/** While the campaign can change: reload on its live events, and every 2 s while the event
+ * stream is down (every 15 s beside it, for what no event tells: the dial rate). Once it
+ * has ended, rarely. */
 const LIVE_PACE_MS = 2000;
+const STREAMED_PACE_MS = 15_000;
 const ENDED_PACE_MS = 30_000;
 
 export function CampaignPage({ id }: { id: string }) {
   const [ended, setEnded] = useState(false);
-  const pace = ended ? ENDED_PACE_MS : LIVE_PACE_MS;
-  const campaign = usePolling(() => get<Campaign>(`/api/v1/campaigns/${id}`), pace, [id]);
-  const stats = usePolling(() => get<CampaignStats>(`/api/v1/campaigns/${id}/stats?minutes=30`), pace, [id]);
+  const live = useLiveEvents(id);
+  const pace = ended ? ENDED_PACE_MS : live.connected ? STREAMED_PACE_MS : LIVE_PACE_MS;
+  const campaign = usePolling(() => get<Campaign>(`/api/v1/campaigns/${id}`), pace, [id, live.version]);
+  const stats = usePolling(
+    () => get<CampaignStats>(`/api/v1/campaigns/${id}/stats?minutes=30`),
+    pace,
+    [id, live.version],
+  );
   const status = campaign.data?.status;
   useEffect(() => setEnded(status !== undefined && FINAL.has(status)), [status]);
   const [actionError, setActionError] = useState<string>();
