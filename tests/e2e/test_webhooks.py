@@ -186,6 +186,57 @@ async def test_a_campaign_is_told_whole_to_a_receiver_that_fails_at_first(
     assert campaign_events[-1]["data"]["metrics"]["totalCalls"] == 500
 
 
+async def test_a_receiver_down_for_20_s_mid_campaign_misses_nothing(
+    api: ApiClient, mock: MockClient
+) -> None:
+    """The receiver's port refuses connections for 20 s while the campaign runs, then the
+    receiver is back on the same port: every event still arrives (retried with backoff)."""
+    receiver = Receiver()
+    app = web.Application()
+    app.router.add_post("/hook", receiver.handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    receiver.url = str(server.make_url("/hook"))
+    port = server.port
+    webhook_id = await subscribe(api, receiver, ["*"])
+    try:
+        await mock.configure(failureRate=0.1, noCallbackRate=0.0, syncErrorRate=0.0)
+        campaign = await api.create_campaign(
+            name="webhooks receiver down",
+            # One line: about 40 s of dialling (the mock answers in 50-200 ms), so the
+            # outage falls inside it.
+            phoneNumbers=fresh_numbers(300),
+            concurrencyLimit=1,
+            retryConfig={"maxRetries": 1, "callbackRetryDelayMs": 100},
+        )
+        await api.action(campaign["id"], "start")
+
+        async def some_received() -> bool:
+            return len(receiver.events) >= 20
+
+        await wait_until(some_received, timeout=60, message="first deliveries")
+        await server.close()
+        down_at = len(receiver.events)
+        await asyncio.sleep(20)  # the outage itself, not a wait for a condition
+        progressed = await api.campaign(campaign["id"])
+        assert progressed["status"] == "IN_PROGRESS", "the campaign ended during the outage"
+        server = TestServer(app, host="127.0.0.1", port=port)
+        await server.start_server()
+        await finished(api, campaign["id"], timeout=180)
+        await all_delivered(api, webhook_id, timeout=120)
+        log = await api.request("GET", f"/api/v1/webhooks/{webhook_id}/deliveries?size=1000")
+    finally:
+        await unsubscribe(api, webhook_id)
+        await server.close()
+
+    refused = [a for d in log.body for a in d["attempts"] if a["statusCode"] is None]
+    assert refused and all(a["error"] and a["nextRetryAt"] for a in refused)
+    calls = await api.calls(campaign["id"], size=1000)
+    check_call_events(receiver.of_campaign(campaign["id"]), calls)
+    assert len(receiver.events) > down_at + 100, "the outage was not mid-campaign"
+    assert receiver.bad_signatures == 0
+
+
 async def test_a_hanging_receiver_times_out_while_another_receives_everything(
     api: ApiClient, mock: MockClient, serve: Any
 ) -> None:
