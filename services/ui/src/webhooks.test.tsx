@@ -401,6 +401,25 @@ describe("the disabled-webhooks banner", () => {
     expect(failed.container.innerHTML).toBe("");
   });
 
+  it("checks again every 30 s, and goes when a check fails", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    try {
+      let answers = 0;
+      const calls = fakeFetch({
+        "GET /api/v1/webhooks": () => (++answers === 1 ? { body: [GONE], headers: { "X-Total-Count": "1" } } : { status: 503, body: { detail: "down" } }),
+      });
+      render(<WebhookBanner />);
+      await screen.findByText("1 webhook disabled: deliveries stopped", {}, SLOW);
+      await vi.advanceTimersByTimeAsync(29_000);
+      expect(calls).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(1_500);
+      expect(calls).toHaveLength(2);
+      await waitFor(() => expect(screen.queryByText(/webhook disabled/)).toBeNull());
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("is shown above the page on every page of the console, with the Webhooks nav link", { timeout: 30_000 }, async () => {
     window.location.hash = "#/overview";
     fakeFetch({ ...listed([GONE]), "GET /api/v1/metrics": { status: 500, body: { detail: "metrics down" } } });
@@ -410,5 +429,24 @@ describe("the disabled-webhooks banner", () => {
     const main = document.getElementById("main")!;
     expect(main.contains(banner)).toBe(false);
     expect(banner.compareDocumentPosition(main) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
+  });
+
+  it("goes at once when the disabled webhook is enabled on the page", { timeout: 30_000 }, async () => {
+    window.location.hash = "#/webhooks";
+    let current = GONE;
+    const calls = fakeFetch({
+      "GET /api/v1/webhooks": () => ({ body: [current], headers: { "X-Total-Count": "1" } }),
+      [`PATCH /api/v1/webhooks/${GONE_ID}`]: () => {
+        current = { ...GONE, enabled: true, disabledReason: null };
+        return { body: { ...current, secret: null } };
+      },
+    });
+    const user = userEvent.setup({ delay: null });
+    render(<App />);
+    await screen.findByText("1 webhook disabled: deliveries stopped", {}, SLOW);
+    await user.click(within(await rowOf("https://old.example.com/hook")).getByRole("button", { name: "Enable" }));
+    // Well before the banner's own 30 s check.
+    await waitFor(() => expect(screen.queryByText(/webhook disabled/)).toBeNull(), { timeout: 2000 });
+    expect(calls.filter((c) => c.path === "/api/v1/webhooks?page=0&size=100").length).toBe(2);
   });
 });

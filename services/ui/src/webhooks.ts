@@ -150,6 +150,13 @@ export function retryDelivery(webhookId: string, deliveryId: string): Promise<De
   return post<Delivery>(retryPath(webhookId, deliveryId));
 }
 
+/** A window event the Webhooks page sends after each change, so the banner need not wait for its next check. */
+export const WEBHOOKS_CHANGED = "vcs:webhooks-changed";
+
+export function announceChange(): void {
+  window.dispatchEvent(new Event(WEBHOOKS_CHANGED));
+}
+
 /** The webhooks the service disabled, among the first 100; `atLeast` when more exist unread. */
 export interface DisabledSummary {
   count: number;

@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
 
 import { ApiError } from "../api";
 import { durationMs, when } from "../format";
@@ -18,6 +18,9 @@ export function DeliveryLog({ webhook, onClose }: { webhook: Webhook; onClose: (
   const [busy, setBusy] = useState<string>();
   const [notice, setNotice] = useState<string>();
   const [actionError, setActionError] = useState<string>();
+  const heading = useRef<HTMLHeadingElement>(null);
+  // Opened by a row's button far above: the log takes the focus, so it is read and seen.
+  useEffect(() => heading.current?.focus(), []);
   const log = usePolling(() => listDeliveries(webhook.id, status, page), PACE_MS, [webhook.id, status, page]);
   const total = log.data?.total ?? 0;
   const pages = Math.max(1, Math.ceil(total / DELIVERY_PAGE_SIZE));
@@ -40,7 +43,7 @@ export function DeliveryLog({ webhook, onClose }: { webhook: Webhook; onClose: (
   return (
     <section className="card" aria-labelledby="deliveries-title">
       <div className="page-head">
-        <h2 id="deliveries-title">Deliveries to {webhook.url}</h2>
+        <h2 id="deliveries-title" ref={heading} tabIndex={-1}>Deliveries to {webhook.url}</h2>
         <button type="button" onClick={onClose}>Close the log</button>
       </div>
       <p className="muted small">Newest first; kept for the retention period. A failure is retried with backoff for the retry period.</p>

@@ -1,6 +1,8 @@
+import { useEffect } from "react";
+
 import { href } from "../router";
 import { usePolling } from "../usePolling";
-import { disabledText, loadDisabled } from "../webhooks";
+import { disabledText, loadDisabled, WEBHOOKS_CHANGED } from "../webhooks";
 
 /** The service disables a webhook on its own (410 Gone, or failing a whole retry period): a slow check. */
 const PACE_MS = 30_000;
@@ -10,7 +12,12 @@ const PACE_MS = 30_000;
  * enables them again. A failed check shows nothing: the banner must never break a page.
  */
 export function WebhookBanner() {
-  const { data, error } = usePolling(loadDisabled, PACE_MS, []);
+  const { data, error, reload } = usePolling(loadDisabled, PACE_MS, []);
+  useEffect(() => {
+    const onChange = () => void reload();
+    window.addEventListener(WEBHOOKS_CHANGED, onChange);
+    return () => window.removeEventListener(WEBHOOKS_CHANGED, onChange);
+  }, [reload]);
   if (error || !data || data.count === 0) return null;
   return (
     <div className="banner" role="status">

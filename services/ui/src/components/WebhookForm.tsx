@@ -22,6 +22,7 @@ export function WebhookForm({
   onSubmit,
   onCancel,
   clearOnSuccess = false,
+  focusOnOpen = false,
 }: {
   title: string;
   initial: Form;
@@ -30,6 +31,8 @@ export function WebhookForm({
   onSubmit: (form: Form) => Promise<void>;
   onCancel?: () => void;
   clearOnSuccess?: boolean;
+  /** Opened by a button elsewhere on the page: the URL takes the focus. */
+  focusOnOpen?: boolean;
 }) {
   const [form, setForm] = useState<Form>(initial);
   const [error, setError] = useState<ApiError | null>(null);
@@ -77,7 +80,7 @@ export function WebhookForm({
       <div>
         <Field label="URL" hint="http(s); events are POSTed here, signed" error={error?.forField("url")}>
           {(p) => (
-            <input {...p} type="url" name="url" inputMode="url" placeholder="https://example.com/hooks/calls"
+            <input {...p} type="url" name="url" autoFocus={focusOnOpen} inputMode="url" placeholder="https://example.com/hooks/calls"
               value={form.url} onChange={(e) => set("url", e.target.value)} />
           )}
         </Field>

@@ -9,6 +9,7 @@ import { when } from "../format";
 import type { Webhook } from "../types";
 import { usePolling } from "../usePolling";
 import {
+  announceChange,
   createWebhook,
   deleteWebhook,
   DISABLED_REASONS,
@@ -54,6 +55,7 @@ export function Webhooks() {
     setActionError(undefined);
     try {
       setNotice(await run());
+      announceChange();
     } catch (exc) {
       const gone = exc instanceof ApiError && exc.status === 404;
       setActionError(gone ? `The webhook to ${webhook.url} no longer exists.` : exc instanceof ApiError ? exc.detail : String(exc));
@@ -74,7 +76,7 @@ export function Webhooks() {
   const rotate = (w: Webhook) =>
     act(w, async () => {
       const out = await rotateSecret(w.id);
-      setSecret({ title: `New secret for ${w.url}`, secret: out.secret ?? "", previousSecretUntil: out.previousSecretUntil });
+      if (out.secret) setSecret({ title: `New secret for ${w.url}`, secret: out.secret, previousSecretUntil: out.previousSecretUntil });
       return `The secret of ${w.url} was rotated.`;
     });
 
@@ -116,6 +118,7 @@ export function Webhooks() {
           const out = await createWebhook(form);
           setSecret({ title: `Secret for ${out.url}`, secret: out.secret });
           setNotice(`Added the webhook to ${out.url}.`);
+          announceChange();
           await list.reload();
         }}
       />
@@ -192,10 +195,14 @@ export function Webhooks() {
           initial={formOf(editing)}
           submitLabel="Save changes"
           busyLabel="Saving…"
+          focusOnOpen
           onCancel={() => setEditing(null)}
           onSubmit={async (form) => {
             const body = patchBody(editing, form);
-            if (Object.keys(body).length) await updateWebhook(editing.id, body);
+            if (Object.keys(body).length) {
+              await updateWebhook(editing.id, body);
+              announceChange();
+            }
             setNotice(Object.keys(body).length ? `Saved the webhook to ${form.url.trim()}.` : "Nothing changed.");
             setEditing(null);
             await list.reload();
