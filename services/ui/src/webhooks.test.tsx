@@ -12,7 +12,7 @@ import { Webhooks } from "./pages/Webhooks";
 import { href, parseRoute } from "./router";
 import { fakeFetch, type Routes } from "./test-support";
 import type { Delivery, Webhook } from "./types";
-import { createBody, deliveriesPath, disabledText, EVENT_TYPES, FORM_DEFAULTS, formOf, listPath, patchBody } from "./webhooks";
+import { announceChange, createBody, deliveriesPath, disabledText, EVENT_TYPES, FORM_DEFAULTS, formOf, listPath, patchBody } from "./webhooks";
 
 // A page's first render can take over a second on a busy machine.
 const SLOW = { timeout: 5000 };
@@ -387,18 +387,16 @@ describe("the disabled-webhooks banner", () => {
     );
   });
 
-  it("shows nothing when none is disabled by the service, or when the check fails", async () => {
-    // Disabled by hand is not the service stopping deliveries.
-    const calls = fakeFetch(listed([webhook(), webhook({ id: "y", enabled: false })]));
+  it("goes when none is disabled by the service any more: one disabled by hand does not count", async () => {
+    let rows = [GONE];
+    const calls = fakeFetch({ "GET /api/v1/webhooks": () => ({ body: rows, headers: { "X-Total-Count": String(rows.length) } }) });
     const { container } = render(<WebhookBanner />);
-    await waitFor(() => expect(calls).toHaveLength(1));
-    await new Promise((r) => setTimeout(r, 20));
-    expect(container.innerHTML).toBe("");
-    cleanup();
-    fakeFetch({ "GET /api/v1/webhooks": { status: 500, body: { detail: "boom" } } });
-    const failed = render(<WebhookBanner />);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(failed.container.innerHTML).toBe("");
+    await screen.findByText("1 webhook disabled: deliveries stopped", {}, SLOW);
+    // What the page announces after a change makes the banner check again at once.
+    rows = [webhook(), { ...GONE, disabledReason: null, disabledAt: null }];
+    announceChange();
+    await waitFor(() => expect(container.innerHTML).toBe(""));
+    expect(calls).toHaveLength(2);
   });
 
   it("checks again every 30 s, and goes when a check fails", async () => {
