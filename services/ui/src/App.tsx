@@ -1,6 +1,7 @@
 import { useState } from "react";
 
 import { storedKey, storeKey } from "./api";
+import { WebhookBanner } from "./components/WebhookBanner";
 import { CampaignList } from "./pages/CampaignList";
 import { CampaignPage } from "./pages/CampaignPage";
 import { CreateCampaign } from "./pages/CreateCampaign";
@@ -8,6 +9,7 @@ import { DoNotCall } from "./pages/DoNotCall";
 import { Overview } from "./pages/Overview";
 import { SignIn } from "./pages/SignIn";
 import { SingleCall } from "./pages/SingleCall";
+import { Webhooks } from "./pages/Webhooks";
 import { href, type Route, useRoute } from "./router";
 
 const NAV: { route: Route; label: string }[] = [
@@ -16,6 +18,7 @@ const NAV: { route: Route; label: string }[] = [
   { route: { page: "call" }, label: "One call" },
   { route: { page: "dnc" }, label: "Do-not-call" },
   { route: { page: "overview" }, label: "Overview" },
+  { route: { page: "webhooks" }, label: "Webhooks" },
 ];
 
 export function App() {
@@ -47,6 +50,7 @@ export function App() {
           Sign out
         </button>
       </header>
+      <WebhookBanner />
       <main id="main" tabIndex={-1}>
         <Page route={route} />
       </main>
@@ -66,6 +70,8 @@ function Page({ route }: { route: Route }) {
       return <Overview />;
     case "dnc":
       return <DoNotCall />;
+    case "webhooks":
+      return <Webhooks />;
     default:
       return <CampaignList />;
   }

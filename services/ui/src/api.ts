@@ -97,6 +97,11 @@ export async function patch<T>(path: string, json: unknown): Promise<T> {
   return (await request<T>("PATCH", path, { json })).body;
 }
 
+/** A DELETE: the API answers 204 with no body. */
+export async function del(path: string): Promise<void> {
+  await request<null>("DELETE", path);
+}
+
 /** A download that needs the key: fetched, then saved through a temporary link. */
 export async function download(path: string, filename: string): Promise<void> {
   const key = storedKey();

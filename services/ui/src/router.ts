@@ -7,7 +7,8 @@ export type Route =
   | { page: "campaign"; id: string }
   | { page: "call" }
   | { page: "overview" }
-  | { page: "dnc" };
+  | { page: "dnc" }
+  | { page: "webhooks" };
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean);
@@ -16,6 +17,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === "call") return { page: "call" };
   if (parts[0] === "overview") return { page: "overview" };
   if (parts[0] === "do-not-call") return { page: "dnc" };
+  if (parts[0] === "webhooks") return { page: "webhooks" };
   return { page: "campaigns" };
 }
 
@@ -31,6 +33,8 @@ export function href(route: Route): string {
       return "#/overview";
     case "dnc":
       return "#/do-not-call";
+    case "webhooks":
+      return "#/webhooks";
     default:
       return "#/campaigns";
   }

@@ -311,3 +311,64 @@ export interface SuppressionReport {
   invalidSkipped: number;
   invalidLines: InvalidLine[];
 }
+
+/** Why the service disabled a webhook: GONE (410 answered), FAILING (nothing delivered for a whole retry period). */
+export type WebhookDisabledReason = "GONE" | "FAILING";
+
+/** A webhook as listed and read: never its secret. */
+export interface Webhook {
+  id: string;
+  url: string;
+  /** Event types, or ["*"] for every one. */
+  events: string[];
+  description: string | null;
+  enabled: boolean;
+  /** null when enabled, or when someone disabled it through the API. */
+  disabledReason: WebhookDisabledReason | null;
+  disabledAt: string | null;
+  /** After a rotation, until when the previous secret still signs. */
+  previousSecretUntil: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** The answer to creating a webhook: the only time its secret is shown. */
+export interface WebhookWithSecret extends Webhook {
+  secret: string;
+}
+
+/** The answer to a change: the new secret after `rotateSecret: true`, else null. */
+export interface WebhookUpdated extends Webhook {
+  secret: string | null;
+}
+
+export interface WebhookTest {
+  eventId: string;
+  deliveryId: string;
+}
+
+export type DeliveryStatus = "PENDING" | "DELIVERED" | "FAILED";
+
+export interface DeliveryAttempt {
+  attemptNumber: number;
+  attemptedAt: string;
+  /** null when no answer came (connection error, timeout). */
+  statusCode: number | null;
+  latencyMs: number;
+  error: string | null;
+  nextRetryAt: string | null;
+}
+
+/** One event's delivery to one webhook, with its attempts. */
+export interface Delivery {
+  id: string;
+  /** The event's id, sent as webhook-id. */
+  eventId: string;
+  eventType: string;
+  status: DeliveryStatus;
+  attemptCount: number;
+  nextAttemptAt: string | null;
+  createdAt: string;
+  finishedAt: string | null;
+  attempts: DeliveryAttempt[];
+}
