@@ -1,18 +1,23 @@
 """The web console in headless Chromium (Debian's, driven by playwright-core) against a stack
 of its own: sign in, an invalid form, a campaign from an uploaded CSV started, paused, resumed
-and completed, its CSV exported, one call, the overview, a phone-sized screen. Screenshots of
+and completed, its CSV exported (the page following the live event stream), one call, the
+overview, a webhook added with its test delivered, a phone-sized screen. Screenshots of
 every page go to test-artifacts/console/."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from standardwebhooks import Webhook
 
 from tests.conftest import E2E_SETTINGS
 from tests.support.api_client import TEST_API_KEY
@@ -64,6 +69,34 @@ async def test_operating_a_campaign_from_the_browser(console_stack: Stack, tmp_p
     csv_file = tmp_path / "numbers.csv"
     csv_file.write_text("\n".join(lines) + "\n")
 
+    received: list[tuple[str, dict[str, str]]] = []
+
+    async def receive(request: web.Request) -> web.Response:
+        received.append((await request.text(), dict(request.headers)))
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", receive)
+    receiver = TestServer(app, host="127.0.0.1")
+    await receiver.start_server()
+    try:
+        report, returncode = await _run_script(console_stack, csv_file, numbers, receiver)
+    finally:
+        await receiver.close()
+    assert returncode == 0, report
+    assert "all steps passed" in report
+    shots = sorted(p.name for p in ARTIFACTS.glob("*.png"))
+    assert len(shots) >= 11, shots
+    # The webhook added in the browser got its test event, signed with the secret shown.
+    secret = re.search(r"secret (whsec_\S+)", report)
+    assert secret, report
+    tests = [Webhook(secret[1]).verify(body, headers) for body, headers in received]
+    assert any(event["type"] == "webhook.test" for event in tests), tests
+
+
+async def _run_script(
+    console_stack: Stack, csv_file: Path, numbers: list[str], receiver: TestServer
+) -> tuple[str, int | None]:
     process = await asyncio.create_subprocess_exec(
         "node",
         str(UI / "e2e" / "console.mjs"),
@@ -79,6 +112,7 @@ async def test_operating_a_campaign_from_the_browser(console_stack: Stack, tmp_p
             "EXPECT_DUPLICATES": "1",
             "EXPECT_INVALID": "1",
             "SINGLE_NUMBER": numbers[60],
+            "RECEIVER_URL": str(receiver.make_url("/hook")),
         },
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
@@ -86,7 +120,4 @@ async def test_operating_a_campaign_from_the_browser(console_stack: Stack, tmp_p
     output, _ = await asyncio.wait_for(process.communicate(), timeout=300)
     report = output.decode(errors="replace")
     print(report)
-    assert process.returncode == 0, report
-    assert "all steps passed" in report
-    shots = sorted(p.name for p in ARTIFACTS.glob("*.png"))
-    assert len(shots) >= 10, shots
+    return report, process.returncode

@@ -1,7 +1,8 @@
 // The console in headless Chromium against a running stack (started by the pytest test that
 // runs this script). Exits non-zero on the first failed step; saves a screenshot of every
 // page to ARTIFACTS. Environment: BASE_URL, API_KEY, CHROMIUM, ARTIFACTS, CSV_FILE,
-// EXPECT_ACCEPTED, EXPECT_DUPLICATES, EXPECT_INVALID.
+// EXPECT_ACCEPTED, EXPECT_DUPLICATES, EXPECT_INVALID, SINGLE_NUMBER, RECEIVER_URL (a webhook
+// receiver the test runs; the script prints the secret it was given).
 import { readFile, mkdir } from "node:fs/promises";
 import path from "node:path";
 
@@ -32,7 +33,13 @@ async function shot(page, name) {
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
+/** URLs of the event streams the pages opened. */
+const streamed = [];
+
 function watch(page) {
+  page.on("request", (request) => {
+    if (request.url().includes("/api/v1/events")) streamed.push(request.url());
+  });
   page.on("console", (message) => {
     if (message.type() !== "error") return;
     // Chromium logs every 4xx answer; the invalid form's 422 is the one the test asks for.
@@ -179,6 +186,31 @@ try {
   const management = await page.getByRole("link", { name: "RabbitMQ management console" }).getAttribute("href");
   if (!management?.endsWith(":15672/")) throw new Error(`management link ${management}`);
   await shot(page, "09-overview");
+
+  step = "live events";
+  // The campaign's page followed the event stream instead of only polling.
+  if (!streamed.some((url) => url.includes("/api/v1/events?campaignId="))) {
+    throw new Error(`the campaign page opened no event stream: ${JSON.stringify(streamed)}`);
+  }
+
+  step = "webhooks";
+  await page.getByRole("link", { name: "Webhooks" }).click();
+  await page.getByRole("heading", { name: "Webhooks", level: 1 }).waitFor();
+  await page.getByLabel("URL").fill(env("RECEIVER_URL"));
+  await page.getByLabel("All events, including types added later").check();
+  await page.getByRole("button", { name: "Add the webhook" }).click();
+  const secret = await page.getByLabel("Signing secret").inputValue();
+  if (!secret.startsWith("whsec_")) throw new Error(`secret shown: ${secret}`);
+  console.log(`[console e2e] secret ${secret}`);
+  const hook = page.locator("tr", { hasText: env("RECEIVER_URL") });
+  await hook.getByRole("button", { name: "Send a test" }).click();
+  await hook.getByRole("button", { name: "Deliveries" }).click();
+  await until(
+    "the test delivery to be delivered",
+    async () => (await text(page.locator("section[aria-labelledby='deliveries-title'] .badge").first())) === "delivered",
+  );
+  await shot(page, "11-webhooks");
+  log("webhook added, test delivered");
 
   step = "phone screen";
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });

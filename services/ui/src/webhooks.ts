@@ -18,6 +18,7 @@ export const EVENT_TYPES = [
   "campaign.resumed",
   "campaign.completed",
   "campaign.cancelled",
+  "webhook.disabled",
 ] as const;
 
 /** What `events` holds for every event, including types added later. */
