@@ -238,6 +238,19 @@ _RECORD = """
 """
 
 
+async def release(conn: asyncpg.Connection, deliveries: Sequence[DueDelivery]) -> None:
+    """Give back claimed deliveries that were not sent: due now, their claim not counted
+    as an attempt (unless the lease ran out and another claim has taken them since)."""
+    await conn.execute(
+        """
+        UPDATE webhook_deliveries d SET next_attempt_at = now(), attempt_count = r.attempt_no - 1
+        FROM json_to_recordset($1::json) AS r(id uuid, attempt_no int)
+        WHERE d.id = r.id AND d.status = 'PENDING' AND d.attempt_count = r.attempt_no
+        """,
+        json.dumps([{"id": str(d.id), "attempt_no": d.attempt_no} for d in deliveries]),
+    )
+
+
 def _time(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 

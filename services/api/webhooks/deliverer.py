@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Mapping, Set
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -35,8 +35,10 @@ log = structlog.get_logger()
 
 #: Events rendered and fanned out per statement.
 FAN_OUT_BATCH = 200
-#: How much longer than a request's timeout a claimed delivery stays leased.
+#: How much longer than its requests' timeouts a claimed delivery stays leased.
 LEASE_MARGIN = timedelta(seconds=5)
+#: Deliveries claimed ahead, as a multiple of the requests allowed in flight.
+CLAIM_AHEAD = 2
 #: Decrypted endpoint secrets kept in memory, at most.
 SECRETS_KEPT = 10_000
 #: After a request ends, how long the loop waits for others to end with it.
@@ -91,12 +93,16 @@ class Deliverer:
         )
         self._timeout = timedelta(milliseconds=settings.webhook_timeout_ms)
         self._in_flight: Counter[UUID] = Counter()
+        #: Claimed deliveries waiting for a request, by endpoint (see `_claim`).
+        self._queued: dict[UUID, deque[DueDelivery]] = {}
+        self._claimed_ids: set[UUID] = set()
+        #: Claimed deliveries given back unsent, to be released in the next turn.
+        self._released: list[DueDelivery] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._results: list[DeliveryResult] = []
         self._wake = asyncio.Event()
         self._poll_s = settings.webhook_poll_interval_ms / 1000
         self._secrets_by_token: dict[str, str] = {}
-        self._next_fan_out = 0.0
         # Endpoints whose last request here failed (`endpoint_slots`): a hundred endpoints a
         # customer forgot, failing or hanging, must not starve those that answer.
         self._failing: set[UUID] = set()
@@ -115,42 +121,55 @@ class Deliverer:
             cookie_jar=aiohttp.DummyCookieJar(),
         )
         log.info("webhook deliverer started")
+        fan_out = asyncio.create_task(self._fan_out_loop())
         try:
-            while True:
-                busy = False
-                try:
-                    busy = await self._turn(session)
-                except (asyncpg.PostgresError, OSError) as exc:
-                    log.warning("webhook deliverer: database unavailable", error=repr(exc))
-                    await asyncio.sleep(ERROR_PAUSE_S)
-                if not busy:
-                    self._wake.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self._poll_s)
-                        # Woken by a finished request: let those finishing with it join,
-                        # so that one turn's statements serve many requests.
-                        await asyncio.sleep(COALESCE_S)
+            await self._delivery_loop(session)
         finally:
+            fan_out.cancel()
             for task in self._tasks:
                 task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await asyncio.gather(fan_out, *self._tasks, return_exceptions=True)
             if own_session:
                 await session.close()
 
-    async def _turn(self, session: aiohttp.ClientSession) -> bool:
-        """One pass on one connection: results, fan-out (once a poll interval, or at once
-        while there is a backlog), claims. Whether there may be more to do at once."""
-        async with self._pool.acquire() as conn:
-            await self._record_results(conn)
-            fanned = 0
-            if time.monotonic() >= self._next_fan_out:
-                fanned = await self._fan_out(conn)
-                backlog = fanned >= FAN_OUT_BATCH
-                self._next_fan_out = time.monotonic() + (0 if backlog else self._poll_s)
-            # Without the operator's key no secret can sign: bodies are still rendered, for
-            # the event stream.
-            started = await self._start_due(conn, session) if self._box.available else 0
-        return fanned >= FAN_OUT_BATCH or (started > 0 and self._free_total() > 0)
+    async def _fan_out_loop(self) -> None:
+        """Render new events and create their deliveries, on a connection of its own, so
+        that rendering a batch never holds back the requests' results and claims."""
+        while True:
+            try:
+                async with self._pool.acquire() as conn:
+                    fanned = await self._fan_out(conn)
+            except (asyncpg.PostgresError, OSError) as exc:
+                log.warning("webhook fan-out: database unavailable", error=repr(exc))
+                await asyncio.sleep(ERROR_PAUSE_S)
+                continue
+            if fanned:
+                self._wake.set()  # new deliveries are due
+            if fanned < FAN_OUT_BATCH:
+                await asyncio.sleep(self._poll_s)
+
+    async def _delivery_loop(self, session: aiohttp.ClientSession) -> None:
+        """Record what requests did and claim what is due, on one connection a turn; a turn
+        whenever requests end (or new deliveries were made), else once a poll interval."""
+        while True:
+            self._wake.clear()  # before the turn: a wake-up during it is not lost
+            busy = False
+            try:
+                async with self._pool.acquire() as conn:
+                    await self._record_results(conn)
+                    # Without the operator's key no secret can sign: bodies are still
+                    # rendered, for the event stream.
+                    if self._box.available:
+                        busy = await self._claim(conn, session)
+            except (asyncpg.PostgresError, OSError) as exc:
+                log.warning("webhook deliverer: database unavailable", error=repr(exc))
+                await asyncio.sleep(ERROR_PAUSE_S)
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_s)
+                    # Woken by a finished request: let those finishing with it join, so
+                    # that one turn's statements serve many requests.
+                    await asyncio.sleep(COALESCE_S)
 
     async def _fan_out(self, conn: asyncpg.Connection) -> int:
         async with conn.transaction():
@@ -161,34 +180,82 @@ class Deliverer:
             await repo.fan_out(conn, bodies)
         return len(events)
 
-    def _free_total(self) -> int:
-        return self._settings.webhook_max_concurrency - sum(self._in_flight.values())
+    def _held(self) -> Counter[UUID]:
+        """Deliveries claimed and not yet done, by endpoint: in flight or queued."""
+        held = Counter(self._in_flight)
+        held.update({k: len(q) for k, q in self._queued.items()})
+        return held
 
-    async def _start_due(self, conn: asyncpg.Connection, session: aiohttp.ClientSession) -> int:
-        free = self._free_total()
-        if free <= 0:
-            return 0
-        per_endpoint = self._settings.webhook_endpoint_concurrency
-        free_slots = endpoint_slots(
-            self._in_flight,
-            self._failing,
-            per_endpoint=per_endpoint,
-            failing_share=self._failing_share,
-        )
-        due = await repo.claim_due(
-            conn,
-            datetime.now(UTC),
-            free_slots=free_slots,
-            slots_per_endpoint=per_endpoint,
-            limit=free,
-            lease=self._timeout + LEASE_MARGIN,
-        )
-        for delivery in due:
-            self._in_flight[delivery.endpoint_id] += 1
-            task = asyncio.create_task(self._deliver(session, delivery))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return len(due)
+    async def _claim(self, conn: asyncpg.Connection, session: aiohttp.ClientSession) -> bool:
+        """Claim due deliveries into the endpoints' queues, up to CLAIM_AHEAD times what
+        each may have in flight, and start their requests; whether more may be due at once.
+
+        Claiming ahead lets a request that ends start the next one of its endpoint at
+        once, without waiting for a turn of the loop (which waits on the database)."""
+        held = self._held()
+        free = CLAIM_AHEAD * self._settings.webhook_max_concurrency - sum(held.values())
+        claimed = 0
+        if free > 0:
+            per_endpoint = CLAIM_AHEAD * self._settings.webhook_endpoint_concurrency
+            due = await repo.claim_due(
+                conn,
+                datetime.now(UTC),
+                free_slots=endpoint_slots(
+                    held,
+                    self._failing,
+                    per_endpoint=per_endpoint,
+                    failing_share=self._failing_share,
+                ),
+                slots_per_endpoint=per_endpoint,
+                limit=free,
+                lease=CLAIM_AHEAD * self._timeout + LEASE_MARGIN,
+            )
+            for delivery in due:
+                # A lease that ran out while the delivery waited here: it is ours already.
+                if delivery.id not in self._claimed_ids:
+                    self._claimed_ids.add(delivery.id)
+                    self._queued.setdefault(delivery.endpoint_id, deque()).append(delivery)
+                    claimed += 1
+        self._start_lanes(session)
+        return claimed >= free > 0
+
+    def _allowance(self, endpoint_id: UUID) -> int:
+        if endpoint_id in self._failing:
+            return 1
+        return self._settings.webhook_endpoint_concurrency
+
+    def _start_lanes(self, session: aiohttp.ClientSession) -> None:
+        room = self._settings.webhook_max_concurrency - sum(self._in_flight.values())
+        for endpoint_id, queue in list(self._queued.items()):
+            while (
+                queue and room > 0 and self._in_flight[endpoint_id] < self._allowance(endpoint_id)
+            ):
+                self._in_flight[endpoint_id] += 1
+                room -= 1
+                task = asyncio.create_task(self._lane(session, endpoint_id))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _lane(self, session: aiohttp.ClientSession, endpoint_id: UUID) -> None:
+        """Send the endpoint's queued deliveries one after the other, while it may have
+        this many requests in flight (a failing endpoint: one)."""
+        try:
+            while (queue := self._queued.get(endpoint_id)) and self._in_flight[
+                endpoint_id
+            ] <= self._allowance(endpoint_id):
+                delivery = queue.popleft()
+                if not queue:
+                    del self._queued[endpoint_id]
+                result = await self._send(session, delivery)
+                self._claimed_ids.discard(delivery.id)
+                self.note(result)
+                self._results.append(result)
+                self._wake.set()
+        finally:
+            self._in_flight[endpoint_id] -= 1
+            if self._in_flight[endpoint_id] <= 0:
+                del self._in_flight[endpoint_id]
+            self._wake.set()
 
     @property
     def failing(self) -> Set[UUID]:
@@ -202,17 +269,11 @@ class Deliverer:
         if len(self._failing) >= FAILING_KEPT:
             self._failing.clear()
         self._failing.add(result.endpoint_id)
-
-    async def _deliver(self, session: aiohttp.ClientSession, delivery: DueDelivery) -> None:
-        try:
-            result = await self._send(session, delivery)
-        finally:
-            self._in_flight[delivery.endpoint_id] -= 1
-            if self._in_flight[delivery.endpoint_id] <= 0:
-                del self._in_flight[delivery.endpoint_id]
-            self._wake.set()
-        self.note(result)
-        self._results.append(result)
+        # What was claimed ahead for it goes back (due again at once, for its one lane),
+        # rather than wait here, one request after another, past its leases.
+        for delivery in self._queued.pop(result.endpoint_id, ()):
+            self._claimed_ids.discard(delivery.id)
+            self._released.append(delivery)
 
     def _decrypt(self, token: str) -> str:
         # Decrypting was a twentieth of a delivery's cost; a rotation gives a new token.
@@ -293,6 +354,13 @@ class Deliverer:
         )
 
     async def _record_results(self, conn: asyncpg.Connection) -> None:
+        if self._released:
+            released, self._released = self._released, []
+            try:
+                await repo.release(conn, released)
+            except BaseException:
+                self._released = released + self._released
+                raise
         if not self._results:
             return
         results, self._results = self._results, []
