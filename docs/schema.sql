@@ -458,8 +458,6 @@ CREATE INDEX webhook_deliveries_due ON public.webhook_deliveries USING btree (en
 
 CREATE INDEX webhook_deliveries_event ON public.webhook_deliveries USING btree (event_id);
 
-CREATE INDEX webhook_events_created ON public.webhook_events USING btree (created_at);
-
 CREATE UNIQUE INDEX webhook_events_id ON public.webhook_events USING btree (id);
 
 CREATE INDEX webhook_events_stream ON public.webhook_events USING btree (xact_id, "position");

@@ -56,23 +56,41 @@ _CAMPAIGN_SNAPSHOTS = f"""
 """
 
 #: Store each event's body and give it to every enabled endpoint that subscribed to it and
-#: existed when it happened (an endpoint hears of what happens from its creation on).
+#: existed when it happened (an endpoint hears of what happens from its creation on). The
+#: first deliveries of each endpoint, up to its room in the deliverer ($2, else $3), are
+#: created claimed (leased until $4, their first attempt counted): the deliverer sends them
+#: at once, without claiming them in another statement.
 _FAN_OUT = f"""
     WITH rendered AS (
         SELECT * FROM json_to_recordset($1::json) AS r(position bigint, body text)
     ), event AS (
         UPDATE webhook_events e SET body = r.body, fanned_out_at = now()
         FROM rendered r WHERE e.position = r.position
-        RETURNING e.id, e.type, e.created_at
-    ), delivery AS (
-        INSERT INTO webhook_deliveries (endpoint_id, event_id, next_attempt_at, retry_since)
-        SELECT w.id, e.id, now(), now() FROM event e
+        RETURNING e.id, e.type, e.created_at, e.position, e.body
+    ), room AS (
+        SELECT * FROM json_to_recordset($2::json) AS b(endpoint_id uuid, slots int)
+    ), wanted AS (
+        SELECT w.id AS endpoint_id, e.id AS event_id,
+               row_number() OVER (PARTITION BY w.id ORDER BY e.position)
+                 <= coalesce((SELECT slots FROM room WHERE room.endpoint_id = w.id), $3)
+                 AS taken
+        FROM event e
         JOIN webhook_endpoints w ON w.enabled AND w.events && ARRAY[e.type, '{EVERY_EVENT}']
           AND w.created_at <= e.created_at
+    ), delivery AS (
+        INSERT INTO webhook_deliveries (endpoint_id, event_id, next_attempt_at, retry_since,
+                                        attempt_count)
+        SELECT endpoint_id, event_id, CASE WHEN taken THEN $4 ELSE now() END, now(),
+               CASE WHEN taken THEN 1 ELSE 0 END
+        FROM wanted
         ON CONFLICT DO NOTHING
-        RETURNING 1
+        RETURNING id, endpoint_id, event_id, attempt_count, retry_since
     )
-    SELECT count(*) FROM delivery
+    SELECT d.id, d.endpoint_id, d.event_id, d.attempt_count, d.retry_since, e.body,
+           w.url, w.secret_encrypted, w.previous_secret_encrypted, w.previous_secret_until
+    FROM delivery d
+    JOIN event e ON e.id = d.event_id
+    JOIN webhook_endpoints w ON w.id = d.endpoint_id
 """
 
 
@@ -115,10 +133,23 @@ async def lock_events_to_fan_out(conn: asyncpg.Connection, limit: int) -> list[E
     ]
 
 
-async def fan_out(conn: asyncpg.Connection, bodies: Mapping[int, str]) -> int:
-    """Store the rendered bodies (by event position) and create the deliveries; how many."""
+async def fan_out(
+    conn: asyncpg.Connection,
+    bodies: Mapping[int, str],
+    *,
+    room: Mapping[UUID, int],
+    default_room: int,
+    lease_until: datetime,
+) -> tuple[int, list[DueDelivery]]:
+    """Store the rendered bodies (by event position) and create the deliveries: how many,
+    and those created claimed for the caller (up to `room[endpoint]`, else `default_room`,
+    of each endpoint), leased until `lease_until`."""
     rows = [{"position": p, "body": b} for p, b in bodies.items()]
-    return int(await conn.fetchval(_FAN_OUT, json.dumps(rows)))
+    slots = [{"endpoint_id": str(k), "slots": v} for k, v in room.items()]
+    made = await conn.fetch(
+        _FAN_OUT, json.dumps(rows), json.dumps(slots), default_room, lease_until
+    )
+    return len(made), [_due(r) for r in made if r["attempt_count"] == 1]
 
 
 _CLAIM_DUE = """
@@ -177,21 +208,22 @@ async def claim_due(
     rows = await conn.fetch(
         _CLAIM_DUE, now, json.dumps(busy), slots_per_endpoint, limit, now + lease
     )
-    return [
-        DueDelivery(
-            id=r["id"],
-            endpoint_id=r["endpoint_id"],
-            event_id=r["event_id"],
-            attempt_no=r["attempt_count"],
-            retry_since=r["retry_since"],
-            body=r["body"],
-            url=r["url"],
-            secret_encrypted=r["secret_encrypted"],
-            previous_secret_encrypted=r["previous_secret_encrypted"],
-            previous_secret_until=r["previous_secret_until"],
-        )
-        for r in rows
-    ]
+    return [_due(r) for r in rows]
+
+
+def _due(r: asyncpg.Record) -> DueDelivery:
+    return DueDelivery(
+        id=r["id"],
+        endpoint_id=r["endpoint_id"],
+        event_id=r["event_id"],
+        attempt_no=r["attempt_count"],
+        retry_since=r["retry_since"],
+        body=r["body"],
+        url=r["url"],
+        secret_encrypted=r["secret_encrypted"],
+        previous_secret_encrypted=r["previous_secret_encrypted"],
+        previous_secret_until=r["previous_secret_until"],
+    )
 
 
 @dataclass(frozen=True)
@@ -339,7 +371,7 @@ async def forget_old_events(conn: asyncpg.Connection, before: datetime, batch: i
                           SELECT 1 FROM webhook_deliveries d
                           JOIN webhook_endpoints w ON w.id = d.endpoint_id AND w.enabled
                           WHERE d.event_id = e.id AND d.status = 'PENDING')
-                    ORDER BY e.created_at LIMIT $2
+                    ORDER BY e.position LIMIT $2
                 )
                 RETURNING 1
             )

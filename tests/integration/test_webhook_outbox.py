@@ -4,7 +4,9 @@ statement, numbered per subject, and only while some enabled endpoint wants them
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from uuid import UUID
 
 import asyncpg
@@ -204,7 +206,9 @@ async def test_an_endpoint_hears_only_of_what_happens_after_its_creation(
     later = await add_endpoint(db, ["*"])
     async with db.acquire() as conn, conn.transaction():
         events = await webhook_deliveries.lock_events_to_fan_out(conn, 10_000)
-        await webhook_deliveries.fan_out(conn, await render_all(conn, events))
+        await webhook_deliveries.fan_out(
+            conn, await render_all(conn, events), room={}, default_room=0, lease_until=now()
+        )
     receivers = await db.fetch(
         "SELECT DISTINCT d.endpoint_id FROM webhook_deliveries d"
         " JOIN webhook_events e ON e.id = d.event_id WHERE e.campaign_id = $1",
@@ -212,3 +216,31 @@ async def test_an_endpoint_hears_only_of_what_happens_after_its_creation(
     )
     assert [r["endpoint_id"] for r in receivers] == [hooked]
     await db.execute("DELETE FROM webhook_endpoints WHERE id = $1", later)
+
+
+async def test_the_first_deliveries_of_an_endpoint_are_made_claimed_up_to_its_room(
+    db: asyncpg.Pool, hooked: UUID
+) -> None:
+    campaign_id = await running_campaign(db, fresh_numbers(3))
+    await start(db, campaign_id)  # three calls: three attempt events
+    other = await add_endpoint(db, ["*"])
+    await start(db, await running_campaign(db, fresh_numbers(2)))
+    lease_until = now() + timedelta(minutes=1)
+    async with db.acquire() as conn, conn.transaction():
+        events = await webhook_deliveries.lock_events_to_fan_out(conn, 10_000)
+        made, claimed = await webhook_deliveries.fan_out(
+            conn,
+            await render_all(conn, events),
+            room={hooked: 2},
+            default_room=1,
+            lease_until=lease_until,
+        )
+    by_endpoint = Counter(d.endpoint_id for d in claimed)
+    assert by_endpoint == {hooked: 2, other: 1}
+    assert made > len(claimed) and all(d.attempt_no == 1 and d.body for d in claimed)
+    leased = await db.fetch(
+        "SELECT endpoint_id, next_attempt_at FROM webhook_deliveries WHERE attempt_count = 1"
+    )
+    assert sorted(r["endpoint_id"] for r in leased) == sorted(by_endpoint.elements())
+    assert all(r["next_attempt_at"] == lease_until for r in leased)
+    await db.execute("DELETE FROM webhook_endpoints WHERE id = $1", other)

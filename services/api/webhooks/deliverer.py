@@ -92,6 +92,9 @@ class Deliverer:
             period=timedelta(hours=settings.webhook_retry_hours),
         )
         self._timeout = timedelta(milliseconds=settings.webhook_timeout_ms)
+        # A claimed delivery may wait behind those claimed ahead of it, then take its timeout.
+        self._lease = CLAIM_AHEAD * self._timeout + LEASE_MARGIN
+        self._session_in_use: aiohttp.ClientSession | None = None
         self._in_flight: Counter[UUID] = Counter()
         #: Claimed deliveries waiting for a request, by endpoint (see `_claim`).
         self._queued: dict[UUID, deque[DueDelivery]] = {}
@@ -120,6 +123,7 @@ class Deliverer:
             # A receiver's cookies are nobody's business here.
             cookie_jar=aiohttp.DummyCookieJar(),
         )
+        self._session_in_use = session
         log.info("webhook deliverer started")
         fan_out = asyncio.create_task(self._fan_out_loop())
         try:
@@ -129,6 +133,7 @@ class Deliverer:
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(fan_out, *self._tasks, return_exceptions=True)
+            self._session_in_use = None
             if own_session:
                 await session.close()
 
@@ -172,13 +177,48 @@ class Deliverer:
                     await asyncio.sleep(COALESCE_S)
 
     async def _fan_out(self, conn: asyncpg.Connection) -> int:
+        """Render a batch of new events and create their deliveries, the first ones of each
+        endpoint claimed for this replica's queues (as `_claim` would claim them next)."""
         async with conn.transaction():
             events = await repo.lock_events_to_fan_out(conn, FAN_OUT_BATCH)
             if not events:
                 return 0
             bodies = await render.render_all(conn, events)
-            await repo.fan_out(conn, bodies)
+            room, default_room = self._room()
+            _, claimed = await repo.fan_out(
+                conn,
+                bodies,
+                room=room,
+                default_room=default_room,
+                lease_until=datetime.now(UTC) + self._lease,
+            )
+        self._enqueue(claimed)
+        if self._session_in_use is not None:
+            self._start_lanes(self._session_in_use)
         return len(events)
+
+    def _room(self) -> tuple[dict[UUID, int], int]:
+        """How many more deliveries each endpoint may have claimed here (those not named:
+        the second number), within the replica's total."""
+        if not self._box.available:
+            return {}, 0
+        held = self._held()
+        free = CLAIM_AHEAD * self._settings.webhook_max_concurrency - sum(held.values())
+        per_endpoint = CLAIM_AHEAD * self._settings.webhook_endpoint_concurrency
+        room = endpoint_slots(
+            held, self._failing, per_endpoint=per_endpoint, failing_share=self._failing_share
+        )
+        return {k: min(v, max(free, 0)) for k, v in room.items()}, min(per_endpoint, max(free, 0))
+
+    def _enqueue(self, claimed: list[DueDelivery]) -> int:
+        added = 0
+        for delivery in claimed:
+            # A lease that ran out while the delivery waited here: it is ours already.
+            if delivery.id not in self._claimed_ids:
+                self._claimed_ids.add(delivery.id)
+                self._queued.setdefault(delivery.endpoint_id, deque()).append(delivery)
+                added += 1
+        return added
 
     def _held(self) -> Counter[UUID]:
         """Deliveries claimed and not yet done, by endpoint: in flight or queued."""
@@ -192,30 +232,19 @@ class Deliverer:
 
         Claiming ahead lets a request that ends start the next one of its endpoint at
         once, without waiting for a turn of the loop (which waits on the database)."""
-        held = self._held()
-        free = CLAIM_AHEAD * self._settings.webhook_max_concurrency - sum(held.values())
+        free = CLAIM_AHEAD * self._settings.webhook_max_concurrency - sum(self._held().values())
         claimed = 0
         if free > 0:
-            per_endpoint = CLAIM_AHEAD * self._settings.webhook_endpoint_concurrency
+            room, default_room = self._room()
             due = await repo.claim_due(
                 conn,
                 datetime.now(UTC),
-                free_slots=endpoint_slots(
-                    held,
-                    self._failing,
-                    per_endpoint=per_endpoint,
-                    failing_share=self._failing_share,
-                ),
-                slots_per_endpoint=per_endpoint,
+                free_slots=room,
+                slots_per_endpoint=default_room,
                 limit=free,
-                lease=CLAIM_AHEAD * self._timeout + LEASE_MARGIN,
+                lease=self._lease,
             )
-            for delivery in due:
-                # A lease that ran out while the delivery waited here: it is ours already.
-                if delivery.id not in self._claimed_ids:
-                    self._claimed_ids.add(delivery.id)
-                    self._queued.setdefault(delivery.endpoint_id, deque()).append(delivery)
-                    claimed += 1
+            claimed = self._enqueue(due)
         self._start_lanes(session)
         return claimed >= free > 0
 
