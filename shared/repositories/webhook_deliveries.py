@@ -69,13 +69,17 @@ _FAN_OUT = f"""
         RETURNING e.id, e.type, e.created_at, e.position, e.body
     ), room AS (
         SELECT * FROM json_to_recordset($2::json) AS b(endpoint_id uuid, slots int)
+    ), endpoint AS (
+        -- Locked for the deliveries' foreign key: an endpoint deleted meanwhile drops out
+        -- here instead of failing the statement.
+        SELECT id, events, created_at FROM webhook_endpoints WHERE enabled FOR KEY SHARE
     ), wanted AS (
         SELECT w.id AS endpoint_id, e.id AS event_id,
                row_number() OVER (PARTITION BY w.id ORDER BY e.position)
                  <= coalesce((SELECT slots FROM room WHERE room.endpoint_id = w.id), $3)
                  AS taken
         FROM event e
-        JOIN webhook_endpoints w ON w.enabled AND w.events && ARRAY[e.type, '{EVERY_EVENT}']
+        JOIN endpoint w ON w.events && ARRAY[e.type, '{EVERY_EVENT}']
           AND w.created_at <= e.created_at
     ), delivery AS (
         INSERT INTO webhook_deliveries (endpoint_id, event_id, next_attempt_at, retry_since,
@@ -253,6 +257,10 @@ _RECORD = """
         SELECT * FROM json_to_recordset($1::json) AS r(
             delivery_id uuid, attempt_no int, attempted_at timestamptz, latency_ms int,
             status_code int, error text, status text, next_retry_at timestamptz)
+    ), kept AS (
+        -- Locked for the attempts' foreign key: a delivery deleted meanwhile (its endpoint
+        -- was) drops out here instead of failing the statement, and with it every result.
+        SELECT d.id FROM webhook_deliveries d JOIN r ON d.id = r.delivery_id FOR KEY SHARE OF d
     ), moved AS (
         UPDATE webhook_deliveries d SET status = r.status, next_attempt_at = r.next_retry_at,
             finished_at = CASE WHEN r.status = 'PENDING' THEN NULL ELSE r.attempted_at END
@@ -265,7 +273,7 @@ _RECORD = """
                                            latency_ms, error, next_retry_at)
     SELECT r.delivery_id, r.attempt_no, r.attempted_at, r.status_code, r.latency_ms, r.error,
            r.next_retry_at
-    FROM r JOIN webhook_deliveries d ON d.id = r.delivery_id
+    FROM r JOIN kept ON kept.id = r.delivery_id
     ON CONFLICT DO NOTHING
 """
 

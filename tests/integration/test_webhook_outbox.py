@@ -3,6 +3,7 @@ statement, numbered per subject, and only while some enabled endpoint wants them
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -24,6 +25,7 @@ from shared.repositories.claims import start_attempts
 from shared.repositories.endings import end_attempt
 from tests.integration.test_attempts import RETRY, call_row, claim, now, running_campaign, start
 from tests.support.numbers import fresh_numbers
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -221,22 +223,21 @@ async def test_an_endpoint_hears_only_of_what_happens_after_its_creation(
 async def test_the_first_deliveries_of_an_endpoint_are_made_claimed_up_to_its_room(
     db: asyncpg.Pool, hooked: UUID
 ) -> None:
-    campaign_id = await running_campaign(db, fresh_numbers(3))
-    await start(db, campaign_id)  # three calls: three attempt events
+    await start(db, await running_campaign(db, fresh_numbers(1)))  # one attempt event
     other = await add_endpoint(db, ["*"])
-    await start(db, await running_campaign(db, fresh_numbers(2)))
+    await start(db, await running_campaign(db, fresh_numbers(1)))  # for both endpoints
     lease_until = now() + timedelta(minutes=1)
     async with db.acquire() as conn, conn.transaction():
         events = await webhook_deliveries.lock_events_to_fan_out(conn, 10_000)
         made, claimed = await webhook_deliveries.fan_out(
             conn,
             await render_all(conn, events),
-            room={hooked: 2},
+            room={hooked: 1},
             default_room=1,
             lease_until=lease_until,
         )
     by_endpoint = Counter(d.endpoint_id for d in claimed)
-    assert by_endpoint == {hooked: 2, other: 1}
+    assert by_endpoint == {hooked: 1, other: 1}
     assert made > len(claimed) and all(d.attempt_no == 1 and d.body for d in claimed)
     leased = await db.fetch(
         "SELECT endpoint_id, next_attempt_at FROM webhook_deliveries WHERE attempt_count = 1"
@@ -244,3 +245,52 @@ async def test_the_first_deliveries_of_an_endpoint_are_made_claimed_up_to_its_ro
     assert sorted(r["endpoint_id"] for r in leased) == sorted(by_endpoint.elements())
     assert all(r["next_attempt_at"] == lease_until for r in leased)
     await db.execute("DELETE FROM webhook_endpoints WHERE id = $1", other)
+
+
+async def _delivery(db: asyncpg.Pool, endpoint_id: UUID) -> UUID:
+    delivery_id: UUID = await db.fetchval(
+        """
+        WITH event AS (
+            INSERT INTO webhook_events (type, sequence, payload, body, fanned_out_at)
+            VALUES ('campaign.started', 1, '{}', '{}', now()) RETURNING id)
+        INSERT INTO webhook_deliveries (endpoint_id, event_id, next_attempt_at, attempt_count)
+        SELECT $1, id, now() + interval '1 minute', 1 FROM event RETURNING id
+        """,
+        endpoint_id,
+    )
+    return delivery_id
+
+
+async def test_results_for_a_delivery_deleted_meanwhile_are_recorded_without_it(
+    db: asyncpg.Pool, hooked: UUID
+) -> None:
+    """An endpoint deleted while its results are being written (the deliverer kept failing
+    on the attempts' foreign key, every turn, for good)."""
+    gone, kept = await _delivery(db, hooked), await _delivery(db, hooked)
+    at = now()
+    results = [
+        webhook_deliveries.DeliveryResult(d, hooked, 1, at, 3, 204, None, "DELIVERED", None)
+        for d in (gone, kept)
+    ]
+    async with db.acquire() as deleter, db.acquire() as recorder:
+        deleting = deleter.transaction()
+        await deleting.start()
+        await deleter.execute("DELETE FROM webhook_deliveries WHERE id = $1", gone)
+        recording = asyncio.create_task(webhook_deliveries.record_results(recorder, results))
+
+        async def waits_for_the_delete() -> bool:
+            return bool(
+                await db.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+            )
+
+        await wait_until(waits_for_the_delete, timeout=10, message="the recorder to wait")
+        await deleting.commit()
+        await recording
+    attempts = await db.fetch("SELECT delivery_id FROM webhook_delivery_attempts")
+    assert [r["delivery_id"] for r in attempts] == [kept]
+    assert await db.fetchval("SELECT status FROM webhook_deliveries WHERE id = $1", kept) == (
+        "DELIVERED"
+    )

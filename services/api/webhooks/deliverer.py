@@ -415,6 +415,10 @@ class Deliverer:
                             " period",
                             webhook_id=str(endpoint_id),
                         )
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            # Never written, however often tried: dropped, their deliveries are sent again
+            # when their leases run out (at least once), rather than stop every later turn.
+            log.error("webhook results not recorded", error=repr(exc), results=len(results))
         except BaseException:
             # Not written: keep them for the next turn (the leases keep them from being
             # sent again meanwhile, unless the database stays away past the lease).
