@@ -36,9 +36,11 @@ schema = schemathesis.openapi.from_dict(openapi_document()).exclude(
 )
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def fuzzed_api(stack: Stack) -> AsyncIterator[str]:
-    """An api process of its own, with a rate limit the fuzzer does not run into."""
+    """An api process of its own, with a rate limit the fuzzer does not run into; stopped
+    after this module (its deliverer, refusing private addresses, would refuse the later
+    tests' receivers on 127.0.0.1)."""
     service = await stack.start(
         "api",
         "api-fuzzed",

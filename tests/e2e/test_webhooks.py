@@ -122,7 +122,13 @@ async def all_delivered(api: ApiClient, webhook_id: str, timeout: float) -> None
     async def nothing_pending() -> bool:
         return await pending_deliveries(api, webhook_id) == 0
 
-    await wait_until(nothing_pending, timeout=timeout, interval=0.5, message="deliveries done")
+    try:
+        await wait_until(nothing_pending, timeout=timeout, interval=0.5, message="deliveries done")
+    except AssertionError as exc:
+        waiting = await api.request(
+            "GET", f"/api/v1/webhooks/{webhook_id}/deliveries?status=PENDING&size=3"
+        )
+        raise AssertionError(f"{exc}; still pending, newest first: {waiting.body}") from None
 
 
 def check_call_events(events: list[dict[str, Any]], calls: list[dict[str, Any]]) -> None:

@@ -106,6 +106,15 @@ async def test_imports_are_refused_where_they_cannot_go(client: Client) -> None:
     form.add_field("numbers", b"+14155550100", filename="x.txt")
     no_file_field = await client.post(f"/api/v1/campaigns/{open_campaign['id']}/import", data=form)
     assert no_file_field.status == 422
+    form = aiohttp.FormData()
+    form.add_field("file", b"+14155550100", filename="x.txt")
+    form.add_field("skipInvaild", "true")  # misspelt: refused, never ignored
+    misspelt = await client.post(f"/api/v1/campaigns/{open_campaign['id']}/import", data=form)
+    assert misspelt.status == 422
+    assert [e["field"] for e in (await misspelt.json())["errors"]] == ["skipInvaild"]
+    assert (await (await client.get(f"/api/v1/campaigns/{open_campaign['id']}")).json())["metrics"][
+        "totalCalls"
+    ] == 0
 
 
 async def test_a_retried_request_with_the_same_key_creates_nothing_twice(

@@ -182,19 +182,21 @@ A, B, C, D = (UUID(int=n) for n in range(1, 5))
 
 
 def test_endpoints_that_answer_keep_their_allowance() -> None:
-    slots = endpoint_slots({A: 3}, set(), per_endpoint=16, failing_share=32)
+    slots = endpoint_slots({A: 3}, set(), per_endpoint=16)
     assert slots == {A: 13}  # B, C, D: absent, the full allowance
 
 
-def test_a_failing_endpoint_gets_one_request_at_a_time() -> None:
-    assert endpoint_slots({A: 1}, {A, B}, per_endpoint=16, failing_share=32) == {A: 0, B: 1}
+def test_a_failing_endpoint_claims_one_at_a_time() -> None:
+    assert endpoint_slots({A: 1}, {A, B}, per_endpoint=16) == {A: 0, B: 1}
 
 
-def test_failing_endpoints_together_get_at_most_their_share() -> None:
-    slots = endpoint_slots({A: 1, D: 5}, {A, B, C}, per_endpoint=16, failing_share=2)
-    assert slots[A] == 0 and slots[D] == 11
-    assert slots[B] + slots[C] == 1
-    assert endpoint_slots({A: 1, B: 1}, {A, B, C}, per_endpoint=16, failing_share=2)[C] == 0
+def test_many_failing_endpoints_leave_one_each_to_the_others() -> None:
+    """Endpoints that failed and were deleted stay remembered as failing; a live one that
+    failed once still gets its one (a share handed out one endpoint after another gave the
+    deleted ones every slot, and a test's endpoint none, for good)."""
+    gone = {UUID(int=n) for n in range(100, 200)}
+    slots = endpoint_slots({}, gone | {A}, per_endpoint=16)
+    assert slots[A] == 1 and set(slots.values()) == {1}
 
 
 def test_an_endpoint_is_failing_from_a_failure_until_a_success() -> None:

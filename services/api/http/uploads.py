@@ -80,6 +80,14 @@ async def spool_upload_with_fields(
             if isinstance(part, BodyPartReader) and part.name in fields and not part.filename:
                 given[part.name] = await _small_field(part)
                 continue
+            if isinstance(part, BodyPartReader) and part.name != UPLOAD_FIELD:
+                # Refused, not ignored: an option sent under a misspelt name would otherwise
+                # silently not apply.
+                name = part.name or "(empty)"
+                message = "is not a field of this upload"
+                raise InvalidInput(
+                    f"field {name!r} {message}", errors=[{"field": name, "message": message}]
+                )
             if found or not isinstance(part, BodyPartReader) or part.name != UPLOAD_FIELD:
                 await _read(part.release())
                 continue

@@ -53,21 +53,15 @@ FAILING_REASON = "FAILING"
 
 
 def endpoint_slots(
-    in_flight: Mapping[UUID, int],
-    failing: Set[UUID],
-    *,
-    per_endpoint: int,
-    failing_share: int,
+    held: Mapping[UUID, int], failing: Set[UUID], *, per_endpoint: int
 ) -> dict[UUID, int]:
-    """The requests each endpoint may still start, for the endpoints not at the full
-    allowance (`per_endpoint`): those with requests in flight, and those failing. A failing
-    endpoint gets one request at a time, and the failing ones together at most
-    `failing_share` (so those that fail or hang cannot take the slots of those that answer)."""
-    slots = {k: max(per_endpoint - v, 0) for k, v in in_flight.items() if v}
-    room = failing_share - sum(in_flight.get(k, 0) for k in failing)
+    """How many more deliveries each endpoint may claim, for the endpoints not at the full
+    allowance (`per_endpoint`): those holding some, and those failing. A failing endpoint
+    gets one at a time (the deliverer also holds all failing endpoints together to a share
+    of its requests, when it starts them: see `Deliverer._start_lanes`)."""
+    slots = {k: max(per_endpoint - v, 0) for k, v in held.items() if v}
     for endpoint_id in failing:
-        slots[endpoint_id] = int(room > 0 and not in_flight.get(endpoint_id, 0))
-        room -= slots[endpoint_id]
+        slots[endpoint_id] = 0 if held.get(endpoint_id, 0) else 1
     return slots
 
 
@@ -106,8 +100,9 @@ class Deliverer:
         self._wake = asyncio.Event()
         self._poll_s = settings.webhook_poll_interval_ms / 1000
         self._secrets_by_token: dict[str, str] = {}
-        # Endpoints whose last request here failed (`endpoint_slots`): a hundred endpoints a
-        # customer forgot, failing or hanging, must not starve those that answer.
+        # Endpoints whose last request here failed (`endpoint_slots`, `_start_lanes`): a
+        # hundred endpoints a customer forgot, failing or hanging, must not starve those
+        # that answer. One deleted stays here (it never succeeds again) but holds nothing.
         self._failing: set[UUID] = set()
         self._failing_share = max(settings.webhook_max_concurrency // 2, 1)
 
@@ -205,9 +200,7 @@ class Deliverer:
         held = self._held()
         free = CLAIM_AHEAD * self._settings.webhook_max_concurrency - sum(held.values())
         per_endpoint = CLAIM_AHEAD * self._settings.webhook_endpoint_concurrency
-        room = endpoint_slots(
-            held, self._failing, per_endpoint=per_endpoint, failing_share=self._failing_share
-        )
+        room = endpoint_slots(held, self._failing, per_endpoint=per_endpoint)
         return {k: min(v, max(free, 0)) for k, v in room.items()}, min(per_endpoint, max(free, 0))
 
     def _enqueue(self, claimed: list[DueDelivery]) -> int:
@@ -255,12 +248,19 @@ class Deliverer:
 
     def _start_lanes(self, session: aiohttp.ClientSession) -> None:
         room = self._settings.webhook_max_concurrency - sum(self._in_flight.values())
+        # Endpoints that fail or hang together take at most their share of the requests.
+        failing_room = self._failing_share - sum(self._in_flight[k] for k in self._failing)
         for endpoint_id, queue in list(self._queued.items()):
+            failing = endpoint_id in self._failing
             while (
-                queue and room > 0 and self._in_flight[endpoint_id] < self._allowance(endpoint_id)
+                queue
+                and room > 0
+                and (failing_room > 0 or not failing)
+                and self._in_flight[endpoint_id] < self._allowance(endpoint_id)
             ):
                 self._in_flight[endpoint_id] += 1
                 room -= 1
+                failing_room -= failing
                 task = asyncio.create_task(self._lane(session, endpoint_id))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
