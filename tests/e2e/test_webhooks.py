@@ -118,9 +118,17 @@ async def pending_deliveries(api: ApiClient, webhook_id: str) -> int:
     return int(response.headers["X-Total-Count"])
 
 
-async def all_delivered(api: ApiClient, webhook_id: str, timeout: float) -> None:
+async def all_delivered(
+    api: ApiClient, webhook_id: str, receiver: Receiver, campaign_id: str, timeout: float
+) -> None:
+    """Every event of the finished campaign delivered: its last one (campaign.completed)
+    received, which also means every earlier event has its delivery (fan-out goes in the
+    order events were written), and none pending. Pending alone is not enough: right after
+    the campaign finished its last events may not be fanned out yet."""
+
     async def nothing_pending() -> bool:
-        return await pending_deliveries(api, webhook_id) == 0
+        told = any(e["type"] == "campaign.completed" for e in receiver.of_campaign(campaign_id))
+        return told and await pending_deliveries(api, webhook_id) == 0
 
     try:
         await wait_until(nothing_pending, timeout=timeout, interval=0.5, message="deliveries done")
@@ -143,7 +151,7 @@ def check_call_events(events: list[dict[str, Any]], calls: list[dict[str, Any]])
         told = sorted(by_call[call["id"]], key=lambda e: e["sequence"])
         assert [e["sequence"] for e in told] == list(range(1, len(told) + 1)), told
         finals = [e for e in told if e["type"] in FINAL_EVENTS]
-        assert len(finals) == 1, [e["type"] for e in told]
+        assert len(finals) == 1, (call["status"], call["retryCount"], [e["type"] for e in told])
         assert told[-1] is finals[0]
         assert finals[0]["data"]["status"] == call["status"]
         assert finals[0]["data"]["retryCount"] == call["retryCount"]
@@ -172,7 +180,11 @@ async def test_a_campaign_is_told_whole_to_a_receiver_that_fails_at_first(
         )
         await api.action(campaign["id"], "start")
         done = await finished(api, campaign["id"], timeout=240)
-        await all_delivered(api, webhook_id, timeout=120)
+        await all_delivered(api, webhook_id, receiver, campaign["id"], timeout=120)
+        given_up = await api.request(
+            "GET", f"/api/v1/webhooks/{webhook_id}/deliveries?status=FAILED&size=3"
+        )
+        assert given_up.body == [], given_up.body
     finally:
         await unsubscribe(api, webhook_id)
 
@@ -229,7 +241,7 @@ async def test_a_receiver_down_for_20_s_mid_campaign_misses_nothing(
         server = TestServer(app, host="127.0.0.1", port=port)
         await server.start_server()
         await finished(api, campaign["id"], timeout=180)
-        await all_delivered(api, webhook_id, timeout=120)
+        await all_delivered(api, webhook_id, receiver, campaign["id"], timeout=120)
         log = await api.request("GET", f"/api/v1/webhooks/{webhook_id}/deliveries?size=1000")
     finally:
         await unsubscribe(api, webhook_id)
@@ -257,7 +269,7 @@ async def test_a_hanging_receiver_times_out_while_another_receives_everything(
         )
         await api.action(campaign["id"], "start")
         await finished(api, campaign["id"], timeout=120)
-        await all_delivered(api, healthy_id, timeout=60)
+        await all_delivered(api, healthy_id, healthy, campaign["id"], timeout=60)
         calls = await api.calls(campaign["id"], size=1000)
         check_call_events(healthy.of_campaign(campaign["id"]), calls)
 
@@ -304,7 +316,7 @@ async def test_a_deliverer_killed_mid_delivery_loses_nothing(
         gone = stack.kill("api")
         await finished(other, campaign["id"], timeout=120)
         await stack.start_again(gone)
-        await all_delivered(other, webhook_id, timeout=90)
+        await all_delivered(other, webhook_id, receiver, campaign["id"], timeout=90)
         calls = await other.calls(campaign["id"], size=1000)
         check_call_events(receiver.of_campaign(campaign["id"]), calls)
         assert receiver.bad_signatures == 0

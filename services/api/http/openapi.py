@@ -116,6 +116,8 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
                             "file": {"type": "string", "format": "binary"},
                             **dict(endpoint.multipart_fields),
                         },
+                        # A part of another name is refused (uploads.py), not ignored.
+                        "additionalProperties": False,
                     }
                 }
             },
