@@ -13,6 +13,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from uuid import UUID
 
 import asyncpg
 from aiohttp import web
@@ -56,6 +57,7 @@ class WebhookResults:
     #: The run with the receiver at a pace below saturation.
     paced_per_second: float = 0.0
     paced_latencies_ms: list[float] = field(default_factory=list)
+    paced_stages_ms: dict[str, float] = field(default_factory=dict)
 
 
 async def measure(
@@ -116,6 +118,7 @@ async def measure(
             "per_second"
         ]
         await wait_until(drained, timeout=600, interval=0.2, message="deliveries drained")
+        stages = await db.fetchrow(_STAGES, UUID(created.body["id"]))
         await api.request("DELETE", f"/api/v1/webhooks/{created.body['id']}")
     finally:
         await server.close()
@@ -130,7 +133,24 @@ async def measure(
         limit,
         paced_per_second=paced,
         paced_latencies_ms=receiver.latencies_ms,
+        paced_stages_ms=dict(stages),
     )
+
+
+#: Where a paced run's events spent their time, median ms: from the change to the fan-out,
+#: from the fan-out to the first request, and that request.
+_STAGES = """
+    SELECT
+      percentile_cont(0.5) WITHIN GROUP (
+        ORDER BY extract(epoch FROM e.fanned_out_at - e.created_at) * 1000) AS to_fan_out,
+      percentile_cont(0.5) WITHIN GROUP (
+        ORDER BY extract(epoch FROM a.attempted_at - e.fanned_out_at) * 1000) AS to_request,
+      percentile_cont(0.5) WITHIN GROUP (ORDER BY a.latency_ms) AS request
+    FROM webhook_deliveries d
+    JOIN webhook_events e ON e.id = d.event_id
+    JOIN webhook_delivery_attempts a ON a.delivery_id = d.id AND a.attempt_no = 1
+    WHERE d.endpoint_id = $1
+"""
 
 
 def report(r: WebhookResults) -> list[str]:
@@ -149,4 +169,10 @@ def report(r: WebhookResults) -> list[str]:
         f"| ms from a change to its delivery, paced at {r.paced_per_second:,.0f} calls/s"
         f" ({len(r.paced_latencies_ms):,} events) | {statistics.median(r.paced_latencies_ms):,.0f}"
         f" | p90 {statistics.quantiles(r.paced_latencies_ms, n=10)[-1]:,.0f} | - |",
+        "| ... of which: change to fan-out / fan-out to first request / the request (ms) | "
+        + " / ".join(f"{r.paced_stages_ms.get(k) or 0:,.0f}" for k in _STAGE_NAMES)
+        + " | | - |",
     ]
+
+
+_STAGE_NAMES = ("to_fan_out", "to_request", "request")

@@ -79,5 +79,7 @@ async def follow(
         cursor = read.cursor
         yield read.events
         if read.scanned < STREAM_BATCH:
+            # asyncio.timeout, not wait_for (which can swallow a cancellation on 3.11).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), poll_s)
+                async with asyncio.timeout(poll_s):
+                    await stop.wait()

@@ -89,6 +89,7 @@ class Deliverer:
         # A claimed delivery may wait behind those claimed ahead of it, then take its timeout.
         self._lease = CLAIM_AHEAD * self._timeout + LEASE_MARGIN
         self._session_in_use: aiohttp.ClientSession | None = None
+        self._idle = False
         self._in_flight: Counter[UUID] = Counter()
         #: Claimed deliveries waiting for a request, by endpoint (see `_claim`).
         self._queued: dict[UUID, deque[DueDelivery]] = {}
@@ -144,7 +145,7 @@ class Deliverer:
                 await asyncio.sleep(ERROR_PAUSE_S)
                 continue
             if fanned:
-                self._wake.set()  # new deliveries are due
+                self.wake()  # new deliveries are due
             if fanned < FAN_OUT_BATCH:
                 await asyncio.sleep(self._poll_s)
 
@@ -165,8 +166,16 @@ class Deliverer:
                 log.warning("webhook deliverer: database unavailable", error=repr(exc))
                 await asyncio.sleep(ERROR_PAUSE_S)
             if not busy:
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                # cancellation that comes as the wake-up does, and then the loop never stops
+                # (an api's shutdown hung on it, waiting for the deliverer).
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll_s)
+                    async with asyncio.timeout(self._poll_s):
+                        self._idle = True
+                        try:
+                            await self._wake.wait()
+                        finally:
+                            self._idle = False
                     # Woken by a finished request: let those finishing with it join, so
                     # that one turn's statements serve many requests.
                     await asyncio.sleep(COALESCE_S)
@@ -279,12 +288,21 @@ class Deliverer:
                 self._claimed_ids.discard(delivery.id)
                 self.note(result)
                 self._results.append(result)
-                self._wake.set()
+                self.wake()
         finally:
             self._in_flight[endpoint_id] -= 1
             if self._in_flight[endpoint_id] <= 0:
                 del self._in_flight[endpoint_id]
-            self._wake.set()
+            self.wake()
+
+    @property
+    def idle(self) -> bool:
+        """Waiting for a wake-up or its poll interval."""
+        return self._idle
+
+    def wake(self) -> None:
+        """Look for work now (as a finished request does)."""
+        self._wake.set()
 
     @property
     def failing(self) -> Set[UUID]:
