@@ -38,7 +38,7 @@ FAN_OUT_BATCH = 200
 #: How much longer than its requests' timeouts a claimed delivery stays leased.
 LEASE_MARGIN = timedelta(seconds=5)
 #: Deliveries claimed ahead, as a multiple of the requests allowed in flight.
-CLAIM_AHEAD = 2
+CLAIM_AHEAD = 4
 #: Decrypted endpoint secrets kept in memory, at most.
 SECRETS_KEPT = 10_000
 #: After a request ends, how long the loop waits for others to end with it.
