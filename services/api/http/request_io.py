@@ -22,6 +22,20 @@ def path_id(request: web.Request, name: str = "id", *, what: str = "campaign") -
         raise NotFound(f"no {what} with id {raw!r}") from None
 
 
+def campaign_query(request: web.Request) -> UUID | None:
+    """The `campaignId` query parameter, None when absent; a 422 naming it when not a UUID."""
+    raw = request.query.get("campaignId")
+    if raw is None:
+        return None
+    try:
+        return UUID(raw)
+    except ValueError:
+        message = "is not a campaign id (a UUID)"
+        raise InvalidInput(
+            f"campaignId {message}", errors=[{"field": "campaignId", "message": message}]
+        ) from None
+
+
 def query_int(request: web.Request, name: str, default: int, *, low: int, high: int) -> int:
     """A whole-number query parameter from `low` to `high`; `default` when absent or empty."""
     raw = request.query.get(name)

@@ -16,6 +16,7 @@ import structlog
 from aiohttp import web
 
 from services.api.http.context import POOL, SETTINGS, STREAMS
+from services.api.http.request_io import campaign_query
 from services.api.operations import event_stream as ops
 from services.api.operations.event_stream import StreamFilter
 from shared.domain.webhook_events import STREAMED_TYPES
@@ -81,12 +82,7 @@ def _filter(request: web.Request) -> StreamFilter:
     for name in request.query:
         if name not in _PARAMETERS:
             _refuse(name or "(empty)", "is not a parameter of this endpoint")
-    campaign_id = None
-    if (raw := request.query.get("campaignId")) is not None:
-        try:
-            campaign_id = UUID(raw)
-        except ValueError:
-            _refuse("campaignId", "is not a campaign id (a UUID)")
+    campaign_id = campaign_query(request)
     types = None
     if (raw := request.query.get("types")) is not None:
         types = sorted({t.strip() for t in raw.split(",") if t.strip()})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from urllib.parse import unquote
-from uuid import UUID
 
 import asyncpg
 from aiohttp import web
@@ -17,7 +16,7 @@ from services.api.http.pagination import (
     page_headers,
     page_request,
 )
-from services.api.http.request_io import json_body, json_list, path_id
+from services.api.http.request_io import campaign_query, json_body, json_list, path_id
 from services.api.http.uploads import rows_of, spool_upload_with_fields
 from services.api.operations import suppressions as suppression_ops
 from services.api.operations.ingestion import InvalidLine, listed_rows
@@ -67,7 +66,7 @@ async def import_suppressions(request: web.Request) -> web.Response:
 async def list_suppressions(request: web.Request) -> web.Response:
     page = page_request(request, SUPPRESSION_PAGE_SIZE)
     after = cursor_position(page, "n", str)
-    campaign_id = _campaign_query(request)
+    campaign_id = campaign_query(request)
     number = request.query.get("phoneNumber") or None
     if number is not None:
         number = suppression_ops.listed_number(
@@ -94,7 +93,7 @@ async def delete_suppression(request: web.Request) -> web.Response:
     except InvalidInput:
         # As for an id that is not a UUID: no list can hold it.
         raise NotFound(f"{raw[:64]!r} is not a phone number, so on no list") from None
-    campaign_id = _campaign_query(request)
+    campaign_id = campaign_query(request)
     async with request.app[POOL].acquire() as conn:
         await suppression_ops.remove(conn, number, campaign_id)
     return web.Response(status=204)
@@ -142,17 +141,3 @@ def _import_options(given: Mapping[str, str]) -> SuppressionImportOptions:
     numbers on the global list."""
     known = {k: v for k, v in given.items() if k in IMPORT_OPTION_NAMES}
     return SuppressionImportOptions.model_validate(known)
-
-
-def _campaign_query(request: web.Request) -> UUID | None:
-    """The `campaignId` query parameter: a campaign's list; absent, the global list."""
-    raw = request.query.get("campaignId")
-    if raw is None:
-        return None
-    try:
-        return UUID(raw)
-    except ValueError:
-        message = "is not a campaign id (a UUID)"
-        raise InvalidInput(
-            f"campaignId {message}", errors=[{"field": "campaignId", "message": message}]
-        ) from None
