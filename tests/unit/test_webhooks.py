@@ -141,7 +141,16 @@ def test_private_addresses_are_refused(url: str) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["ftp://example.com/", "file:///etc/passwd", "example.com", "http://", "https://u:p@x.io"],
+    [
+        "ftp://example.com/",
+        "file:///etc/passwd",
+        "example.com",
+        "http://",
+        "https://u:p@x.io",
+        "https://\U000d9c3c/",  # the fuzzer's: a private-use character for a host
+        "https://bücher.example/",  # a URI's host is ASCII: xn--bcher-kva.example
+        "https://-bad-.example/",
+    ],
 )
 def test_only_plain_http_urls_are_taken(url: str) -> None:
     assert url_problem(url, allow_private=True) is not None
@@ -149,6 +158,7 @@ def test_only_plain_http_urls_are_taken(url: str) -> None:
 
 def test_public_urls_are_taken() -> None:
     assert url_problem("https://hooks.example.com/vcs", allow_private=False) is None
+    assert url_problem("https://xn--bcher-kva.example./in", allow_private=False) is None
     assert url_problem("http://93.184.216.34:8443/x", allow_private=False) is None
     assert public("8.8.8.8") and not public("127.0.0.1") and not public("224.0.0.1")
 

@@ -7,6 +7,7 @@ later resolves elsewhere (DNS rebinding) reaches nothing private."""
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,6 +38,15 @@ def literal_ip(host: str) -> str | None:
         return None
 
 
+#: A DNS name: dot-separated labels of letters, digits, hyphens (and underscores, which
+#: some hosts use), each at most 63 long and not starting or ending with a hyphen.
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}\.?$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*"
+    r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.?",
+    re.IGNORECASE,
+)
+
+
 def url_problem(url: str, *, allow_private: bool) -> str | None:
     """Why this URL cannot be a webhook's (a sentence), or None. Names are not resolved here
     (that happens at delivery); an IP literal and `localhost` are judged at once."""
@@ -55,9 +65,13 @@ def url_problem(url: str, *, allow_private: bool) -> str | None:
         return "must name a host"
     if parts.username or parts.password:
         return "must not carry credentials"
+    ip = literal_ip(host)
+    if ip is None and not _HOST_NAME.fullmatch(host):
+        # A URI's host is ASCII (RFC 3986; the document says format uri): a domain name,
+        # punycode for an international one, or an IP address.
+        return "must name a host: a domain name in ASCII (punycode) or an IP address"
     if allow_private:
         return None
-    ip = literal_ip(host)
     if ip is not None and not public(ip):
         return f"{ip} is not a public address (loopback, link-local and private are refused)"
     if ip is None and (host == "localhost" or host.endswith(".localhost")):
