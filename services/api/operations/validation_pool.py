@@ -4,7 +4,25 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor
+
+#: How often a pool process looks whether the api that started it is still there.
+PARENT_CHECK_S = 1.0
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Run in each pool process: exit once the api is gone. An api killed outright (SIGKILL,
+    the OOM killer) never shuts its pool down, and the processes, blocked on their call
+    queue, would stay for ever (the fault suite left them behind)."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_S)  # a poll: there is no portable parent-death event
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 class ValidationPool:
@@ -18,7 +36,10 @@ class ValidationPool:
     def executor(self) -> Executor:
         if self._executor is None:
             self._executor = ProcessPoolExecutor(
-                max_workers=self._processes, mp_context=multiprocessing.get_context("spawn")
+                max_workers=self._processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
             )
         return self._executor
 
