@@ -84,8 +84,10 @@ test-faults: install rabbitmq-management
 	$(BIN)/pytest -m "faults or own_infra" tests/faults tests/integration/test_own_infra.py
 
 # Past one machine (issue 17): a PostgreSQL primary and synchronous standby of the test's own,
-# failed over mid-campaign; the services find the new primary through a multi-host URL. Long
-# (minutes), so not in `make test`; needs PostgreSQL's binaries, as test-faults does.
+# failed over mid-campaign (the services find the new primary through a multi-host URL),
+# standby dispatchers, and a three-node RabbitMQ cluster with quorum queues losing a node and
+# restarting whole. Long (minutes), so not in `make test`; needs PostgreSQL's binaries and
+# rabbitmq-server, as test-faults does.
 test-cluster: install rabbitmq-management
 	$(BIN)/pytest -m cluster tests/cluster
 

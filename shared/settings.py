@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.broker_connection import broker_urls
+
 #: RabbitMQ closes the channel of a consumer holding a message longer than its
 #: `consumer_timeout` (30 min by default). A worker holds a job until the call's result,
 #: so no campaign may wait longer than this for a callback.
@@ -21,7 +23,12 @@ class Settings(BaseSettings):
 
     # Connections
     database_url: str = "postgresql://postgres@127.0.0.1:5432/voicecampaign"
+    #: One broker, or the nodes of a cluster: `amqp://user:pass@h1:5672,h2:5672,h3:5672/vhost`
+    #: (every connection takes any node that answers: shared.broker_connection).
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    #: The type of every durable queue that carries work or results: `quorum` on a cluster
+    #: (replicated), `classic` on one node (docs/scaling.md: what changes, how to switch).
+    queue_type: Literal["classic", "quorum"] = "classic"
     db_pool_min_size: int = Field(2, ge=1)
     db_pool_max_size: int = Field(10, ge=1)
 
@@ -124,6 +131,9 @@ class Settings(BaseSettings):
     line_lease_calls: int = Field(100, ge=1)
     line_lease_ms: int = Field(60_000, ge=1000)
     campaign_refresh_interval_ms: int = Field(2000, ge=50)
+    #: A worker consumes each running campaign on a channel of its own; past this many on one
+    #: broker connection it opens another (RabbitMQ's channel_max is 2,047 by default).
+    worker_channels_per_connection: int = Field(1000, ge=1, le=2000)
     #: How often a worker tells the database it is alive and what it holds (for the metrics).
     worker_heartbeat_interval_ms: int = Field(2000, ge=100)
 
@@ -164,6 +174,12 @@ class Settings(BaseSettings):
     #: How long a machine's call lasts after it answers (greeting and message) unless hung up.
     mock_machine_message_ms: int = Field(3000, ge=0)
     mock_scenarios: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("amqp_url")
+    @classmethod
+    def _broker_nodes_named(cls, value: str) -> str:
+        broker_urls(value)
+        return value
 
     @field_validator("mock_scenarios", mode="before")
     @classmethod

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
-import aio_pika
 import structlog
-from aio_pika.abc import AbstractChannel, AbstractQueue, ExchangeType
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractQueue, ExchangeType
+from aiormq.exceptions import ChannelPreconditionFailed
 
+from shared.broker_connection import connect
 from shared.logging import configure_logging
 from shared.settings import Settings
 
@@ -48,6 +49,47 @@ DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
 
 _DEAD_LETTERED: dict[str, Any] = {"x-dead-letter-exchange": DEAD_LETTER}
 
+QueueType = Literal["classic", "quorum"]
+
+#: A message delivered this often without being settled (its consumer died holding it, each
+#: time) is dead-lettered instead of going round for ever; quorum queues only (classic
+#: queues count nothing). RabbitMQ 4 makes 20 the default; 3.x has none.
+QUORUM_DELIVERY_LIMIT = 20
+
+#: Quorum queues dead-letter at most once unless told otherwise; at least once (a message is
+#: removed only when the dead-letter queue confirms it) needs overflow `reject-publish`.
+_QUORUM_DEAD_LETTERING: dict[str, Any] = {
+    "x-dead-letter-strategy": "at-least-once",
+    "x-overflow": "reject-publish",
+    "x-delivery-limit": QUORUM_DELIVERY_LIMIT,
+}
+
+
+def work_queue_arguments(queue_type: QueueType, arguments: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of a durable queue that carries work or results, of `queue_type`.
+    Classic queues keep the arguments they were always declared with, so that an existing
+    broker's queues stay equivalent."""
+    if queue_type == "classic":
+        return dict(arguments)
+    quorum = {**arguments, "x-queue-type": "quorum"}
+    if "x-dead-letter-exchange" in arguments:
+        quorum |= _QUORUM_DEAD_LETTERING
+    return quorum
+
+
+class QueueTypeMismatch(RuntimeError):
+    """A queue exists with another type than VCS_QUEUE_TYPE asks for; RabbitMQ cannot change
+    a queue's type in place."""
+
+    def __init__(self, queue: str, queue_type: QueueType, detail: str) -> None:
+        super().__init__(
+            f"queue {queue!r} exists with other arguments than VCS_QUEUE_TYPE={queue_type}"
+            f" declares ({detail}). RabbitMQ cannot change a queue's type: drain it, stop"
+            " the services, delete the queue and start them again"
+            " (docs/scaling.md, 'Switching to quorum queues')."
+        )
+        self.queue = queue
+
 
 def campaign_queue(campaign_id: UUID) -> str:
     return f"vcs.campaign.{campaign_id}.jobs"
@@ -76,20 +118,36 @@ def worker_results_queue(worker_id: str) -> str:
     return f"vcs.worker.{worker_id}.results"
 
 
-def campaign_queue_arguments() -> dict[str, Any]:
+def campaign_queue_arguments(queue_type: QueueType) -> dict[str, Any]:
     # Single active consumer makes the prefetch limit hold across worker replicas.
-    return {**_DEAD_LETTERED, "x-single-active-consumer": True, "x-queue-type": "classic"}
+    arguments = {**_DEAD_LETTERED, "x-single-active-consumer": True}
+    if queue_type == "classic":
+        # Named since the first release: the broker compares it on every declaration.
+        return {**arguments, "x-queue-type": "classic"}
+    return work_queue_arguments(queue_type, arguments)
 
 
-async def declare_topology(channel: AbstractChannel) -> None:
-    """Declare the fixed exchanges and queues; idempotent."""
+async def _declare_work_queue(
+    channel: AbstractChannel, name: str, queue_type: QueueType, arguments: dict[str, Any]
+) -> AbstractQueue:
+    try:
+        return await channel.declare_queue(
+            name, durable=True, arguments=work_queue_arguments(queue_type, arguments)
+        )
+    except ChannelPreconditionFailed as exc:
+        raise QueueTypeMismatch(name, queue_type, str(exc)) from exc
+
+
+async def declare_topology(channel: AbstractChannel, queue_type: QueueType = "classic") -> None:
+    """Declare the fixed exchanges and queues; idempotent. QueueTypeMismatch if one of the
+    queues exists with another type (the broker has closed the channel then)."""
     dead_letter = await channel.declare_exchange(DEAD_LETTER, ExchangeType.FANOUT, durable=True)
-    dead_letters = await channel.declare_queue(DEAD_LETTER_QUEUE, durable=True)
+    dead_letters = await _declare_work_queue(channel, DEAD_LETTER_QUEUE, queue_type, {})
     await dead_letters.bind(dead_letter)
 
     events = await channel.declare_exchange(CAMPAIGN_EVENTS, ExchangeType.TOPIC, durable=True)
-    dispatcher_events = await channel.declare_queue(
-        DISPATCHER_EVENTS_QUEUE, durable=True, arguments=_DEAD_LETTERED
+    dispatcher_events = await _declare_work_queue(
+        channel, DISPATCHER_EVENTS_QUEUE, queue_type, _DEAD_LETTERED
     )
     await dispatcher_events.bind(events, "campaign.#")
 
@@ -97,8 +155,8 @@ async def declare_topology(channel: AbstractChannel) -> None:
     await channel.declare_exchange(WORKER_SIGNALS, ExchangeType.DIRECT, durable=True)
 
     telephony = await channel.declare_exchange(TELEPHONY, ExchangeType.DIRECT, durable=True)
-    dial_requests = await channel.declare_queue(
-        DIAL_REQUESTS_QUEUE, durable=True, arguments=_DEAD_LETTERED
+    dial_requests = await _declare_work_queue(
+        channel, DIAL_REQUESTS_QUEUE, queue_type, _DEAD_LETTERED
     )
     await dial_requests.bind(telephony, DIAL_ROUTING_KEY)
 
@@ -111,28 +169,53 @@ async def declare_topology(channel: AbstractChannel) -> None:
         durable=True,
         arguments={"alternate-exchange": CALL_RESULTS_UNROUTED},
     )
-    results_queue = await channel.declare_queue(
-        CALL_RESULTS_QUEUE, durable=True, arguments=_DEAD_LETTERED
+    results_queue = await _declare_work_queue(
+        channel, CALL_RESULTS_QUEUE, queue_type, _DEAD_LETTERED
     )
     await results_queue.bind(unrouted)
 
 
-async def declare_campaign_queue(channel: AbstractChannel, campaign_id: UUID) -> int:
+async def declare_campaign_queue(
+    connection: AbstractConnection, campaign_id: UUID, queue_type: QueueType = "classic"
+) -> int:
     """Declare the campaign's job queue, bound to the jobs exchange (idempotent); the jobs
     waiting in it.
 
-    Through the underlying channel: a robust channel remembers every queue declared on it and
-    declares them all again when it reconnects, which would bring back the queues of campaigns
-    that finished meanwhile (and keep one object per campaign for ever).
+    On a channel of its own, closed after: a robust channel remembers every queue declared on
+    it and declares them all again when it reconnects, which would bring back the queues of
+    campaigns that finished meanwhile; and a queue of the other type (a campaign that ran
+    across a change of VCS_QUEUE_TYPE) makes the broker close the channel it was declared on.
+    Such a queue is replaced: it holds only jobs, credit the dispatcher publishes again.
     """
-    underlay = await channel.get_underlay_channel()
-    declared = await underlay.queue_declare(
-        campaign_queue(campaign_id), durable=True, arguments=campaign_queue_arguments()
-    )
-    await underlay.queue_bind(
-        campaign_queue(campaign_id), CALL_JOBS, routing_key=campaign_routing_key(campaign_id)
-    )
-    return int(declared.message_count or 0)
+    try:
+        return await _declare_campaign_queue(connection, campaign_id, queue_type)
+    except ChannelPreconditionFailed as exc:
+        log.warning(
+            "campaign job queue of another type replaced",
+            queue=campaign_queue(campaign_id),
+            queue_type=queue_type,
+            error=str(exc),
+        )
+    async with connection.channel(publisher_confirms=False) as channel:
+        underlay = await channel.get_underlay_channel()
+        await underlay.queue_delete(campaign_queue(campaign_id))
+    return await _declare_campaign_queue(connection, campaign_id, queue_type)
+
+
+async def _declare_campaign_queue(
+    connection: AbstractConnection, campaign_id: UUID, queue_type: QueueType
+) -> int:
+    async with connection.channel(publisher_confirms=False) as channel:
+        underlay = await channel.get_underlay_channel()
+        declared = await underlay.queue_declare(
+            campaign_queue(campaign_id),
+            durable=True,
+            arguments=campaign_queue_arguments(queue_type),
+        )
+        await underlay.queue_bind(
+            campaign_queue(campaign_id), CALL_JOBS, routing_key=campaign_routing_key(campaign_id)
+        )
+        return int(declared.message_count or 0)
 
 
 async def delete_campaign_queue(channel: AbstractChannel, campaign_id: UUID) -> None:
@@ -149,9 +232,13 @@ class WorkerQueues:
     results: AbstractQueue
 
 
-async def declare_worker_queues(channel: AbstractChannel, worker_id: str) -> WorkerQueues:
+async def declare_worker_queues(
+    channel: AbstractChannel, worker_id: str, queue_type: QueueType = "classic"
+) -> WorkerQueues:
     """A worker's own queues. Events and signals die with its connection; results outlive it
-    (see WORKER_RESULTS_TTL_MS), because a result must never be lost with a worker."""
+    (see WORKER_RESULTS_TTL_MS), because a result must never be lost with a worker: on a
+    cluster it is a quorum queue too, else it would be lost with its node and the worker
+    could not declare it again elsewhere."""
     events = await channel.declare_queue(
         worker_events_queue(worker_id), exclusive=True, auto_delete=True
     )
@@ -160,10 +247,11 @@ async def declare_worker_queues(channel: AbstractChannel, worker_id: str) -> Wor
         worker_signals_queue(worker_id), exclusive=True, auto_delete=True
     )
     await signals.bind(WORKER_SIGNALS, worker_id)
-    results = await channel.declare_queue(
+    results = await _declare_work_queue(
+        channel,
         worker_results_queue(worker_id),
-        durable=True,
-        arguments={
+        queue_type,
+        {
             "x-message-ttl": WORKER_RESULTS_TTL_MS,
             "x-dead-letter-exchange": CALL_RESULTS_UNROUTED,
             "x-expires": WORKER_RESULTS_EXPIRE_MS,
@@ -174,9 +262,9 @@ async def declare_worker_queues(channel: AbstractChannel, worker_id: str) -> Wor
 
 
 async def _declare(settings: Settings) -> None:
-    connection = await aio_pika.connect(settings.amqp_url)
+    connection = await connect(settings.amqp_url)
     async with connection:
-        await declare_topology(await connection.channel())
+        await declare_topology(await connection.channel(), settings.queue_type)
     log.info("topology declared")
 
 

@@ -76,7 +76,7 @@ def _broker(given: Broker | None) -> CleanupContext:
             app[BROKER] = given
             yield
             return
-        connected = await Broker.connect(app[SETTINGS].amqp_url)
+        connected = await Broker.connect(app[SETTINGS].amqp_url, app[SETTINGS].queue_type)
         app[BROKER] = connected
         yield
         await connected.close()

@@ -8,12 +8,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import aio_pika
 import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractConnection
 
 from services.dispatcher.metrics import DispatcherMetrics
 from shared.amqp import Publisher, connection_name
+from shared.broker_connection import connect
 from shared.db.pool import create_pool
 from shared.domain.calling import CallingPolicy
 from shared.settings import Settings
@@ -52,7 +52,7 @@ async def bootstrap(
     own_pool = pool is None
     pool = pool or await create_pool(settings)
     try:
-        connection = await aio_pika.connect(
+        connection = await connect(
             settings.amqp_url, client_properties=connection_name("dispatcher")
         )
         try:
@@ -60,7 +60,7 @@ async def bootstrap(
                 publisher_confirms=True, on_return_raises=True
             )
             admin_channel = await connection.channel(publisher_confirms=False)
-            await declare_topology(admin_channel)
+            await declare_topology(admin_channel, settings.queue_type)
             yield Deps(
                 settings=settings,
                 pool=pool,

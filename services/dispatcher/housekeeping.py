@@ -75,7 +75,7 @@ async def keep_schedules(deps: Deps) -> int:
         await zone_windows.forget_finished(conn)
     for campaign_id in started:
         log.info("campaign started at its startAt", campaign_id=str(campaign_id))
-        await declare_campaign_queue(deps.admin_channel, campaign_id)
+        await declare_campaign_queue(deps.connection, campaign_id, deps.settings.queue_type)
         event = CampaignStarted(campaign_id=campaign_id)
         await deps.publisher.publish(event, CAMPAIGN_EVENTS, event_routing_key(event.type))
     if expired:

@@ -112,11 +112,15 @@ class LeaseStocker:
         """Jobs waiting in the campaign's queue; declares (and binds) the queue on first sight."""
         channel = await self._deps.admin_channel.get_underlay_channel()
         if campaign_id not in self._declared:
-            queued = await declare_campaign_queue(self._deps.admin_channel, campaign_id)
+            queued = await declare_campaign_queue(
+                self._deps.connection, campaign_id, self._deps.settings.queue_type
+            )
             self._declared.add(campaign_id)
             return queued
         declared = await channel.queue_declare(
-            campaign_queue(campaign_id), durable=True, arguments=campaign_queue_arguments()
+            campaign_queue(campaign_id),
+            durable=True,
+            arguments=campaign_queue_arguments(self._deps.settings.queue_type),
         )
         return int(declared.message_count or 0)
 

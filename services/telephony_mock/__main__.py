@@ -39,7 +39,7 @@ def config_from(settings: Settings) -> MockConfig:
 
 async def serve(settings: Settings) -> None:
     stop = stop_event()
-    endpoint = AmqpEndpoint(settings.amqp_url)
+    endpoint = AmqpEndpoint(settings.amqp_url, settings.queue_type)
     async with aiohttp.ClientSession() as http:
         callbacks = HttpCallbacks(http, settings.callback_secret)
         token = settings.twilio_auth_token

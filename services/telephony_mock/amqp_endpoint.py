@@ -7,13 +7,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import aio_pika
 import structlog
 from aio_pika.abc import AbstractIncomingMessage
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from services.telephony_mock.carrier import Accepted, Carrier, Result
 from shared.amqp import Publisher, connection_name
+from shared.broker_connection import connect
 from shared.errors import TransientError
 from shared.messages import (
     CallResultReported,
@@ -26,7 +26,7 @@ from shared.messages import (
     parse_message,
 )
 from shared.runtime import run_sessions
-from shared.topology import CALL_RESULTS, DIAL_REQUESTS_QUEUE, declare_topology
+from shared.topology import CALL_RESULTS, DIAL_REQUESTS_QUEUE, QueueType, declare_topology
 
 log = structlog.get_logger()
 
@@ -41,8 +41,9 @@ class AmqpEndpoint:
     goes, the session ends and a new one starts (as the workers do), so the consumer of dial
     requests is always one this session made."""
 
-    def __init__(self, amqp_url: str) -> None:
+    def __init__(self, amqp_url: str, queue_type: QueueType = "classic") -> None:
         self._amqp_url = amqp_url
+        self._queue_type = queue_type
         self._carrier: Carrier | None = None
         self._publisher: Publisher | None = None
         self._replies: Publisher | None = None
@@ -58,14 +59,14 @@ class AmqpEndpoint:
         await run_sessions("telephony mock broker", self._session, stop)
 
     async def _session(self, stop: asyncio.Event) -> None:
-        connection = await aio_pika.connect(
+        connection = await connect(
             self._amqp_url, client_properties=connection_name("telephony_mock")
         )
         lost = asyncio.Event()
         connection.close_callbacks.add(lambda *_: lost.set())
         async with connection:
             async with connection.channel() as setup:
-                await declare_topology(setup)
+                await declare_topology(setup, self._queue_type)
             publisher = Publisher(
                 await connection.channel(publisher_confirms=True, on_return_raises=True)
             )

@@ -31,7 +31,7 @@ async def run_session(deps: Deps, stop: asyncio.Event, health: SessionChecks) ->
 
     own = await deps.connection.channel(publisher_confirms=False)
     await own.set_qos(prefetch_count=100)
-    queues = await declare_worker_queues(own, deps.worker_id)
+    queues = await declare_worker_queues(own, deps.worker_id, deps.settings.queue_type)
     await queues.events.consume(consumer)
     await queues.signals.consume(consumer)
 
@@ -65,14 +65,14 @@ async def run_session(deps: Deps, stop: asyncio.Event, health: SessionChecks) ->
     )
     try:
         stopping = asyncio.create_task(stop.wait())
-        dropped = asyncio.create_task(lost.wait())
+        dropped = asyncio.create_task(_first_set(lost, deps.channels.lost))
         await asyncio.wait([stopping, dropped, *tasks], return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
         dropped.cancel()
         for task in tasks:
             if task.done() and task.exception():
                 raise task.exception()  # type: ignore[misc]
-        if lost.is_set() and not stop.is_set():
+        if (lost.is_set() or deps.channels.lost.is_set()) and not stop.is_set():
             log.error(
                 "worker session ended: broker connection lost; held leases return to their queues"
             )
@@ -88,6 +88,15 @@ async def run_session(deps: Deps, stop: asyncio.Event, health: SessionChecks) ->
             async with deps.pool.acquire() as conn:
                 await forget_worker(conn, deps.worker_id)
         health.clear()
+
+
+async def _first_set(*events: asyncio.Event) -> None:
+    waiters = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 async def _release_ended_attempts(deps: Deps) -> None:

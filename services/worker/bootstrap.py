@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-import aio_pika
 import asyncpg
 from aio_pika.abc import AbstractConnection
 
+from services.worker.channel_source import ChannelSource
 from services.worker.dial_rules import DialRulesCache
 from services.worker.held_attempts import HeldAttempts
 from services.worker.metrics import WorkerMetrics
@@ -25,6 +25,7 @@ from services.worker.telephony.resilience import Dialer
 from services.worker.writes import AttemptWrites
 from shared.amqp import Publisher, connection_name
 from shared.batching import Batcher, KeyedBatcher
+from shared.broker_connection import connect
 from shared.db.pool import create_pool
 from shared.domain.attempts import AttemptRef, DialRules, NoDial, StartedAttempt
 from shared.domain.endings import EndEffect, ProviderReport
@@ -51,6 +52,8 @@ class Deps:
     hints: Publisher
     dialer: Dialer
     held: HeldAttempts
+    #: Channels for the campaign subscriptions, on further connections past a thousand.
+    channels: ChannelSource
     subscriptions: CampaignSubscriptions
     dial_rules: DialRulesCache
     #: Every write the handlers make; the batchers below flush through it.
@@ -94,7 +97,7 @@ async def bootstrap(
         if pool is None:
             pool = await create_pool(settings)
             scope.push_async_callback(pool.close)
-        connection = await aio_pika.connect(
+        connection = await connect(
             settings.amqp_url, client_properties=connection_name(f"worker {worker_id}")
         )
         scope.push_async_callback(connection.close)
@@ -103,6 +106,14 @@ async def bootstrap(
             provider = await scope.enter_async_context(
                 connect_provider(ProviderContext(settings, connection, worker_id))
             )
+        channels = ChannelSource(
+            connection,
+            lambda n: connect(
+                settings.amqp_url, client_properties=connection_name(f"worker {worker_id} #{n}")
+            ),
+            per_connection=settings.worker_channels_per_connection,
+        )
+        scope.push_async_callback(channels.close)
         now = clock or utcnow
         dial_window = timedelta(milliseconds=settings.dial_timeout_ms + 1000)
         writes = AttemptWrites(
@@ -126,7 +137,8 @@ async def bootstrap(
                 reset_timeout_ms=settings.breaker_reset_timeout_ms,
             ),
             held=HeldAttempts(),
-            subscriptions=CampaignSubscriptions(connection, pool),
+            channels=channels,
+            subscriptions=CampaignSubscriptions(channels, pool),
             dial_rules=DialRulesCache(pool),
             writes=writes,
             claims=KeyedBatcher(

@@ -1,4 +1,5 @@
-"""Which campaign queues this worker consumes, each on its own channel with prefetch = limit.
+"""Which campaign queues this worker consumes, each on its own channel with prefetch = limit
+(the channels come from a ChannelSource: past a thousand, on further connections).
 
 The set follows the database (running and paused campaigns), refreshed on campaign events and
 on a short interval. A changed concurrency limit gets a new consumer with the new prefetch; the
@@ -17,9 +18,10 @@ from uuid import UUID
 import aiormq
 import asyncpg
 import structlog
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from aio_pika.exceptions import ChannelNotFoundEntity
 
+from services.worker.channel_source import ChannelSource
 from shared.db.pool import DATABASE_UNAVAILABLE
 from shared.repositories.campaigns import ActiveCampaign, consumable_campaigns
 from shared.topology import campaign_queue
@@ -42,8 +44,8 @@ class _Subscription:
 
 
 class CampaignSubscriptions:
-    def __init__(self, connection: AbstractConnection, pool: asyncpg.Pool) -> None:
-        self._connection = connection
+    def __init__(self, channels: ChannelSource, pool: asyncpg.Pool) -> None:
+        self._channels = channels
         self._pool = pool
         self._on_job: JobCallback | None = None
         self._subscriptions: dict[UUID, _Subscription] = {}
@@ -124,7 +126,7 @@ class CampaignSubscriptions:
         dispatcher deletes them when campaigns finish. A worker that re-created one from a
         stale read would leave it behind for ever.
         """
-        channel = await self._connection.channel(publisher_confirms=False)
+        channel = await self._channels.channel()
         try:
             queue = await channel.declare_queue(campaign_queue(campaign.id), passive=True)
         except ChannelNotFoundEntity:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import os
 import time
 from collections import Counter, defaultdict
@@ -35,6 +36,7 @@ import aiohttp
 import asyncpg
 
 from shared.db.pool import init_connection
+from shared.runtime import LONGEST_RESTART_PAUSE_S
 from shared.signatures import sign
 from tests.support.api_client import TEST_API_KEY, TEST_CALLBACK_SECRET, ApiClient, MockClient
 from tests.support.infra import MANAGEMENT_URL, Infra, create_infra, destroy_infra
@@ -125,6 +127,8 @@ class BrokerState:
     connections: int
     #: Channels by the name each service gives its connection, to tell whose differ.
     channels_by_connection: tuple[tuple[str, int], ...] = ()
+    #: Consumers by queue, to tell which queue holds one too many.
+    consumers_by_queue: tuple[tuple[str, int], ...] = ()
 
     def describe(self) -> str:
         return (
@@ -157,12 +161,14 @@ class Management:
         per_connection = Counter(
             named.get(c.get("connection_details", {}).get("name", ""), "?") for c in channels
         )
+        per_queue = Counter(c.get("queue", {}).get("name", "?") for c in consumers)
         return BrokerState(
             frozenset(q["name"] for q in queues),
             len(consumers),
             len(channels),
             len(connections),
             tuple(sorted(per_connection.items())),
+            tuple(sorted(per_queue.items())),
         )
 
 
@@ -256,6 +262,8 @@ class FaultRun:
         self._warm_use: dict[str, ProcessUse] = {}
         self._warm_broker: BrokerState | None = None
         self._restarts_before: Counter[str] = Counter()
+        #: Seconds the scenario kept a server away: sessions fail and start over all along.
+        self._outage_s = 0.0
 
     # -- the stack ---------------------------------------------------------------------
 
@@ -519,9 +527,16 @@ class FaultRun:
         figures.peak_vs_limit = " ".join(parts)
         figures.longest_dial_gap_s = longest_gap(placed)
 
+    def outage_lasted(self, seconds: float) -> None:
+        """Note that a server the services need was away this long: a session tries again
+        every LONGEST_RESTART_PAUSE_S meanwhile, which is no restart loop."""
+        self._outage_s += seconds
+
     def _check_no_restart_loop(self) -> None:
         now = self._session_restarts()
         allowed = SESSION_RESTARTS_PER_FAULT * max(len(self.fault_times), 1)
+        # At least one pause of LONGEST_RESTART_PAUSE_S (less its jitter) between two tries.
+        allowed += math.ceil(self._outage_s / (0.8 * LONGEST_RESTART_PAUSE_S))
         for name, count in now.items():
             extra = count - self._restarts_before.get(name, 0)
             assert extra <= allowed, f"{name} restarted its session {extra} times"
@@ -542,8 +557,9 @@ class FaultRun:
             now = await self.management.state()
             raise AssertionError(
                 f"broker before: {before.describe()} {sorted(before.queues)}"
-                f" {before.channels_by_connection};"
+                f" {before.channels_by_connection} {before.consumers_by_queue};"
                 f" after: {now.describe()} {sorted(now.queues)} {now.channels_by_connection}"
+                f" {now.consumers_by_queue}"
             ) from None
         figures.broker = f"yes ({before.describe()})"
 

@@ -137,9 +137,8 @@ async def test_deleting_while_the_broker_is_away_leaves_the_queue_to_the_dispatc
 ) -> None:
     campaign = await created_campaign(client)
     connection = await aio_pika.connect(infra.amqp_url)
-    channel = await connection.channel()
     try:
-        await declare_campaign_queue(channel, campaign["id"])
+        await declare_campaign_queue(connection, campaign["id"])
         await client.server.app[BROKER].close()
         response = await client.delete(f"/api/v1/campaigns/{campaign['id']}")
         assert response.status == 204, await response.text()

@@ -13,13 +13,14 @@ import pytest
 import pytest_asyncio
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
+from services.worker.channel_source import ChannelSource
 from services.worker.subscriptions import CampaignSubscriptions
 from shared.db.pool import init_connection
 from shared.domain.business_hours import ALWAYS_OPEN
 from shared.domain.retry_policy import RetryConfig
 from shared.domain.statuses import CampaignStatus
 from shared.repositories import campaigns as campaign_repo
-from shared.topology import declare_campaign_queue, delete_campaign_queue
+from shared.topology import campaign_queue, declare_campaign_queue, delete_campaign_queue
 from tests.support.infra import Infra, create_infra, destroy_infra
 from tests.support.waiting import wait_until
 
@@ -62,6 +63,14 @@ async def running_campaigns(pool: asyncpg.Pool, count: int) -> list[UUID]:
     return ids
 
 
+def channel_source(
+    first: aio_pika.abc.AbstractConnection, infra: Infra, per_connection: int = 1000
+) -> ChannelSource:
+    return ChannelSource(
+        first, lambda n: aio_pika.connect(infra.amqp_url), per_connection=per_connection
+    )
+
+
 def open_channels(connection: AbstractRobustConnection | aio_pika.abc.AbstractConnection) -> int:
     """Channels the client holds open on the connection (aiormq drops closed ones)."""
     assert connection.transport is not None
@@ -75,7 +84,7 @@ async def test_a_consumer_cancelled_by_the_broker_while_idle_gives_its_channel_b
     assert pool is not None
     connection = await aio_pika.connect(own.amqp_url)
     admin = await connection.channel()
-    subscriptions = CampaignSubscriptions(connection, pool)
+    subscriptions = CampaignSubscriptions(channel_source(connection, own), pool)
 
     async def on_job(incoming: AbstractIncomingMessage) -> None:
         await incoming.ack()
@@ -85,7 +94,7 @@ async def test_a_consumer_cancelled_by_the_broker_while_idle_gives_its_channel_b
         before = open_channels(connection)
         campaigns = await running_campaigns(pool, 12)
         for campaign_id in campaigns:
-            await declare_campaign_queue(admin, campaign_id)
+            await declare_campaign_queue(connection, campaign_id)
         runner = asyncio.create_task(subscriptions.run(on_job, 0.1))
 
         async def all_consumed() -> bool:
@@ -125,3 +134,85 @@ async def test_a_consumer_cancelled_by_the_broker_while_idle_gives_its_channel_b
             await asyncio.wait_for(runner, 10)
         await connection.close()
         await pool.close()
+
+
+async def test_past_a_connections_channels_the_worker_opens_another_and_lets_it_go(
+    own: Infra,
+) -> None:
+    """Five channels a connection: twelve campaigns take three connections; once they are
+    gone, the worker is back to its one."""
+    pool = await asyncpg.create_pool(own.database_url, min_size=1, max_size=3, init=init_connection)
+    assert pool is not None
+    connection = await aio_pika.connect(own.amqp_url)
+    source = channel_source(connection, own, per_connection=5)
+    subscriptions = CampaignSubscriptions(source, pool)
+
+    async def on_job(incoming: AbstractIncomingMessage) -> None:
+        await incoming.ack()
+
+    runner: asyncio.Task[None] | None = None
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute("UPDATE campaigns SET status = 'COMPLETED'")
+        campaigns = await running_campaigns(pool, 12)
+        for campaign_id in campaigns:
+            await declare_campaign_queue(connection, campaign_id)
+        runner = asyncio.create_task(subscriptions.run(on_job, 0.1))
+
+        async def all_consumed() -> bool:
+            return set(subscriptions.leases_held()) == set(campaigns)
+
+        await wait_until(all_consumed, timeout=20, message="every campaign queue consumed")
+        assert source.connections == 3
+        assert open_channels(connection) <= 5
+
+        # A job for each campaign reaches its consumer, whichever connection it is on.
+        channel = await connection.channel()
+        for campaign_id in campaigns:
+            await channel.default_exchange.publish(
+                aio_pika.Message(b"{}"), routing_key=campaign_queue(campaign_id)
+            )
+
+        async def queues_drained() -> bool:
+            counts = [await declare_campaign_queue(connection, c) for c in campaigns]
+            return sum(counts) == 0
+
+        await wait_until(queues_drained, timeout=20, message="every job taken")
+        await channel.close()
+
+        async with pool.acquire() as conn:
+            await conn.execute("UPDATE campaigns SET status = 'COMPLETED'")
+        subscriptions.refresh_soon()
+
+        async def back_to_one() -> bool:
+            return source.connections == 1 and not subscriptions.leases_held()
+
+        await wait_until(back_to_one, timeout=20, message="the extra connections closed")
+        assert not source.lost.is_set(), "closing them ourselves is no loss"
+    finally:
+        await subscriptions.close()
+        if runner is not None:
+            await asyncio.wait_for(runner, 10)
+        await source.close()
+        await connection.close()
+        await pool.close()
+
+
+async def test_losing_a_connection_of_its_own_ends_the_session(own: Infra) -> None:
+    connection = await aio_pika.connect(own.amqp_url)
+    source = channel_source(connection, own, per_connection=1)
+    try:
+        first = await source.channel()
+        second = await source.channel()  # on a connection of the source's own
+        assert source.connections == 2 and not source.lost.is_set()
+        underlay = await second.get_underlay_channel()
+        await underlay.connection.close()  # as the broker does when a node goes
+
+        async def lost() -> bool:
+            return source.lost.is_set()
+
+        await wait_until(lost, timeout=10, message="the session told to end")
+        assert not first.is_closed
+    finally:
+        await source.close()
+        await connection.close()

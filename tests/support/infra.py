@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlsplit, urlunsplit
 from uuid import uuid4
 
-import aio_pika
 import aiohttp
 import asyncpg
 
+from shared.broker_connection import connect
 from shared.db.migrate import apply_migrations, create_database_if_missing
-from shared.topology import declare_topology
+from shared.topology import QueueType, declare_topology
 
 BASE_DATABASE_URL = os.environ.get(
     "VCS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -34,6 +34,7 @@ class Infra:
     base_database_url: str = BASE_DATABASE_URL
     base_amqp_url: str = BASE_AMQP_URL
     management_url: str = MANAGEMENT_URL
+    queue_type: QueueType = "classic"
 
 
 def _with_path(url: str, path: str) -> str:
@@ -46,18 +47,22 @@ async def create_infra(
     database_url: str = BASE_DATABASE_URL,
     amqp_url: str = BASE_AMQP_URL,
     management_url: str = MANAGEMENT_URL,
+    queue_type: QueueType = "classic",
 ) -> Infra:
-    """A database and a vhost of their own, on the machine's servers unless told others."""
+    """A database and a vhost of their own, on the machine's servers unless told others
+    (`amqp_url` may name the nodes of a cluster; `management_url` is one of theirs)."""
     name = f"{prefix}_{uuid4().hex[:10]}"
     own_database = _with_path(database_url, f"/{name}")
     await create_database_if_missing(own_database)
     await apply_migrations(own_database)
     await _create_vhost(name, amqp_url, management_url)
     own_amqp = _with_path(amqp_url, "/" + quote(name, safe=""))
-    connection = await aio_pika.connect(own_amqp)
+    connection = await connect(own_amqp)
     async with connection:
-        await declare_topology(await connection.channel())
-    return Infra(name, own_database, own_amqp, name, database_url, amqp_url, management_url)
+        await declare_topology(await connection.channel(), queue_type)
+    return Infra(
+        name, own_database, own_amqp, name, database_url, amqp_url, management_url, queue_type
+    )
 
 
 async def destroy_infra(infra: Infra) -> None:

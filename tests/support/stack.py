@@ -19,6 +19,7 @@ import aiohttp
 import pytest
 from cryptography.fernet import Fernet
 
+from shared.topology import QueueType
 from tests.support.infra import Infra, create_infra, destroy_infra
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,6 +78,7 @@ class Stack:
             {
                 "VCS_DATABASE_URL": self.infra.database_url,
                 "VCS_AMQP_URL": self.infra.amqp_url,
+                "VCS_QUEUE_TYPE": self.infra.queue_type,
                 "VCS_LOG_FORMAT": "json",
                 "VCS_HOST": "127.0.0.1",
                 # Tests not about the policy pass at any hour; those about it give a file.
@@ -200,11 +202,12 @@ async def full_stack(
     prefix: str,
     settings: dict[str, str],
     late_settings: Callable[[Stack], dict[str, str]] | None = None,
+    queue_type: QueueType = "classic",
 ) -> AsyncIterator[Stack]:
     """The five processes on a database and vhost of their own; their logs are printed when
     a test of the session failed. `late_settings` adds settings that name the mock's or the
     api's address (known once they run) to the dispatcher and workers."""
-    own = await create_infra(prefix)
+    own = await create_infra(prefix, queue_type=queue_type)
     log_dir: Path = tmp_path_factory.mktemp(f"{prefix}-logs")
     running = Stack(own, log_dir, dict(settings))
     try:

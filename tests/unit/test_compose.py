@@ -5,10 +5,12 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
+from shared.broker_connection import broker_urls
 from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,10 +77,8 @@ def test_every_variable_is_a_setting(compose: dict[str, Any]) -> None:
 def test_start_order_and_health(compose: dict[str, Any]) -> None:
     services = compose["services"]
     assert services["worker"]["deploy"]["replicas"] == 2
-    assert services["setup"]["depends_on"] == {
-        "postgres": {"condition": "service_healthy"},
-        "rabbitmq": {"condition": "service_healthy"},
-    }
+    setup = services["setup"]["depends_on"]
+    assert setup["postgres"] == setup["rabbitmq"] == {"condition": "service_healthy"}
     for name in SERVICES:
         assert services[name]["depends_on"] == {
             "setup": {"condition": "service_completed_successfully"}
@@ -106,3 +106,48 @@ def test_the_console_container_serves_3000_and_reaches_the_api(compose: dict[str
     nginx = (ROOT / "deploy" / "ui-nginx.conf").read_text()
     assert "listen 3000;" in nginx
     assert f"proxy_pass http://api:{default('api_port')};" in nginx
+
+
+def test_the_cluster_profile_runs_three_nodes_that_name_each_other(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    nodes = [f"rabbitmq-{n}" for n in (1, 2, 3)]
+    config = (ROOT / "deploy" / "rabbitmq-cluster.conf").read_text()
+    cookies = set()
+    for name in nodes:
+        node = services[name]
+        assert node["profiles"] == ["cluster"]
+        assert node["hostname"] == name
+        assert node["image"] == services["rabbitmq"]["image"]
+        assert "healthcheck" in node
+        assert f"= rabbit@{name}" in config
+        mount = "./deploy/rabbitmq-cluster.conf:/etc/rabbitmq/conf.d/20-cluster.conf:ro"
+        assert mount in node["volumes"]
+        cookies.add(node["environment"]["RABBITMQ_ERLANG_COOKIE"])
+    assert len(cookies) == 1, "one cookie for the three nodes"
+    published = [port for name in nodes for port in services[name]["ports"]]
+    assert len(published) == len(set(published)) and "5672:5672" not in published
+    # Nothing but setup waits for them, and only when the profile is on.
+    setup = services["setup"]["depends_on"]
+    for name in nodes:
+        assert setup[name] == {"condition": "service_healthy", "required": False}
+    assert "profiles" not in services["rabbitmq"], "the single node stays the default"
+
+
+def test_the_cluster_env_file_names_every_node_and_quorum_queues(
+    compose: dict[str, Any],
+) -> None:
+    values = dict(
+        line.split("=", 1)
+        for line in (ROOT / "deploy" / "cluster.env").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    settings = Settings(amqp_url=values["VCS_AMQP_URL"], queue_type=values["VCS_QUEUE_TYPE"])
+    assert settings.queue_type == "quorum"
+    hosts = {urlsplit(url).hostname for url in broker_urls(settings.amqp_url)}
+    assert hosts == {"rabbitmq-1", "rabbitmq-2", "rabbitmq-3"}
+    # The services read both from the environment, with the single node as the default.
+    env = compose["x-python-service"]["environment"]
+    assert env["VCS_AMQP_URL"] == "${VCS_AMQP_URL:-amqp://guest:guest@rabbitmq:5672/}"
+    assert env["VCS_QUEUE_TYPE"] == "${VCS_QUEUE_TYPE:-classic}"

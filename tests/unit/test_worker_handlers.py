@@ -220,6 +220,7 @@ def make_deps(
         hints=FakePublisher(),  # type: ignore[arg-type]
         dialer=dialer or FakeDialer(),  # type: ignore[arg-type]
         held=HeldAttempts(),
+        channels=None,  # type: ignore[arg-type]
         subscriptions=FakeSubscriptions(),  # type: ignore[arg-type]
         dial_rules=FakeDialRules(rules),  # type: ignore[arg-type]
         writes=writes or FakeWrites(),  # type: ignore[arg-type]

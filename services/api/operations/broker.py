@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from contextlib import suppress
 from uuid import UUID
 
-import aio_pika
 import aiormq
 import asyncpg
 import structlog
@@ -17,6 +16,7 @@ from aio_pika.abc import AbstractRobustConnection
 
 from shared.amqp import BROKER_UNAVAILABLE, RECONNECT_INTERVAL_S, Publisher, connection_name
 from shared.attempt_signals import signal_attempt_ended, signal_hang_up
+from shared.broker_connection import connect_robust
 from shared.db.pool import DATABASE_UNAVAILABLE
 from shared.domain.endings import EndEffect
 from shared.errors import TransientError
@@ -24,6 +24,7 @@ from shared.messages import CampaignEvent
 from shared.repositories.campaigns import forget_queue_removal
 from shared.topology import (
     CAMPAIGN_EVENTS,
+    QueueType,
     campaign_queue,
     declare_campaign_queue,
     delete_campaign_queue,
@@ -47,20 +48,27 @@ class Broker:
     publish during a reconnect fails fast: events are hints, and the dispatcher's tick and
     the workers' checks catch up from the database."""
 
-    def __init__(self, connection: AbstractRobustConnection, publisher: Publisher) -> None:
+    def __init__(
+        self,
+        connection: AbstractRobustConnection,
+        publisher: Publisher,
+        queue_type: QueueType = "classic",
+    ) -> None:
         self._connection = connection
         self._publisher = publisher
+        self._queue_type = queue_type
 
     @classmethod
-    async def connect(cls, amqp_url: str) -> Broker:
-        """Connect, named for the api in the broker's console; the caller closes it."""
-        connection = await aio_pika.connect_robust(
+    async def connect(cls, amqp_url: str, queue_type: QueueType = "classic") -> Broker:
+        """Connect (to any node that answers), named for the api in the broker's console;
+        the caller closes it."""
+        connection = await connect_robust(
             amqp_url,
             reconnect_interval=RECONNECT_INTERVAL_S,
             client_properties=connection_name("api"),
         )
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        return cls(connection, Publisher(channel))
+        return cls(connection, Publisher(channel), queue_type)
 
     async def close(self) -> None:
         await self._connection.close()
@@ -86,7 +94,7 @@ class Broker:
         can consume it at once. If the broker is away, the dispatcher declares it on its tick."""
         try:
             async with asyncio.timeout(5):
-                await declare_campaign_queue(self._publisher.channel, campaign_id)
+                await declare_campaign_queue(self._connection, campaign_id, self._queue_type)
         except BROKER_UNAVAILABLE as exc:
             log.warning("could not declare the campaign queue", error=repr(exc))
 
