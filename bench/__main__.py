@@ -22,13 +22,13 @@ from uuid import UUID
 import aiohttp
 import asyncpg
 
-from bench import calling, suppressions, webhooks
+from bench import calling, cluster, suppressions, webhooks
 from bench.api import call_reads, filtered_lists, ingestion
 from bench.baseline import measure as baseline_round_trips
 from bench.metrics import console_reads
 from shared.db.pool import init_connection
 from tests.support.api_client import TEST_API_KEY, ApiClient, MockClient
-from tests.support.infra import create_infra, destroy_infra
+from tests.support.infra import Infra, create_infra, destroy_infra
 from tests.support.numbers import fresh_numbers
 from tests.support.stack import Stack
 from tests.support.waiting import wait_until
@@ -100,20 +100,59 @@ async def first_dial_latency(api: ApiClient, mock: MockClient) -> float:
     raise RuntimeError("no dial within 10 s")
 
 
-async def run(args: argparse.Namespace) -> str:
-    infra = await create_infra("vcs_bench")
+async def start_stack(infra: Infra, args: argparse.Namespace) -> Stack:
+    """The four processes (and `args.workers` workers) on `infra`, set up for benchmarks."""
     log_dir = Path(tempfile.mkdtemp(prefix="vcs-bench-"))
     # A trunk as large as the campaigns' limits together: the global fence is in the path of
     # every call, but the benchmark measures the pipeline, not a smaller trunk.
     capacity = {"VCS_MAX_CONCURRENT_CALLS": str(args.campaigns * args.limit)}
     stack = Stack(infra, log_dir, {**BENCH_SETTINGS, **capacity})
-    lines: list[str] = []
     try:
         await stack.start("telephony_mock")
         await stack.start("api")
         await stack.start("dispatcher")
         for n in range(args.workers):
             await stack.start("worker", f"worker-{n + 1}")
+    except BaseException:
+        await stack.stop_all()
+        raise
+    return stack
+
+
+async def cluster_part(
+    args: argparse.Namespace, http: aiohttp.ClientSession, classic: tuple[ApiClient, asyncpg.Pool]
+) -> list[str]:
+    """The pipeline on a cluster of the bench's own with quorum queues, beside `classic`."""
+    async with cluster.quorum_infra() as infra:
+        stack = await start_stack(infra, args)
+        try:
+            db = await asyncpg.create_pool(
+                infra.database_url, min_size=1, max_size=2, init=init_connection
+            )
+            async with db:
+                api = ApiClient(http, stack.url("api"))
+                await MockClient(http, stack.url("telephony_mock")).configure(
+                    delayMinMs=0, delayMaxMs=0
+                )
+                results = await cluster.measure(
+                    {"classic": classic, "quorum": (api, db)},
+                    throughput,
+                    campaigns=args.campaigns,
+                    numbers=args.numbers,
+                    limit=args.limit,
+                    runs=args.runs,
+                )
+        finally:
+            await stack.stop_all()
+    return cluster.report(results)
+
+
+async def run(args: argparse.Namespace) -> str:
+    infra = await create_infra("vcs_bench")
+    lines: list[str] = []
+    stack: Stack | None = None
+    try:
+        stack = await start_stack(infra, args)
         db = await asyncpg.create_pool(
             infra.database_url, min_size=1, max_size=2, init=init_connection
         )
@@ -164,8 +203,11 @@ async def run(args: argparse.Namespace) -> str:
                     runs=args.runs,
                 )
                 lines += webhooks.report(hooked)
+            if args.part == "cluster":  # not in "all": it needs root and a cluster's boot
+                lines += await cluster_part(args, http, (api, db))
     finally:
-        await stack.stop_all()
+        if stack is not None:
+            await stack.stop_all()
         await destroy_infra(infra)
     header = (
         f"Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()},"
@@ -256,7 +298,16 @@ def main() -> None:
     )
     parser.add_argument(
         "--part",
-        choices=("all", "pipeline", "api", "metrics", "calling", "suppressions", "webhooks"),
+        choices=(
+            "all",
+            "pipeline",
+            "api",
+            "metrics",
+            "calling",
+            "suppressions",
+            "webhooks",
+            "cluster",
+        ),
         default="all",
     )
     args = parser.parse_args()

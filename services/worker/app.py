@@ -83,11 +83,18 @@ async def run_session(deps: Deps, stop: asyncio.Event, health: SessionChecks) ->
         for task in tasks:
             task.cancel()
         with suppress(Exception):
-            await deps.subscriptions.close()
+            # Bounded: after the broker closed the connection a retirement may get no answer;
+            # the connection's close, next, ends every channel anyway.
+            async with asyncio.timeout(SUBSCRIPTIONS_CLOSE_S):
+                await deps.subscriptions.close()
         with suppress(Exception):
             async with deps.pool.acquire() as conn:
                 await forget_worker(conn, deps.worker_id)
         health.clear()
+
+
+#: How long a session's end waits for its campaign subscriptions to be retired.
+SUBSCRIPTIONS_CLOSE_S = 10.0
 
 
 async def _first_set(*events: asyncio.Event) -> None:

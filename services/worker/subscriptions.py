@@ -31,6 +31,9 @@ log = structlog.get_logger()
 
 JobCallback = Callable[[AbstractIncomingMessage], Awaitable[None]]
 
+#: The longest a worker waits for the broker to answer a cancel or a channel's close.
+BROKER_CALL_TIMEOUT_S = 5.0
+
 
 @dataclass
 class _Subscription:
@@ -165,10 +168,18 @@ class CampaignSubscriptions:
 
     async def _retire(self, subscription: _Subscription) -> None:
         subscription.retired = True
-        with suppress(Exception):
-            await subscription.queue.cancel(subscription.consumer_tag)
         if subscription.busy == 0:
+            # Closing the channel ends its consumer too. A basic.cancel first would race the
+            # dispatcher's deletion of a finished campaign's queue, and RabbitMQ 3.10 answers
+            # a cancel for a quorum queue deleted meanwhile by crashing the channel and
+            # closing the whole connection (INTERNAL_ERROR): every campaign's consumer with it.
             await _close(subscription.channel)
+        else:
+            # Jobs still held (a new limit, say): stop new deliveries, keep the channel to
+            # settle them on.
+            with suppress(Exception):
+                async with asyncio.timeout(BROKER_CALL_TIMEOUT_S):
+                    await subscription.queue.cancel(subscription.consumer_tag)
         log.info("stopped consuming campaign queue", campaign_id=str(subscription.campaign_id))
 
     def _on_cancelled_by_broker(
@@ -210,5 +221,8 @@ class CampaignSubscriptions:
 
 
 async def _close(channel: AbstractChannel) -> None:
+    # Bounded: on a connection the broker has just closed, a close may never be answered, and
+    # the session's end (which retires every subscription) must not wait for it.
     with suppress(Exception):
-        await channel.close()
+        async with asyncio.timeout(BROKER_CALL_TIMEOUT_S):
+            await channel.close()
