@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import asyncpg
+import structlog
 from aio_pika.abc import AbstractConnection
 
 from services.worker.channel_source import ChannelSource
@@ -30,6 +31,8 @@ from shared.db.pool import create_pool
 from shared.domain.attempts import AttemptRef, DialRules, NoDial, StartedAttempt
 from shared.domain.endings import EndEffect, ProviderReport
 from shared.settings import Settings
+
+log = structlog.get_logger()
 
 #: Claim statements one worker runs at once, whatever their campaigns. Each campaign's claims
 #: go in one statement of their own; with a slot per campaign, the lines that one batch of
@@ -73,6 +76,27 @@ class Deps:
     metrics: WorkerMetrics
 
 
+#: The longest a session's end waits for one of its resources to close: a new session must
+#: start even when a close is never answered (a connection the broker closed on an error).
+CLOSE_WITHIN_S = 10.0
+
+
+async def _closed_within(close: Callable[[], Awaitable[object]], what: str) -> bool:
+    try:
+        async with asyncio.timeout(CLOSE_WITHIN_S):
+            await close()
+        return True
+    except TimeoutError:
+        log.error("not closed in time; the session ends without it", resource=what)
+        return False
+
+
+async def _close_pool(pool: asyncpg.Pool) -> None:
+    # A graceful close waits for every connection to come back; past the bound, cut them.
+    if not await _closed_within(pool.close, "database pool"):
+        pool.terminate()
+
+
 def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
@@ -96,11 +120,11 @@ async def bootstrap(
     async with AsyncExitStack() as scope:
         if pool is None:
             pool = await create_pool(settings)
-            scope.push_async_callback(pool.close)
+            scope.push_async_callback(_close_pool, pool)
         connection = await connect(
             settings.amqp_url, client_properties=connection_name(f"worker {worker_id}")
         )
-        scope.push_async_callback(connection.close)
+        scope.push_async_callback(_closed_within, connection.close, "broker connection")
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         if provider is None:
             provider = await scope.enter_async_context(
@@ -113,7 +137,7 @@ async def bootstrap(
             ),
             per_connection=settings.worker_channels_per_connection,
         )
-        scope.push_async_callback(channels.close)
+        scope.push_async_callback(_closed_within, channels.close, "campaign connections")
         now = clock or utcnow
         dial_window = timedelta(milliseconds=settings.dial_timeout_ms + 1000)
         writes = AttemptWrites(
