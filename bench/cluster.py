@@ -22,7 +22,7 @@ import asyncpg
 from tests.support.api_client import ApiClient
 from tests.support.infra import Infra, create_infra, destroy_infra
 from tests.support.own_processes import make_base_dir
-from tests.support.own_rabbitmq import OwnRabbitCluster, own_rabbit_cluster
+from tests.support.own_rabbitmq import own_rabbit_cluster
 
 Throughput = Callable[..., Awaitable[dict[str, float]]]
 
@@ -36,11 +36,6 @@ class ClusterResults:
     limit: int
 
 
-def cluster_url(cluster: OwnRabbitCluster) -> str:
-    nodes = ",".join(f"127.0.0.1:{node.amqp_port}" for node in cluster.nodes)
-    return f"amqp://guest:guest@{nodes}/"
-
-
 @asynccontextmanager
 async def quorum_infra() -> AsyncIterator[Infra]:
     """A database and a vhost of their own on a three-node cluster, quorum queues declared."""
@@ -49,7 +44,7 @@ async def quorum_infra() -> AsyncIterator[Infra]:
         async with own_rabbit_cluster("bench", base, 3) as cluster:
             infra = await create_infra(
                 "vcs_bench_qq",
-                amqp_url=cluster_url(cluster),
+                amqp_url=cluster.amqp_url,
                 management_url=cluster.nodes[0].management_url,
                 queue_type="quorum",
             )

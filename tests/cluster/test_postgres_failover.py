@@ -6,9 +6,7 @@ campaigns finish (FaultRun.verify)."""
 
 from __future__ import annotations
 
-import shutil
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,19 +16,11 @@ from tests.faults.harness import Prober, fault_run
 from tests.faults.test_restarts import every_health_check_says, resumed_after
 from tests.support.infra import create_infra
 from tests.support.own_postgres import OwnPostgres, own_postgres_pair
-from tests.support.own_processes import make_base_dir
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio(loop_scope="session")]
 
 #: Dialling must resume this soon after the standby takes writes.
 RESUME_WITHIN_S = 10.0
-
-
-@pytest.fixture
-def base() -> AsyncIterator[Path]:
-    folder = make_base_dir("vcs-cluster-")
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def multi_host_url(primary: OwnPostgres, standby: OwnPostgres) -> str:

@@ -11,7 +11,6 @@ campaigns finish unaided, the broker back as it was."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -27,7 +26,6 @@ from shared.topology import campaign_queue
 from tests.faults.harness import FaultRun, Prober, fault_run
 from tests.faults.test_restarts import every_health_check_says, resumed_after
 from tests.support.infra import Infra, create_infra
-from tests.support.own_processes import make_base_dir
 from tests.support.own_rabbitmq import OwnRabbitCluster, OwnRabbitNode, own_rabbit_cluster
 from tests.support.waiting import wait_until
 
@@ -37,23 +35,10 @@ pytestmark = [pytest.mark.cluster, pytest.mark.asyncio(loop_scope="session")]
 RESUME_WITHIN_S = 20.0
 
 
-@pytest.fixture
-def base() -> AsyncIterator[Path]:
-    folder = make_base_dir("vcs-rabbit-cluster-")
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
 @pytest_asyncio.fixture(loop_scope="session")
 async def cluster(base: Path) -> AsyncIterator[OwnRabbitCluster]:
     async with own_rabbit_cluster("quorum", base, 3) as running:
         yield running
-
-
-def cluster_url(cluster: OwnRabbitCluster) -> str:
-    """Every node, the way VCS_AMQP_URL names a cluster."""
-    nodes = ",".join(f"127.0.0.1:{node.amqp_port}" for node in cluster.nodes)
-    return f"amqp://guest:guest@{nodes}/"
 
 
 async def queue_leader(run: FaultRun, management_url: str, queue: str) -> str:
@@ -79,7 +64,7 @@ async def quorum_run_infra(name: str, cluster: OwnRabbitCluster, manager: OwnRab
     node's management API), the topology declared as quorum queues."""
     return await create_infra(
         name,
-        amqp_url=cluster_url(cluster),
+        amqp_url=cluster.amqp_url,
         management_url=manager.management_url,
         queue_type="quorum",
     )

@@ -550,6 +550,12 @@ class OwnRabbitCluster:
     def nodenames(self) -> list[str]:
         return [node.nodename for node in self.nodes]
 
+    @property
+    def amqp_url(self) -> str:
+        """Every node, the way VCS_AMQP_URL names a cluster (guest/guest, default vhost)."""
+        nodes = ",".join(f"{LOOPBACK}:{node.amqp_port}" for node in self.nodes)
+        return f"amqp://guest:guest@{nodes}/"
+
     async def start(self, timeout: float = START_TIMEOUT) -> None:
         """What `join_cluster` does for each of the others, with the independent steps at
         once: boot all nodes, stop_app + reset the others, join them to the first one by
