@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from tests.support.api_client import ApiClient
-from tests.support.infra import Infra, create_infra, destroy_infra
+from tests.support.infra import Infra, create_quorum_infra, destroy_infra
 from tests.support.own_processes import make_base_dir
 from tests.support.own_rabbitmq import own_rabbit_cluster
 
@@ -42,12 +42,7 @@ async def quorum_infra() -> AsyncIterator[Infra]:
     base = make_base_dir("vcs-bench-cluster-")
     try:
         async with own_rabbit_cluster("bench", base, 3) as cluster:
-            infra = await create_infra(
-                "vcs_bench_qq",
-                amqp_url=cluster.amqp_url,
-                management_url=cluster.nodes[0].management_url,
-                queue_type="quorum",
-            )
+            infra = await create_quorum_infra("vcs_bench_qq", cluster)
             try:
                 yield infra
             finally:

@@ -53,12 +53,18 @@ def _shown(url: str) -> str:
     return f"{parts.hostname}:{parts.port or 5672}"
 
 
-async def connect(url: str, **kwargs: Any) -> AbstractConnection:
-    """A plain connection to the first node that answers."""
+def _nodes_to_try(url: str, kwargs: dict[str, Any]) -> list[str]:
+    """The nodes' URLs in this connection's order; with several, each attempt is bounded."""
     urls = broker_urls(url)
     if len(urls) > 1:
         random.shuffle(urls)
         kwargs.setdefault("timeout", NODE_CONNECT_TIMEOUT_S)
+    return urls
+
+
+async def connect(url: str, **kwargs: Any) -> AbstractConnection:
+    """A plain connection to the first node that answers."""
+    urls = _nodes_to_try(url, kwargs)
     for tried, node in enumerate(urls, start=1):
         try:
             connection: AbstractConnection = await aio_pika.connect(node, **kwargs)
@@ -74,10 +80,8 @@ async def connect(url: str, **kwargs: Any) -> AbstractConnection:
 
 async def connect_robust(url: str, **kwargs: Any) -> AbstractRobustConnection:
     """A robust connection (it makes itself again when lost) over the nodes named in `url`."""
-    urls = broker_urls(url)
+    urls = _nodes_to_try(url, kwargs)
     if len(urls) > 1:
-        random.shuffle(urls)
-        kwargs.setdefault("timeout", NODE_CONNECT_TIMEOUT_S)
         kwargs["connection_class"] = partial(ClusterConnection, others=urls[1:])
     connection: AbstractRobustConnection = await aio_pika.connect_robust(urls[0], **kwargs)
     return connection
@@ -112,7 +116,7 @@ class ClusterConnection(RobustConnection):
                     raise
                 log.warning(
                     "broker node unavailable, trying the next",
-                    node=f"{self.url.host}:{self.url.port}",
+                    node=_shown(str(self.url)),
                     error=repr(exc),
                 )
 

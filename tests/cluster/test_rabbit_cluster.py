@@ -25,8 +25,8 @@ import pytest_asyncio
 from shared.topology import campaign_queue
 from tests.faults.harness import FaultRun, Prober, fault_run
 from tests.faults.test_restarts import every_health_check_says, resumed_after
-from tests.support.infra import Infra, create_infra
-from tests.support.own_rabbitmq import OwnRabbitCluster, OwnRabbitNode, own_rabbit_cluster
+from tests.support.infra import create_quorum_infra
+from tests.support.own_rabbitmq import OwnRabbitCluster, own_rabbit_cluster
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.asyncio(loop_scope="session")]
@@ -59,21 +59,10 @@ async def queue_leader(run: FaultRun, management_url: str, queue: str) -> str:
     return await wait_until(leader, timeout=30, message=f"a leader for {queue}")
 
 
-async def quorum_run_infra(name: str, cluster: OwnRabbitCluster, manager: OwnRabbitNode) -> Infra:
-    """A database and a vhost of their own, the vhost on the cluster (made through one
-    node's management API), the topology declared as quorum queues."""
-    return await create_infra(
-        name,
-        amqp_url=cluster.amqp_url,
-        management_url=manager.management_url,
-        queue_type="quorum",
-    )
-
-
 async def test_the_node_leading_a_campaigns_queue_is_killed_mid_campaign(
     tmp_path_factory: pytest.TempPathFactory, cluster: OwnRabbitCluster
 ) -> None:
-    infra = await quorum_run_infra("vcs_qq_kill", cluster, cluster.nodes[0])
+    infra = await create_quorum_infra("vcs_qq_kill", cluster)
     async with fault_run(
         "quorum-leader-killed", tmp_path_factory, infra=infra, management_url=infra.management_url
     ) as run:
@@ -107,7 +96,7 @@ async def test_the_node_leading_a_campaigns_queue_is_killed_mid_campaign(
 async def test_the_whole_cluster_restarts_mid_campaign(
     tmp_path_factory: pytest.TempPathFactory, cluster: OwnRabbitCluster
 ) -> None:
-    infra = await quorum_run_infra("vcs_qq_restart", cluster, cluster.nodes[0])
+    infra = await create_quorum_infra("vcs_qq_restart", cluster)
     async with fault_run(
         "quorum-cluster-restart",
         tmp_path_factory,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from uuid import UUID
 
 import aio_pika
@@ -77,14 +79,30 @@ def open_channels(connection: AbstractRobustConnection | aio_pika.abc.AbstractCo
     return len(connection.transport.connection.channels)
 
 
-async def test_a_consumer_cancelled_by_the_broker_while_idle_gives_its_channel_back(
-    own: Infra,
-) -> None:
-    pool = await asyncpg.create_pool(own.database_url, min_size=1, max_size=3, init=init_connection)
+@dataclass
+class Consuming:
+    pool: asyncpg.Pool
+    connection: aio_pika.abc.AbstractConnection
+    source: ChannelSource
+    subscriptions: CampaignSubscriptions
+    campaigns: list[UUID]
+    #: Channels open on the first connection before any subscription.
+    channels_before: int
+
+
+@asynccontextmanager
+async def consuming(
+    infra: Infra, count: int, per_connection: int = 1000
+) -> AsyncIterator[Consuming]:
+    """`count` running campaigns with their queues, every one consumed (jobs acknowledged at
+    once); on the way out, closed as the worker closes them when it stops."""
+    pool = await asyncpg.create_pool(
+        infra.database_url, min_size=1, max_size=3, init=init_connection
+    )
     assert pool is not None
-    connection = await aio_pika.connect(own.amqp_url)
-    admin = await connection.channel()
-    subscriptions = CampaignSubscriptions(channel_source(connection, own), pool)
+    connection = await aio_pika.connect(infra.amqp_url)
+    source = channel_source(connection, infra, per_connection=per_connection)
+    subscriptions = CampaignSubscriptions(source, pool)
 
     async def on_job(incoming: AbstractIncomingMessage) -> None:
         await incoming.ack()
@@ -92,7 +110,7 @@ async def test_a_consumer_cancelled_by_the_broker_while_idle_gives_its_channel_b
     runner: asyncio.Task[None] | None = None
     try:
         before = open_channels(connection)
-        campaigns = await running_campaigns(pool, 12)
+        campaigns = await running_campaigns(pool, count)
         for campaign_id in campaigns:
             await declare_campaign_queue(connection, campaign_id)
         runner = asyncio.create_task(subscriptions.run(on_job, 0.1))
@@ -100,23 +118,42 @@ async def test_a_consumer_cancelled_by_the_broker_while_idle_gives_its_channel_b
         async def all_consumed() -> bool:
             return set(subscriptions.leases_held()) == set(campaigns)
 
-        async def a_channel_each() -> bool:
-            return open_channels(connection) == before + len(campaigns)
+        await wait_until(all_consumed, timeout=20, message="every campaign queue consumed")
+        yield Consuming(pool, connection, source, subscriptions, campaigns, before)
+    finally:
+        # As the worker stops: close() ends run() whatever a cancellation would have met.
+        await subscriptions.close()
+        if runner is not None:
+            await asyncio.wait_for(runner, 10)
+        await source.close()
+        await connection.close()
+        await pool.close()
 
-        await wait_until(all_consumed, timeout=10, message="every campaign queue consumed")
+
+async def test_a_consumer_cancelled_by_the_broker_while_idle_gives_its_channel_back(
+    own: Infra,
+) -> None:
+    async with consuming(own, 12) as run:
+        connection, before = run.connection, run.channels_before
+
+        async def a_channel_each() -> bool:
+            return open_channels(connection) == before + len(run.campaigns)
+
         await wait_until(a_channel_each, timeout=10, message="one channel per campaign queue")
 
         # The queues go before the worker has read that the campaigns finished (as when the
         # dispatcher removes a finished campaign's queue): the broker cancels the consumers
         # while they hold no job.
-        for campaign_id in campaigns:
+        admin = await connection.channel()
+        for campaign_id in run.campaigns:
             await delete_campaign_queue(admin, campaign_id)
+        await admin.close()
 
         async def all_dropped() -> bool:
-            return not subscriptions.leases_held()
+            return not run.subscriptions.leases_held()
 
         await wait_until(all_dropped, timeout=10, message="every subscription dropped")
-        async with pool.acquire() as conn:
+        async with run.pool.acquire() as conn:
             await conn.execute("UPDATE campaigns SET status = 'COMPLETED'")
 
         async def channels_back() -> bool:
@@ -127,13 +164,6 @@ async def test_a_consumer_cancelled_by_the_broker_while_idle_gives_its_channel_b
             timeout=10,
             message=f"channels back to {before} (now {open_channels(connection)})",
         )
-    finally:
-        # As the worker stops: close() ends run() whatever a cancellation would have met.
-        await subscriptions.close()
-        if runner is not None:
-            await asyncio.wait_for(runner, 10)
-        await connection.close()
-        await pool.close()
 
 
 async def test_past_a_connections_channels_the_worker_opens_another_and_lets_it_go(
@@ -141,61 +171,34 @@ async def test_past_a_connections_channels_the_worker_opens_another_and_lets_it_
 ) -> None:
     """Five channels a connection: twelve campaigns take three connections; once they are
     gone, the worker is back to its one."""
-    pool = await asyncpg.create_pool(own.database_url, min_size=1, max_size=3, init=init_connection)
-    assert pool is not None
-    connection = await aio_pika.connect(own.amqp_url)
-    source = channel_source(connection, own, per_connection=5)
-    subscriptions = CampaignSubscriptions(source, pool)
-
-    async def on_job(incoming: AbstractIncomingMessage) -> None:
-        await incoming.ack()
-
-    runner: asyncio.Task[None] | None = None
-    try:
-        async with pool.acquire() as conn:
-            await conn.execute("UPDATE campaigns SET status = 'COMPLETED'")
-        campaigns = await running_campaigns(pool, 12)
-        for campaign_id in campaigns:
-            await declare_campaign_queue(connection, campaign_id)
-        runner = asyncio.create_task(subscriptions.run(on_job, 0.1))
-
-        async def all_consumed() -> bool:
-            return set(subscriptions.leases_held()) == set(campaigns)
-
-        await wait_until(all_consumed, timeout=20, message="every campaign queue consumed")
+    async with consuming(own, 12, per_connection=5) as run:
+        connection, source = run.connection, run.source
         assert source.connections == 3
         assert open_channels(connection) <= 5
 
         # A job for each campaign reaches its consumer, whichever connection it is on.
         channel = await connection.channel()
-        for campaign_id in campaigns:
+        for campaign_id in run.campaigns:
             await channel.default_exchange.publish(
                 aio_pika.Message(b"{}"), routing_key=campaign_queue(campaign_id)
             )
 
         async def queues_drained() -> bool:
-            counts = [await declare_campaign_queue(connection, c) for c in campaigns]
+            counts = [await declare_campaign_queue(connection, c) for c in run.campaigns]
             return sum(counts) == 0
 
         await wait_until(queues_drained, timeout=20, message="every job taken")
         await channel.close()
 
-        async with pool.acquire() as conn:
+        async with run.pool.acquire() as conn:
             await conn.execute("UPDATE campaigns SET status = 'COMPLETED'")
-        subscriptions.refresh_soon()
+        run.subscriptions.refresh_soon()
 
         async def back_to_one() -> bool:
-            return source.connections == 1 and not subscriptions.leases_held()
+            return source.connections == 1 and not run.subscriptions.leases_held()
 
         await wait_until(back_to_one, timeout=20, message="the extra connections closed")
         assert not source.lost.is_set(), "closing them ourselves is no loss"
-    finally:
-        await subscriptions.close()
-        if runner is not None:
-            await asyncio.wait_for(runner, 10)
-        await source.close()
-        await connection.close()
-        await pool.close()
 
 
 async def test_losing_a_connection_of_its_own_ends_the_session(own: Infra) -> None:

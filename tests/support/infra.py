@@ -16,6 +16,7 @@ import asyncpg
 from shared.broker_connection import connect
 from shared.db.migrate import apply_migrations, create_database_if_missing
 from shared.topology import QueueType, declare_topology
+from tests.support.own_rabbitmq import OwnRabbitCluster
 
 BASE_DATABASE_URL = os.environ.get(
     "VCS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -62,6 +63,17 @@ async def create_infra(
         await declare_topology(await connection.channel(), queue_type)
     return Infra(
         name, own_database, own_amqp, name, database_url, amqp_url, management_url, queue_type
+    )
+
+
+async def create_quorum_infra(prefix: str, cluster: OwnRabbitCluster) -> Infra:
+    """A database and a vhost of their own, the vhost on a cluster of the test's own (made
+    through its first node's management API), the topology declared as quorum queues."""
+    return await create_infra(
+        prefix,
+        amqp_url=cluster.amqp_url,
+        management_url=cluster.nodes[0].management_url,
+        queue_type="quorum",
     )
 
 
