@@ -22,8 +22,8 @@ UI_DEPS := $(UI)/node_modules/.package-lock.json
 UI_SOURCES := $(shell find $(UI)/src $(UI)/index.html $(UI)/vite.config.ts $(UI)/tsconfig.json -type f 2>/dev/null)
 
 .PHONY: run run-twilio test test-unit test-integration test-e2e test-pythons test-faults soak \
-	ui browser install db topology schema rabbitmq-management lint format bench place-data clean \
-	test-cluster
+	ui browser k8s-tools install db topology schema rabbitmq-management lint format bench place-data \
+	clean test-cluster
 
 run: install rabbitmq-management db topology
 	@echo ""
@@ -45,7 +45,7 @@ run-twilio: export VCS_TWILIO_TWIML_URL ?= http://127.0.0.1:$(or $(VCS_MOCK_HTTP
 run-twilio: export VCS_PUBLIC_BASE_URL ?= http://127.0.0.1:$(or $(VCS_API_PORT),8081)
 run-twilio: run
 
-test: install rabbitmq-management browser
+test: install rabbitmq-management browser k8s-tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy shared services
@@ -53,7 +53,7 @@ test: install rabbitmq-management browser
 	$(BIN)/pytest
 
 # The three speeds of the suite on their own (make test runs them all, with the linters).
-test-unit: install
+test-unit: install k8s-tools
 	$(BIN)/pytest tests/unit
 
 test-integration: install
@@ -64,7 +64,7 @@ test-integration: install
 OTHER_PYTHONS := 3.12 3.13
 python_for = $(or $(addsuffix /bin/python,$(shell pyenv prefix $(1) 2>/dev/null)),python$(1))
 
-test-pythons: $(foreach v,$(OTHER_PYTHONS),.venv-$(v)/.installed)
+test-pythons: k8s-tools $(foreach v,$(OTHER_PYTHONS),.venv-$(v)/.installed)
 	for v in $(OTHER_PYTHONS); do .venv-$$v/bin/pytest tests/unit || exit 1; done
 
 .venv-%/.installed: pyproject.toml constraints.txt
@@ -114,6 +114,14 @@ $(UI)/dist/index.html: $(UI_DEPS) $(UI_SOURCES)
 browser:
 	@command -v chromium >/dev/null 2>&1 || apt-get install -y -q chromium >/dev/null 2>&1 \
 		|| echo "note: Chromium could not be installed; the console's browser tests will be skipped"
+
+# A kubectl for `kubectl kustomize`, which renders deploy/k8s for its unit test: Debian's
+# kubernetes-client (kubectl 1.20, kustomize 2.0.3) unless a kubectl is already there (the
+# manifests render alike with today's kustomize).
+k8s-tools:
+	@command -v kubectl >/dev/null 2>&1 || apt-get install -y -q kubernetes-client >/dev/null 2>&1 \
+		|| { apt-get update -q >/dev/null && apt-get install -y -q kubernetes-client >/dev/null; } \
+		|| { echo "make k8s-tools: could not install kubectl (Debian package kubernetes-client)"; exit 1; }
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
