@@ -22,7 +22,7 @@ from uuid import UUID
 import aiohttp
 import asyncpg
 
-from bench import calling, cluster, suppressions, webhooks
+from bench import calling, campaigns, cluster, suppressions, webhooks
 from bench.api import call_reads, filtered_lists, ingestion
 from bench.baseline import measure as baseline_round_trips
 from bench.metrics import console_reads
@@ -105,7 +105,10 @@ async def start_stack(infra: Infra, args: argparse.Namespace) -> Stack:
     log_dir = Path(tempfile.mkdtemp(prefix="vcs-bench-"))
     # A trunk as large as the campaigns' limits together: the global fence is in the path of
     # every call, but the benchmark measures the pipeline, not a smaller trunk.
-    capacity = {"VCS_MAX_CONCURRENT_CALLS": str(args.campaigns * args.limit)}
+    lines = args.campaigns * args.limit
+    if args.part == "campaigns":
+        lines = max(args.many_campaigns) * args.many_limit
+    capacity = {"VCS_MAX_CONCURRENT_CALLS": str(lines)}
     stack = Stack(infra, log_dir, {**BENCH_SETTINGS, **capacity})
     try:
         await stack.start("telephony_mock")
@@ -205,6 +208,16 @@ async def run(args: argparse.Namespace) -> str:
                 lines += webhooks.report(hooked)
             if args.part == "cluster":  # not in "all": it needs root and a cluster's boot
                 lines += await cluster_part(args, http, (api, db))
+            if args.part == "campaigns":  # not in "all": it dials 160,000 numbers
+                many = await campaigns.measure(
+                    stack,
+                    http,
+                    db,
+                    sizes=args.many_campaigns,
+                    numbers=args.many_numbers,
+                    limit=args.many_limit,
+                )
+                lines += campaigns.report(many)
     finally:
         if stack is not None:
             await stack.stop_all()
@@ -297,6 +310,14 @@ def main() -> None:
         help="numbers per campaign of the calling part (a quick trial: 10000)",
     )
     parser.add_argument(
+        "--many-campaigns",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1000, 3000],
+        help="running campaigns at once in the campaigns part, comma-separated",
+    )
+    parser.add_argument("--many-numbers", type=int, default=20)
+    parser.add_argument("--many-limit", type=int, default=2)
+    parser.add_argument(
         "--part",
         choices=(
             "all",
@@ -307,6 +328,7 @@ def main() -> None:
             "suppressions",
             "webhooks",
             "cluster",
+            "campaigns",
         ),
         default="all",
     )

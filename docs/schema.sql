@@ -153,6 +153,7 @@ CREATE TABLE public.campaigns (
     machine_detection boolean DEFAULT false NOT NULL,
     on_machine text DEFAULT 'COMPLETE'::text NOT NULL,
     event_seq integer DEFAULT 0 NOT NULL,
+    lines_granted bigint DEFAULT 0 NOT NULL,
     CONSTRAINT campaigns_allowed_lines_check CHECK ((allowed_lines >= 0)),
     CONSTRAINT campaigns_callback_retry_delay_ms_check CHECK ((callback_retry_delay_ms >= 0)),
     CONSTRAINT campaigns_callback_timeout_ms_check CHECK ((callback_timeout_ms > 0)),

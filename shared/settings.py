@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     dispatcher_health_port: int = 8082
     dispatch_interval_ms: int = Field(250, ge=10, le=10_000)
     queued_jobs_per_line: float = Field(1.0, ge=0.0, le=10.0)
+    #: A campaign queue's depth is asked of the broker when a worker may have taken a job from
+    #: it (its lines or calls changed) and at least this often otherwise; 0: on every pass.
+    queue_depth_refresh_ms: int = Field(5000, ge=0, le=600_000)
     leader_retry_interval_ms: int = Field(1000, ge=50)
     vacuum_check_interval_ms: int = Field(10_000, ge=100)
 

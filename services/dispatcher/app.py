@@ -105,6 +105,13 @@ async def run_leader(deps: Deps, until: asyncio.Event) -> None:
 
 async def _loop(deps: Deps, until: asyncio.Event) -> None:
     stocker = LeaseStocker(deps)
+    try:
+        await _passes(deps, stocker, until)
+    finally:
+        await stocker.close()
+
+
+async def _passes(deps: Deps, stocker: LeaseStocker, until: asyncio.Event) -> None:
     tick_s = deps.settings.dispatch_interval_ms / 1000
     next_housekeeping = 0.0
     while not until.is_set():
@@ -118,6 +125,7 @@ async def _loop(deps: Deps, until: asyncio.Event) -> None:
                 pause = BUSY_PASS_INTERVAL_S
             next_paced_at = stocked.next_paced_at
             if time.monotonic() >= next_housekeeping:
+                housekeeping_started = time.monotonic()
                 await time_out_overdue_attempts(deps)
                 await cancel_leftover_calls(deps)
                 if await keep_schedules(deps):
@@ -127,6 +135,9 @@ async def _loop(deps: Deps, until: asyncio.Event) -> None:
                 await remove_finished_queues(deps)
                 await count_finished_campaigns(deps)
                 next_housekeeping = time.monotonic() + tick_s
+                deps.metrics.pass_phase_seconds.labels("housekeeping").inc(
+                    time.monotonic() - housekeeping_started
+                )
             deps.metrics.pass_seconds.observe(time.monotonic() - started)
         except asyncio.CancelledError:
             raise

@@ -12,20 +12,23 @@ import structlog
 
 from services.dispatcher.bootstrap import Deps
 from services.dispatcher.credit import jobs_to_publish
+from services.dispatcher.depth_reads import DepthReader
 from services.dispatcher.metrics import CampaignLines
 from services.dispatcher.pacing import Pacer
+from services.dispatcher.queue_depths import QueueDepths, Signature, Wanted
 from services.dispatcher.shares import plan_lines
 from services.dispatcher.strategies import STRATEGIES
 from services.dispatcher.windows import refresh_windows
 from shared.amqp import Unroutable
 from shared.messages import LeaseLine
-from shared.repositories.dispatching import dispatch_snapshot, set_allowed_lines
+from shared.repositories.dispatching import (
+    DispatchCandidate,
+    dispatch_snapshot,
+    set_allowed_lines,
+)
 from shared.topology import (
     CALL_JOBS,
-    campaign_queue,
-    campaign_queue_arguments,
     campaign_routing_key,
-    declare_campaign_queue,
 )
 
 log = structlog.get_logger()
@@ -50,14 +53,16 @@ class LeaseStocker:
 
     def __init__(self, deps: Deps) -> None:
         self._deps = deps
-        self._declared: set[UUID] = set()
+        self._reader = DepthReader(deps.connection, deps.settings.queue_type)
         self._strategy = STRATEGIES[deps.settings.scheduling_strategy]
         self._pacer = Pacer(deps.settings.max_calls_per_second)
+        self._depths = QueueDepths(deps.settings.queue_depth_refresh_ms / 1000)
         self._turn = 0
 
     async def stock(self) -> StockingPass:
         """One pass over the running campaigns."""
         deps = self._deps
+        started = time.monotonic()
         now = deps.clock()
         remaining_cap = (
             REMAINING_COUNT_CAP if deps.settings.scheduling_strategy == "remaining_calls" else 0
@@ -71,26 +76,36 @@ class LeaseStocker:
             )
             await set_allowed_lines(conn, allowed)
         self._pacer.forget_all_but(open_now)
+        self._depths.forget_all_but(open_now)
+        self._reader.forget_all_but(open_now)
         # The global rate is drawn on in turn, so that no campaign always comes first.
         candidates = [c for c in snapshot.candidates if c.campaign.id in open_now]
         self._turn = (self._turn + 1) % max(len(candidates), 1)
         candidates = candidates[self._turn :] + candidates[: self._turn]
-        published = 0
+        read_started = time.monotonic()
+        paced = {c.campaign.id: self._pacer.paces(c.campaign.calls_per_second) for c in candidates}
+        targets = {
+            c.campaign.id: jobs_to_publish(
+                lines=allowed[c.campaign.id],
+                in_flight=c.campaign.in_flight,
+                queued=0,
+                dialable=c.dialable,
+                # A paced job is one call; jobs waiting for a line would only be sent late.
+                queued_per_line=0 if paced[c.campaign.id] else deps.settings.queued_jobs_per_line,
+            )
+            for c in candidates
+        }
+        queued = await self._queued_jobs(candidates, allowed, targets)
+        publish_started = time.monotonic()
         next_paced_at: float | None = None
+        jobs: dict[UUID, tuple[int, bool]] = {}
         seen: dict[UUID, CampaignLines] = {}
         for candidate in candidates:
             campaign = candidate.campaign
-            paced = self._pacer.paces(campaign.calls_per_second)
-            queued = await self._queued_jobs(campaign.id)
-            count = jobs_to_publish(
-                lines=allowed[campaign.id],
-                in_flight=campaign.in_flight,
-                queued=queued,
-                dialable=candidate.dialable,
-                # A paced job is one call; jobs waiting for a line would only be sent late.
-                queued_per_line=0 if paced else deps.settings.queued_jobs_per_line,
-            )
-            if paced and count:
+            if campaign.id not in queued:
+                continue  # its queue is declared on a later pass
+            count = max(targets[campaign.id] - queued[campaign.id], 0)
+            if paced[campaign.id] and count:
                 wanted = count
                 count = self._pacer.allow(
                     campaign.id, campaign.calls_per_second, wanted, time.monotonic()
@@ -99,30 +114,45 @@ class LeaseStocker:
                     due = self._pacer.next_call_at(campaign.id)
                     next_paced_at = due if next_paced_at is None else min(due, next_paced_at)
             if count:
-                await self._publish_jobs(campaign.id, count, one_call=paced)
-                published += count
-            seen[campaign.id] = CampaignLines(allowed[campaign.id], campaign.in_flight, queued)
+                jobs[campaign.id] = (count, paced[campaign.id])
+            seen[campaign.id] = CampaignLines(
+                allowed[campaign.id], campaign.in_flight, queued[campaign.id]
+            )
+        # Published together: each campaign's confirms would otherwise be a round trip.
+        await asyncio.gather(
+            *(self._publish_jobs(c, count, one_call=paced) for c, (count, paced) in jobs.items())
+        )
+        published = sum(count for count, _ in jobs.values())
         metrics = deps.metrics
         metrics.last_pass.campaigns = seen
         metrics.lines_in_use.set(snapshot.lines_in_use)
         metrics.leases_published.inc(published)
+        phases = metrics.pass_phase_seconds
+        phases.labels("database").inc(read_started - started)
+        phases.labels("queue depths").inc(publish_started - read_started)
+        phases.labels("publishing").inc(time.monotonic() - publish_started)
         return StockingPass(published, next_paced_at)
 
-    async def _queued_jobs(self, campaign_id: UUID) -> int:
-        """Jobs waiting in the campaign's queue; declares (and binds) the queue on first sight."""
-        channel = await self._deps.admin_channel.get_underlay_channel()
-        if campaign_id not in self._declared:
-            queued = await declare_campaign_queue(
-                self._deps.connection, campaign_id, self._deps.settings.queue_type
-            )
-            self._declared.add(campaign_id)
-            return queued
-        declared = await channel.queue_declare(
-            campaign_queue(campaign_id),
-            durable=True,
-            arguments=campaign_queue_arguments(self._deps.settings.queue_type),
-        )
-        return int(declared.message_count or 0)
+    async def _queued_jobs(
+        self,
+        candidates: list[DispatchCandidate],
+        allowed: dict[UUID, int],
+        targets: dict[UUID, int],
+    ) -> dict[UUID, int]:
+        """Jobs in each campaign's queue, as far as the dispatcher can tell (queue_depths.py):
+        the broker is asked where its answer matters. A campaign left out has no queue yet."""
+        wanted = [
+            Wanted(c.campaign.id, _signature(c, allowed[c.campaign.id]), targets[c.campaign.id])
+            for c in candidates
+        ]
+        read = await self._reader.read(self._depths.to_read(wanted, time.monotonic()))
+        answered_at = time.monotonic()
+        signatures = {w.campaign_id: w.signature for w in wanted}
+        for campaign_id, depth in read.items():
+            self._depths.answered(campaign_id, signatures[campaign_id], depth, answered_at)
+        self._deps.metrics.queue_depth_reads.inc(len(read))
+        depths = {w.campaign_id: self._depths.depth(w.campaign_id) for w in wanted}
+        return {c: d for c, d in depths.items() if d is not None}
 
     async def _publish_jobs(self, campaign_id: UUID, count: int, *, one_call: bool) -> None:
         publisher = self._deps.publisher
@@ -143,8 +173,25 @@ class LeaseStocker:
             )
         except Unroutable:
             # Someone deleted the queue behind our back: declare it again next pass.
-            self._declared.discard(campaign_id)
+            self.forget(campaign_id)
             log.warning("campaign queue missing; will declare again", campaign_id=str(campaign_id))
+        else:
+            self._depths.published(campaign_id, count)
 
     def forget(self, campaign_id: UUID) -> None:
-        self._declared.discard(campaign_id)
+        self._reader.forget(campaign_id)
+        self._depths.forget(campaign_id)
+
+    async def close(self) -> None:
+        await self._reader.close()
+
+
+def _signature(candidate: DispatchCandidate, allowed_lines: int) -> Signature:
+    campaign = candidate.campaign
+    return (
+        allowed_lines,
+        campaign.in_flight,
+        candidate.lines_granted,
+        campaign.settings_version,
+        candidate.dialable,
+    )

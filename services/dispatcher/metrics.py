@@ -14,7 +14,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from shared.prometheus import LATENCY_BUCKETS
+#: Finer than the latency buckets where the pass's targets lie (50 ms at 1,000 running
+#: campaigns, 150 ms at 3,000), so that its median can be read off within 10 ms.
+PASS_BUCKETS = (
+    0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.075, 0.1, 0.125, 0.15, 0.2, 0.3, 0.5, 1,
+    2.5, 5, 10,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,9 @@ class _LastPassCollector(Collector):
 class DispatcherMetrics:
     registry: CollectorRegistry
     pass_seconds: Histogram
+    #: Where passes spend their time: the database, the broker's queue depths, publishing.
+    pass_phase_seconds: Counter
+    queue_depth_reads: Counter
     leases_published: Counter
     line_capacity: Gauge
     lines_in_use: Gauge
@@ -81,7 +89,18 @@ class DispatcherMetrics:
             pass_seconds=Histogram(
                 "vcs_dispatcher_tick_seconds",
                 "Duration of one dispatcher pass (shares, jobs, housekeeping)",
-                buckets=LATENCY_BUCKETS,
+                buckets=PASS_BUCKETS,
+                registry=registry,
+            ),
+            pass_phase_seconds=Counter(
+                "vcs_dispatcher_pass_phase_seconds",
+                "Seconds dispatcher passes spent in each phase",
+                ["phase"],
+                registry=registry,
+            ),
+            queue_depth_reads=Counter(
+                "vcs_dispatcher_queue_depth_reads",
+                "Campaign queue depths asked of the broker (one round trip each)",
                 registry=registry,
             ),
             leases_published=Counter(

@@ -338,10 +338,12 @@ class Carrier:
     def stats(self) -> dict[str, Any]:
         placed = [r for r in self.records if r.placed]
         dials_per_number = Counter(r.phone_number for r in placed)
+        # Counted in one sweep: thousands of campaigns must not cost a sweep each.
+        placed_by_campaign = Counter(r.campaign_id or "-" for r in placed)
         campaigns: dict[str, dict[str, int]] = {}
         for campaign_id, live in self._live_by_campaign.items():
             campaigns[campaign_id] = {
-                "placed": sum(1 for r in placed if (r.campaign_id or "-") == campaign_id),
+                "placed": placed_by_campaign[campaign_id],
                 "liveNow": live.now,
                 "maxLive": live.peak,
             }

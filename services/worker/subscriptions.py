@@ -10,6 +10,7 @@ back to the broker while their calls are still live.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -23,7 +24,11 @@ from aio_pika.exceptions import ChannelNotFoundEntity
 
 from services.worker.channel_source import ChannelSource
 from shared.db.pool import DATABASE_UNAVAILABLE
-from shared.repositories.campaigns import ActiveCampaign, consumable_campaigns
+from shared.repositories.campaigns import (
+    QUEUE_REMOVAL_GRACE_S,
+    ActiveCampaign,
+    consumable_campaigns,
+)
 from shared.topology import campaign_queue
 from shared.waits import wait_until_set
 
@@ -33,6 +38,13 @@ JobCallback = Callable[[AbstractIncomingMessage], Awaitable[None]]
 
 #: The longest a worker waits for the broker to answer a cancel or a channel's close.
 BROKER_CALL_TIMEOUT_S = 5.0
+#: A read of the running campaigns is subscribed from for this long; then read again. The
+#: dispatcher keeps an ended campaign's queue for twice as long, so a subscription never
+#: asks for a removed queue: a passive declare of one makes the broker close the channel,
+#: and aiormq drops its answer to that (channel.close-ok) when its write queue is full, after
+#: which reopening the channel's number closes the whole connection ("second 'channel.open'
+#: seen"), every campaign's consumer with it.
+SUBSCRIBE_WITHIN_S = QUEUE_REMOVAL_GRACE_S / 2
 
 
 @dataclass
@@ -88,6 +100,7 @@ class CampaignSubscriptions:
                 return
             async with self._pool.acquire() as conn:
                 wanted = {c.id: c for c in await consumable_campaigns(conn)}
+            read_at = time.monotonic()
             for campaign_id in [c for c in self._subscriptions if c not in wanted]:
                 # The broker may cancel (and so remove) a subscription while we await.
                 gone = self._subscriptions.pop(campaign_id, None)
@@ -97,6 +110,10 @@ class CampaignSubscriptions:
                 current = self._subscriptions.get(campaign_id)
                 if current is not None and current.limit == campaign.concurrency_limit:
                     continue
+                if time.monotonic() - read_at > SUBSCRIBE_WITHIN_S:
+                    # The campaign may have ended since, its queue removed: read again.
+                    self.refresh_soon()
+                    break
                 subscription = await self._subscribe(campaign)
                 if subscription is None:
                     continue
@@ -143,6 +160,14 @@ class CampaignSubscriptions:
         assert handle is not None, "run() sets the job callback before any subscription"
 
         async def on_job(incoming: AbstractIncomingMessage) -> None:
+            if subscription.retired:
+                # Delivered as the subscription was retired: its channel is closing or about
+                # to, and the broker puts the job back in the queue when it has closed. An
+                # acknowledgement sent now could reach the broker after our channel.close,
+                # on a channel it no longer has, and RabbitMQ answers that by closing the
+                # whole connection (CHANNEL_ERROR, "expected 'channel.open'"): every
+                # campaign's consumer and the calls in hand with it.
+                return
             subscription.busy += 1
             try:
                 await handle(incoming)

@@ -485,14 +485,22 @@ async def finish_campaign(conn: asyncpg.Connection, campaign_id: UUID) -> Campai
     return status
 
 
+#: A final campaign's job queue outlives its end by this long. A worker subscribes only on a
+#: read of running campaigns younger than half of it (services/worker/subscriptions.py), so
+#: it never asks for a queue that is gone: the broker answers that by closing the channel,
+#: which aiormq cannot always acknowledge under load (docs/scaling.md).
+QUEUE_REMOVAL_GRACE_S = 10
+
+
 async def campaigns_with_removable_queue(conn: asyncpg.Connection) -> list[UUID]:
-    """Final campaigns whose job queue still exists and holds no line."""
+    """Final campaigns whose job queue still exists and holds no line, ended a while ago."""
     rows = await conn.fetch(
         f"""
         SELECT id FROM campaigns
         WHERE status IN {FINAL_CAMPAIGN_STATUSES_SQL} AND queue_removed_at IS NULL
-          AND in_flight = 0
-        """
+          AND in_flight = 0 AND finished_at < now() - make_interval(secs => $1)
+        """,
+        QUEUE_REMOVAL_GRACE_S,
     )
     return [r["id"] for r in rows]
 

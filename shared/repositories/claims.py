@@ -162,7 +162,8 @@ _CLAIM = f"""
           AND EXISTS (SELECT 1 FROM slot)
         FOR UPDATE
     ), fence AS (
-        UPDATE campaigns k SET in_flight = k.in_flight + f.lines
+        UPDATE campaigns k SET in_flight = k.in_flight + f.lines,
+            lines_granted = k.lines_granted + f.lines
         FROM fence_read f WHERE k.id = f.id AND f.lines > 0
         RETURNING f.lines
     ), granted AS (

@@ -10,6 +10,7 @@ import aio_pika
 import asyncpg
 import pytest
 
+from shared.repositories.campaigns import QUEUE_REMOVAL_GRACE_S
 from shared.topology import campaign_queue
 from tests.e2e.helpers import (
     FINAL_CALL_STATUSES,
@@ -61,9 +62,11 @@ async def test_campaign_of_500_finishes_within_its_limits(
         "SELECT in_flight FROM campaigns WHERE id = $1", UUID(campaign["id"])
     )
     assert in_flight == 0
-    # A finished campaign's queue goes away.
+    # A finished campaign's queue goes away, QUEUE_REMOVAL_GRACE_S after its end.
     await wait_until(
-        lambda: _queue_gone(stack, campaign["id"]), timeout=10, message="the queue removed"
+        lambda: _queue_gone(stack, campaign["id"]),
+        timeout=QUEUE_REMOVAL_GRACE_S + 10,
+        message="the queue removed",
     )
 
 

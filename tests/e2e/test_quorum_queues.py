@@ -17,6 +17,7 @@ import pytest
 import pytest_asyncio
 
 from shared.broker_connection import connect
+from shared.repositories.campaigns import QUEUE_REMOVAL_GRACE_S
 from shared.topology import (
     CALL_RESULTS_QUEUE,
     DEAD_LETTER_QUEUE,
@@ -135,7 +136,11 @@ async def test_a_campaign_runs_on_quorum_queues_within_its_cap(
     async def job_queue_gone() -> bool:
         return job_queue not in await queues(http, quorum_stack)
 
-    await wait_until(job_queue_gone, timeout=15, message="the finished campaign's queue removed")
+    await wait_until(
+        job_queue_gone,
+        timeout=QUEUE_REMOVAL_GRACE_S + 15,
+        message="the finished campaign's queue removed",
+    )
 
 
 async def test_fixed_queues_of_the_other_type_are_explained() -> None:

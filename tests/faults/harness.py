@@ -152,6 +152,9 @@ class Management:
             body: list[dict[str, Any]] = await response.json()
             return body
 
+    async def connections(self) -> list[dict[str, Any]]:
+        return await self._get(f"/vhosts/{self._vhost}/connections")
+
     async def state(self) -> BrokerState:
         queues = await self._get(f"/queues/{self._vhost}?columns=name")
         consumers = await self._get(f"/consumers/{self._vhost}")
@@ -159,9 +162,9 @@ class Management:
         connections = await self._get(f"/vhosts/{self._vhost}/connections")
         named = {c["name"]: c.get("user_provided_name") or c["name"] for c in connections}
         per_connection = Counter(
-            named.get(c.get("connection_details", {}).get("name", ""), "?") for c in channels
+            named.get(_field(c, "connection_details", "name"), "?") for c in channels
         )
-        per_queue = Counter(c.get("queue", {}).get("name", "?") for c in consumers)
+        per_queue = Counter(_field(c, "queue", "name") for c in consumers)
         return BrokerState(
             frozenset(q["name"] for q in queues),
             len(consumers),
@@ -170,6 +173,13 @@ class Management:
             tuple(sorted(per_connection.items())),
             tuple(sorted(per_queue.items())),
         )
+
+
+def _field(item: dict[str, Any], part: str, name: str) -> str:
+    # The management API gives an empty list, not an object, for details it has not
+    # gathered yet (a channel that has just opened).
+    details = item.get(part)
+    return str(details.get(name, "?")) if isinstance(details, dict) else "?"
 
 
 @dataclass

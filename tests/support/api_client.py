@@ -107,6 +107,11 @@ class MockClient:
         async with self.http.get(f"{self.base_url}/mock/stats") as response:
             return dict(await response.json())
 
+    async def reset(self) -> None:
+        """Forget the dials and peaks so far."""
+        async with self.http.post(f"{self.base_url}/mock/reset") as response:
+            assert response.status in (200, 204), await response.text()
+
     async def calls(self, **params: str) -> list[dict[str, Any]]:
         async with self.http.get(f"{self.base_url}/mock/calls", params=params) as response:
             return list(await response.json())

@@ -8,34 +8,19 @@ from uuid import uuid4
 from services.dispatcher.pacing import Pacer, TokenBucket
 from services.dispatcher.shares import plan_lines
 from services.dispatcher.strategies import STRATEGIES
-from shared.domain.business_hours import ALWAYS_OPEN
-from shared.domain.campaign import CAMPAIGN, Campaign
-from shared.domain.retry_policy import RetryConfig
-from shared.domain.statuses import CampaignStatus
-from shared.repositories.dispatching import DispatchCandidate, DispatchSnapshot
+from shared.repositories.dispatching import DispatchCandidate, DispatchSnapshot, RunningCampaign
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
 def candidate(limit: int = 50, in_flight: int = 0, dialable: int = 100) -> DispatchCandidate:
-    campaign = Campaign(
+    campaign = RunningCampaign(
         id=uuid4(),
-        kind=CAMPAIGN,
-        name="c",
-        description=None,
-        status=CampaignStatus.IN_PROGRESS,
         concurrency_limit=limit,
         priority=5,
-        retry=RetryConfig(3, 1000, 2.0, 60_000, 120_000),
-        hours=ALWAYS_OPEN,
         in_flight=in_flight,
         settings_version=1,
-        allowed_lines=0,
         calls_per_second=None,
-        created_at=NOW,
-        updated_at=NOW,
-        started_at=NOW,
-        finished_at=None,
     )
     return DispatchCandidate(campaign, dialable, 0)
 
