@@ -35,6 +35,7 @@ from shared.messages import (
 )
 from shared.repositories.dispatching import work_in_hand
 from shared.topology import DEAD_LETTER_QUEUE, DISPATCHER_EVENTS_QUEUE
+from shared.waits import wait_until_set
 
 log = structlog.get_logger()
 
@@ -105,15 +106,20 @@ async def run_leader(deps: Deps, until: asyncio.Event) -> None:
 
 async def _loop(deps: Deps, until: asyncio.Event) -> None:
     stocker = LeaseStocker(deps)
+    # Apart from the passes, so that a slow housekeeping step (thousands of campaigns, a
+    # database under load) never holds back the jobs of the next pass.
+    housekeeping = asyncio.create_task(_keep_house(deps, until))
     try:
         await _passes(deps, stocker, until)
     finally:
+        housekeeping.cancel()
+        with suppress(asyncio.CancelledError):
+            await housekeeping
         await stocker.close()
 
 
 async def _passes(deps: Deps, stocker: LeaseStocker, until: asyncio.Event) -> None:
     tick_s = deps.settings.dispatch_interval_ms / 1000
-    next_housekeeping = 0.0
     while not until.is_set():
         deps.wake.clear()
         pause = tick_s
@@ -124,20 +130,6 @@ async def _passes(deps: Deps, stocker: LeaseStocker, until: asyncio.Event) -> No
             if stocked.published > 0:
                 pause = BUSY_PASS_INTERVAL_S
             next_paced_at = stocked.next_paced_at
-            if time.monotonic() >= next_housekeeping:
-                housekeeping_started = time.monotonic()
-                await time_out_overdue_attempts(deps)
-                await cancel_leftover_calls(deps)
-                if await keep_schedules(deps):
-                    deps.wake.set()
-                if await finish_campaigns(deps):
-                    deps.wake.set()
-                await remove_finished_queues(deps)
-                await count_finished_campaigns(deps)
-                next_housekeeping = time.monotonic() + tick_s
-                deps.metrics.pass_phase_seconds.labels("housekeeping").inc(
-                    time.monotonic() - housekeeping_started
-                )
             deps.metrics.pass_seconds.observe(time.monotonic() - started)
         except asyncio.CancelledError:
             raise
@@ -147,6 +139,29 @@ async def _passes(deps: Deps, stocker: LeaseStocker, until: asyncio.Event) -> No
             due_in = max(next_paced_at - time.monotonic(), SHORTEST_PASS_INTERVAL_S)
             pause = min(pause, due_in)
         await _wait_any(deps.wake, until, pause)
+
+
+async def _keep_house(deps: Deps, until: asyncio.Event) -> None:
+    """Every tick: end overdue attempts, keep schedules, finish campaigns, remove their queues,
+    count their calls. Each step that may free lines or start campaigns wakes the passes."""
+    tick_s = deps.settings.dispatch_interval_ms / 1000
+    while not until.is_set():
+        started = time.monotonic()
+        try:
+            await time_out_overdue_attempts(deps)
+            await cancel_leftover_calls(deps)
+            if await keep_schedules(deps):
+                deps.wake.set()
+            if await finish_campaigns(deps):
+                deps.wake.set()
+            await remove_finished_queues(deps)
+            await count_finished_campaigns(deps)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("housekeeping failed; trying again next tick", error=repr(exc))
+        deps.metrics.pass_phase_seconds.labels("housekeeping").inc(time.monotonic() - started)
+        await wait_until_set(until, tick_s)
 
 
 async def _wait_any(first: asyncio.Event, second: asyncio.Event, within_s: float) -> None:

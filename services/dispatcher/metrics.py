@@ -66,7 +66,8 @@ class _LastPassCollector(Collector):
 class DispatcherMetrics:
     registry: CollectorRegistry
     pass_seconds: Histogram
-    #: Where passes spend their time: the database, the broker's queue depths, publishing.
+    #: Where the active dispatcher spends its time: a pass's database reads, queue depths and
+    #: publishing, and the housekeeping beside the passes.
     pass_phase_seconds: Counter
     queue_depth_reads: Counter
     leases_published: Counter
@@ -88,7 +89,7 @@ class DispatcherMetrics:
             registry=registry,
             pass_seconds=Histogram(
                 "vcs_dispatcher_tick_seconds",
-                "Duration of one dispatcher pass (shares, jobs, housekeeping)",
+                "Duration of one dispatcher pass: shares and jobs (housekeeping runs beside it)",
                 buckets=PASS_BUCKETS,
                 registry=registry,
             ),
