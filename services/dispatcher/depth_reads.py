@@ -34,6 +34,7 @@ class DepthReader:
         self._arguments = campaign_queue_arguments(queue_type)
         self._idle: asyncio.Queue[AbstractChannel] = asyncio.Queue()
         self._opened: list[AbstractChannel] = []
+        self._opening = asyncio.Lock()
         self._declared: set[UUID] = set()
 
     async def read(self, campaign_ids: Iterable[UUID]) -> dict[UUID, int]:
@@ -71,10 +72,13 @@ class DepthReader:
         return int(declared.message_count or 0)
 
     async def _channel(self) -> AbstractChannel:
-        if self._idle.empty() and len(self._opened) < READ_CHANNELS:
-            channel = await self._connection.channel(publisher_confirms=False)
-            self._opened.append(channel)
-            return channel
+        async with self._opening:
+            # All of them on the first read (and again after one was dropped): the dispatcher
+            # holds the same channels with one running campaign as with thousands.
+            while len(self._opened) < READ_CHANNELS:
+                channel = await self._connection.channel(publisher_confirms=False)
+                self._opened.append(channel)
+                self._idle.put_nowait(channel)
         return await self._idle.get()
 
     def forget(self, campaign_id: UUID) -> None:
