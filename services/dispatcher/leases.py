@@ -48,8 +48,7 @@ class StockingPass:
 
 class LeaseStocker:
     """Shares the lines among campaigns that have numbers the calling rules allow now (some
-    zone group open) and publishes the jobs
-    they have credit for."""
+    zone group open) and publishes the jobs they have credit for."""
 
     def __init__(self, deps: Deps) -> None:
         self._deps = deps
@@ -120,7 +119,7 @@ class LeaseStocker:
             )
         # Published together: each campaign's confirms would otherwise be a round trip.
         await asyncio.gather(
-            *(self._publish_jobs(c, count, one_call=paced) for c, (count, paced) in jobs.items())
+            *(self._publish_jobs(c, n, one_call=one_call) for c, (n, one_call) in jobs.items())
         )
         published = sum(count for count, _ in jobs.values())
         metrics = deps.metrics

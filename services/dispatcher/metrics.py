@@ -52,7 +52,7 @@ class _LastPassCollector(Collector):
             ),
             "queued_jobs": GaugeMetricFamily(
                 "vcs_campaign_queued_jobs",
-                "Jobs waiting in the campaign's queue",
+                "Jobs in the campaign's queue as the last pass knew it (at most that many)",
                 labels=["campaign_id"],
             ),
         }
