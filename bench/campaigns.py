@@ -14,6 +14,7 @@ and whether the broker is back to where it was (queues, consumers, channels) onc
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,10 @@ class CampaignsRun:
     worker_rss_mb: list[float]
     worker_connections: int
     broker_back: str
+    #: Each worker's RSS once the campaigns ended and the broker was back.
+    worker_rss_after_mb: list[float]
+    #: CPU milliseconds (user and system) each of our processes spent per call made.
+    cpu_ms_per_call: dict[str, float]
 
 
 async def measure(
@@ -144,6 +149,7 @@ async def _one_run(
 
     ids = await asyncio.gather(*(create(i) for i in range(size)))
     wanted = [UUID(i) for i in ids]
+    cpu_before = _cpu_seconds(stack)
     started = time.perf_counter()
     await asyncio.gather(*(start(i) for i in ids))
     first = await _dispatcher_samples(stack)
@@ -171,9 +177,16 @@ async def _one_run(
 
     await wait_until(all_done, timeout=1800, interval=0.5, message=f"{size} campaigns")
     seconds = time.perf_counter() - started
+    cpu_after = _cpu_seconds(stack)
+    calls_made = size * numbers
+    cpu_ms_per_call = {
+        name: (cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / calls_made
+        for name in cpu_after
+    }
     stats = await mock.stats()
     over = max(stats["campaigns"].get(i, {"maxLive": 0})["maxLive"] - limit for i in ids)
     back = await _broker_back(management, before)
+    rss_after = [_rss_mb(stack.services[n].process.pid) for n in stack.services if "worker" in n]
     await mock.reset()
     return CampaignsRun(
         arm,
@@ -189,6 +202,8 @@ async def _one_run(
         rss,
         connections,
         back,
+        rss_after,
+        cpu_ms_per_call,
     )
 
 
@@ -222,6 +237,17 @@ async def _broker_back(management: Management, before: BrokerState) -> str:
 async def _worker_connections(management: Management) -> int:
     connections = await management.connections()
     return sum(1 for c in connections if "worker" in (c.get("user_provided_name") or ""))
+
+
+def _cpu_seconds(stack: Stack) -> dict[str, float]:
+    """User and system CPU seconds of each running service so far (/proc/<pid>/stat)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    seconds = {}
+    for name, service in stack.services.items():
+        fields = Path(f"/proc/{service.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        # utime and stime are the 14th and 15th fields; 12th and 13th after the name.
+        seconds[name] = (int(fields[11]) + int(fields[12])) / ticks
+    return seconds
 
 
 def _rss_mb(pid: int) -> float:
@@ -296,9 +322,12 @@ def report(runs: list[CampaignsRun]) -> list[str]:
             f" {run.campaigns * run.numbers / run.seconds:,.0f} | | all finish |",
             f"| ... most live calls of a campaign over its limit | {run.max_live_over_limit}"
             " | | <= 0 |",
-            f"| ... workers' RSS MB at the peak; their broker connections"
+            f"| ... workers' RSS MB while they ran, after; their broker connections at most"
             f" | {', '.join(f'{m:.0f}' for m in run.worker_rss_mb)};"
+            f" {', '.join(f'{m:.0f}' for m in run.worker_rss_after_mb)};"
             f" {run.worker_connections} | | bounded |",
+            f"| ... CPU ms per call: {', '.join(run.cpu_ms_per_call)}"
+            f" | {', '.join(f'{v:.1f}' for v in run.cpu_ms_per_call.values())} | | - |",
             f"| ... broker back to its queues, consumers and channels"
             f" | {run.broker_back} | | yes |",
         ]

@@ -40,6 +40,7 @@ class DepthReader:
     async def read(self, campaign_ids: Iterable[UUID]) -> dict[UUID, int]:
         """Jobs waiting in each campaign's queue; declares (and binds) a queue on first sight."""
         wanted = list(campaign_ids)
+        await self._open_channels()
         gate = asyncio.Semaphore(READ_CHANNELS)
 
         async def one(campaign_id: UUID) -> int:
@@ -72,14 +73,18 @@ class DepthReader:
         return int(declared.message_count or 0)
 
     async def _channel(self) -> AbstractChannel:
+        await self._open_channels()
+        return await self._idle.get()
+
+    async def _open_channels(self) -> None:
         async with self._opening:
-            # All of them on the first read (and again after one was dropped): the dispatcher
-            # holds the same channels with one running campaign as with thousands.
+            # All of them on the first pass, whether it reads or not (and again after one was
+            # dropped): the dispatcher holds the same channels with one running campaign as
+            # with thousands.
             while len(self._opened) < READ_CHANNELS:
                 channel = await self._connection.channel(publisher_confirms=False)
                 self._opened.append(channel)
                 self._idle.put_nowait(channel)
-        return await self._idle.get()
 
     def forget(self, campaign_id: UUID) -> None:
         """Declare the queue again on its next read (someone may have deleted it)."""
