@@ -94,7 +94,7 @@ class LeaseStocker:
             )
             for c in candidates
         }
-        queued = await self._queued_jobs(candidates, allowed, targets)
+        queued = await self._queued_jobs(candidates, allowed, targets, snapshot.lines_in_use)
         publish_started = time.monotonic()
         next_paced_at: float | None = None
         jobs: dict[UUID, tuple[int, bool]] = {}
@@ -137,11 +137,16 @@ class LeaseStocker:
         candidates: list[DispatchCandidate],
         allowed: dict[UUID, int],
         targets: dict[UUID, int],
+        lines_in_use: int,
     ) -> dict[UUID, int]:
         """Jobs in each campaign's queue, as far as the dispatcher can tell (queue_depths.py):
         the broker is asked where its answer matters. A campaign left out has no queue yet."""
         wanted = [
-            Wanted(c.campaign.id, _signature(c, allowed[c.campaign.id]), targets[c.campaign.id])
+            Wanted(
+                c.campaign.id,
+                _signature(c, allowed[c.campaign.id], lines_in_use),
+                targets[c.campaign.id],
+            )
             for c in candidates
         ]
         read = await self._reader.read(self._depths.to_read(wanted, time.monotonic()))
@@ -185,9 +190,12 @@ class LeaseStocker:
         await self._reader.close()
 
 
-def _signature(candidate: DispatchCandidate, allowed_lines: int) -> Signature:
+def _signature(candidate: DispatchCandidate, allowed_lines: int, lines_in_use: int) -> Signature:
     campaign = candidate.campaign
     return (
+        # A job a worker dropped because every line of the trunk was busy shows in nothing of
+        # the campaign's own: a line freed anywhere may let its next job through.
+        lines_in_use,
         allowed_lines,
         campaign.in_flight,
         candidate.lines_granted,

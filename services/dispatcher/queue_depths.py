@@ -25,9 +25,10 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from uuid import UUID
 
-#: What must be unchanged for a remembered depth to hold: allowed lines, calls in progress,
-#: lines granted ever, settings version, dialable numbers (as counted).
-Signature = tuple[int, int, int, int, int]
+#: What must be unchanged for a remembered depth to hold: lines in use on the whole trunk,
+#: the campaign's allowed lines, calls in progress, lines granted ever, settings version,
+#: dialable numbers (as counted).
+Signature = tuple[int, int, int, int, int, int]
 
 
 @dataclass

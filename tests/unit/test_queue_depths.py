@@ -6,8 +6,8 @@ from uuid import UUID, uuid4
 
 from services.dispatcher.queue_depths import QueueDepths, Signature, Wanted
 
-SIGNATURE: Signature = (4, 2, 17, 1, 8)
-CHANGED: Signature = (4, 1, 17, 1, 8)
+SIGNATURE: Signature = (30, 4, 2, 17, 1, 8)
+CHANGED: Signature = (30, 4, 1, 17, 1, 8)
 
 
 def depths(refresh_s: float = 10, **caps: int) -> QueueDepths:
