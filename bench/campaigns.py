@@ -156,7 +156,7 @@ async def _one_run(
     rss: list[float] = []
     connections = 0
     while await _completed(db, wanted) < size * 0.1:
-        rss = [_rss_mb(stack.services[n].process.pid) for n in stack.services if "worker" in n]
+        rss = _workers_rss_mb(stack)
         connections = max(connections, await _worker_connections(management))
         await asyncio.sleep(0.5)
     last = await _dispatcher_samples(stack)
@@ -186,7 +186,7 @@ async def _one_run(
     stats = await mock.stats()
     over = max(stats["campaigns"].get(i, {"maxLive": 0})["maxLive"] - limit for i in ids)
     back = await _broker_back(management, before)
-    rss_after = [_rss_mb(stack.services[n].process.pid) for n in stack.services if "worker" in n]
+    rss_after = _workers_rss_mb(stack)
     await mock.reset()
     return CampaignsRun(
         arm,
@@ -248,6 +248,10 @@ def _cpu_seconds(stack: Stack) -> dict[str, float]:
         # utime and stime are the 14th and 15th fields; 12th and 13th after the name.
         seconds[name] = (int(fields[11]) + int(fields[12])) / ticks
     return seconds
+
+
+def _workers_rss_mb(stack: Stack) -> list[float]:
+    return [_rss_mb(s.process.pid) for name, s in stack.services.items() if "worker" in name]
 
 
 def _rss_mb(pid: int) -> float:
