@@ -32,6 +32,10 @@ LONGEST_RESTART_PAUSE_S = 2.0
 YOUNG_COLLECTION_THRESHOLD = 10_000
 
 
+class ExplainedFailure(Exception):
+    """A session failure its message explains in full: logged without a traceback."""
+
+
 def tune_garbage_collector() -> None:
     """Collect rarely, and never again look at what importing the service created."""
     gc.collect()
@@ -61,8 +65,10 @@ async def run_sessions(
         try:
             await session(stop)
         except Exception as exc:
-            # An outage is expected and says enough in one line; anything else is a bug.
-            expected = isinstance(exc, (*BROKER_UNAVAILABLE, *DATABASE_UNAVAILABLE))
+            # An outage or an explained failure says enough in one line; anything else is a bug.
+            expected = isinstance(
+                exc, (*BROKER_UNAVAILABLE, *DATABASE_UNAVAILABLE, ExplainedFailure)
+            )
             log.error(
                 f"{name} session failed; starting over",
                 error=repr(exc),

@@ -6,6 +6,7 @@ import asyncio
 from contextlib import suppress
 from typing import Any
 
+import aiormq
 import structlog
 
 from services.worker.bootstrap import Deps
@@ -17,6 +18,7 @@ from shared.prometheus import BREAKER_STATE_VALUES
 from shared.repositories.attempts import closed_among
 from shared.repositories.dispatching import work_in_hand
 from shared.repositories.workers import WorkerBeat, forget_worker, record_heartbeat
+from shared.runtime import ExplainedFailure
 from shared.topology import CALL_RESULTS_QUEUE, declare_worker_queues
 
 log = structlog.get_logger()
@@ -31,7 +33,15 @@ async def run_session(deps: Deps, stop: asyncio.Event, health: SessionChecks) ->
 
     own = await deps.connection.channel(publisher_confirms=False)
     await own.set_qos(prefetch_count=100)
-    queues = await declare_worker_queues(own, deps.worker_id, deps.settings.queue_type)
+    try:
+        queues = await declare_worker_queues(own, deps.worker_id, deps.settings.queue_type)
+    except aiormq.exceptions.ChannelLockedResource as exc:
+        # Its exclusive queues are named after its id, so a live worker of the same id holds
+        # them: this one waits as its standby, and says why once per attempt.
+        raise ExplainedFailure(
+            f"another worker is running with id {deps.worker_id!r}; each needs its own "
+            "(VCS_WORKER_ID, by default host name and process id)"
+        ) from exc
     await queues.events.consume(consumer)
     await queues.signals.consume(consumer)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import aio_pika
@@ -175,3 +176,38 @@ async def test_sigkill_of_the_carrier_loses_no_number(
         "SELECT max(dial_count) FROM calls WHERE campaign_id = $1", campaign_id
     )
     assert most_dials <= 3 + 1
+
+
+async def test_a_second_worker_with_the_same_id_waits_says_why_and_takes_over(
+    stack: Stack, http: aiohttp.ClientSession
+) -> None:
+    """Two workers given one VCS_WORKER_ID (or one host name and pid, as on a host's network)
+    would share exclusive queues: the second waits unhealthy, says why, and takes over."""
+    twin = f"twin-{uuid.uuid4().hex[:8]}"
+    await stack.start("worker", "twin-a", VCS_WORKER_ID=twin)
+    second = await stack.start("worker", "twin-b", healthy=False, VCS_WORKER_ID=twin)
+    try:
+        explained = f"another worker is running with id {twin!r}"
+
+        async def says_why() -> bool:
+            return explained in second.log_path.read_text(errors="replace")
+
+        await wait_until(says_why, timeout=20, message="the second worker to say why")
+        assert "Traceback" not in second.log_tail(200)
+        async with http.get(f"{second.base_url}/health") as response:
+            assert response.status != 200
+
+        await stack.stop("twin-a")
+
+        async def second_healthy() -> bool:
+            try:
+                async with http.get(f"{second.base_url}/health") as response:
+                    return response.status == 200
+            except aiohttp.ClientError:
+                return False
+
+        await wait_until(second_healthy, timeout=20, message="the second worker to take over")
+    finally:
+        for name in ("twin-a", "twin-b"):
+            if name in stack.services:
+                await stack.stop(name)

@@ -92,14 +92,17 @@ class Stack:
         )
         return env
 
-    async def start(self, module: str, name: str | None = None, **settings: str) -> Service:
-        """Start `python -m services.<module>` and wait until its health endpoint answers."""
+    async def start(
+        self, module: str, name: str | None = None, *, healthy: bool = True, **settings: str
+    ) -> Service:
+        """Start `python -m services.<module>` and wait until its health endpoint answers
+        (unless not `healthy`: a process expected to wait unhealthy, as a standby does)."""
         name = name or module
         assert name not in self.services, f"{name} is already running"
         env = self.base_env()
         env[HEALTH_PORT_SETTING[module]] = str(free_port())
         env.update(settings)
-        return await self._launch(module, name, env)
+        return await self._launch(module, name, env, healthy=healthy)
 
     async def start_again(self, gone: Service) -> Service:
         """Start a process that was killed or stopped again as it was: same settings, same
@@ -132,7 +135,9 @@ class Stack:
                 raise AssertionError(f"{name} still running after {timeout} s") from None
         return process.returncode, log_path.read_text(errors="replace")
 
-    async def _launch(self, module: str, name: str, env: dict[str, str]) -> Service:
+    async def _launch(
+        self, module: str, name: str, env: dict[str, str], *, healthy: bool = True
+    ) -> Service:
         assert name not in self.services, f"{name} is already running"
         log_path = self.log_dir / f"{name}.log"
         log_file = log_path.open("ab")
@@ -145,7 +150,8 @@ class Stack:
         )
         service = Service(name, module, env, process, log_path, log_file)
         self.services[name] = service
-        await self._wait_healthy(service)
+        if healthy:
+            await self._wait_healthy(service)
         return service
 
     async def _wait_healthy(self, service: Service, timeout: float = 30) -> None:

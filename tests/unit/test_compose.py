@@ -12,6 +12,8 @@ import yaml
 
 from shared.broker_connection import broker_urls
 from shared.settings import Settings
+from tests.support import local_images
+from tests.support.compose_stack import LEFT_OUT, HostPorts, local_stack, start_order
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("api", "dispatcher", "worker", "telephony_mock")
@@ -151,3 +153,89 @@ def test_the_cluster_env_file_names_every_node_and_quorum_queues(
     env = compose["x-python-service"]["environment"]
     assert env["VCS_AMQP_URL"] == "${VCS_AMQP_URL:-amqp://guest:guest@rabbitmq:5672/}"
     assert env["VCS_QUEUE_TYPE"] == "${VCS_QUEUE_TYPE:-classic}"
+
+
+# The file `make test-compose` runs on podman (tests/support/compose_stack.py): the same stack,
+# changed only where the host's network forces it.
+
+
+@pytest.fixture(scope="module")
+def local(compose: dict[str, Any]) -> dict[str, Any]:
+    return local_stack(compose, HostPorts())["services"]
+
+
+def test_the_local_stack_keeps_every_default_service(
+    compose: dict[str, Any], local: dict[str, Any]
+) -> None:
+    default_profile = {
+        name for name, service in compose["services"].items() if "profiles" not in service
+    }
+    assert set(local) == (default_profile - set(LEFT_OUT)) | {"worker-2"}
+    for name, service in local.items():
+        assert service["network_mode"] == "host", name
+        assert "ports" not in service, name
+        assert {entry.split(":")[0] for entry in service["extra_hosts"]} == set(local)
+        assert set(service.get("depends_on", {})) <= set(local), name
+
+
+def test_the_local_stack_never_reaches_the_machines_own_servers(local: dict[str, Any]) -> None:
+    text = yaml.safe_dump(local)
+    assert "${" not in text, "the caller's environment must not choose the stack's servers"
+    for standard in (":5432/", ":5672/", ":6379/", "127.0.0.1:5672"):
+        assert standard not in text
+    ports = HostPorts()
+    env = local["api"]["environment"]
+    assert urlsplit(env["VCS_DATABASE_URL"]).port == ports.postgres
+    assert urlsplit(env["VCS_AMQP_URL"]).port == ports.amqp
+    assert urlsplit(env["VCS_REDIS_URL"]).port == ports.redis
+    assert local["postgres"]["environment"]["PGPORT"] == str(ports.postgres)
+    assert local["rabbitmq"]["environment"]["RABBITMQ_NODE_PORT"] == str(ports.amqp)
+    assert str(ports.redis) in local["redis"]["command"]
+    assert str(ports.redis) in local["redis"]["healthcheck"]["test"]
+
+
+def test_the_local_stack_builds_every_image_here(local: dict[str, Any]) -> None:
+    built = {service["image"] for service in local.values() if "build" in service}
+    for name, service in local.items():
+        if service["image"] in built and "build" not in service:
+            continue  # a replica of a service that builds it
+        if "build" in service:
+            args = service["build"]["args"]
+            assert all(value.startswith("vcs-local/") for value in args.values()), name
+            dockerfile = Path(service["build"]["context"]) / service["build"]["dockerfile"]
+            for arg in args:
+                assert f"ARG {arg}=" in dockerfile.read_text(), (name, arg)
+        else:
+            assert service["image"].startswith("vcs-local/"), name
+            image = next(i for i in local_images.ALL if i.name == service["image"])
+            assert (local_images.LOCAL_IMAGES_DIR / image.containerfile).is_file()
+
+
+def test_replicas_get_a_health_port_each(compose: dict[str, Any], local: dict[str, Any]) -> None:
+    assert compose["services"]["worker"]["deploy"]["replicas"] == 2
+    ports = set()
+    for name in ("worker", "worker-2"):
+        port = local[name]["environment"]["VCS_WORKER_HEALTH_PORT"]
+        assert local[name]["healthcheck"]["test"][-1] == port
+        ports.add(port)
+        assert "deploy" not in local[name]
+    assert len(ports) == 2
+
+
+def test_each_image_is_built_once(local: dict[str, Any]) -> None:
+    builds = [
+        (service["build"]["context"], service["build"]["dockerfile"])
+        for service in local.values()
+        if "build" in service
+    ]
+    assert len(builds) == len(set(builds)) == 2  # the services' image and the console's
+
+
+def test_the_start_order_follows_depends_on(local: dict[str, Any]) -> None:
+    order = start_order(local)
+    assert sorted(order) == sorted(local)
+    for name, service in local.items():
+        for other in service.get("depends_on", {}):
+            assert order.index(other) < order.index(name), (other, name)
+    with pytest.raises(ValueError, match="cycle"):
+        start_order({"a": {"depends_on": {"b": {}}}, "b": {"depends_on": {"a": {}}}})
