@@ -94,8 +94,8 @@ test-cluster: install rabbitmq-management
 # docker-compose.yml run for real (issue 17): podman with runc on the host's network, the base
 # images built from Debian's packages (debootstrap, podman import; public image registries are
 # not reachable here), our images from deploy/ on them; a campaign through the api container,
-# every health check run, then down. About N minutes the first time on a new machine, M after
-# (docs/deployment.md). Installs Debian's podman, runc and debootstrap.
+# every health check run, then down: 2.5 minutes with no image built, 1 minute after
+# (docs/scaling.md). Installs Debian's podman, runc and debootstrap.
 test-compose: install compose-tools
 	$(BIN)/pytest -m compose tests/compose
 

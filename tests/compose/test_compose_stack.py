@@ -78,6 +78,7 @@ async def stack(tools: None) -> AsyncIterator[tuple[ComposeStack, dict[str, floa
     try:
         started = time.monotonic()
         await running.build()
+        local_images.prune_dangling()
         figures["our images (s)"] = time.monotonic() - started
         started = time.monotonic()
         await running.up(timeout=300)

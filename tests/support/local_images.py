@@ -80,15 +80,15 @@ def ensure_debian(log: Path) -> None:
         target.mkdir(parents=True, exist_ok=True)
         for authority in sorted(LOCAL_CAS.glob("*.crt")) if LOCAL_CAS.is_dir() else []:
             shutil.copy(authority, target / authority.name)
-        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-        subprocess.run(
-            ["podman", "import", "-", DEBIAN_IMAGE],
-            stdin=tar.stdout,
-            env=podman_env(),
-            check=True,
-            capture_output=True,
-        )
-        if tar.wait() != 0:
+        with subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE) as tar:
+            subprocess.run(
+                ["podman", "import", "-", DEBIAN_IMAGE],
+                stdin=tar.stdout,
+                env=podman_env(),
+                check=True,
+                capture_output=True,
+            )
+        if tar.returncode != 0:
             raise RuntimeError("tar of the debootstrap root file system failed")
 
 
@@ -121,3 +121,13 @@ def ensure_all(log: Path) -> None:
     ensure_debian(log)
     for image in ALL:
         build(image, log)
+
+
+#: On every image deploy/ and deploy/local-images build, so that what a rebuild leaves
+#: untagged can be removed without touching anyone else's images.
+PROJECT_LABEL = "vcs.project=voice-campaign-service"
+
+
+def prune_dangling() -> None:
+    """Remove our untagged images: each rebuild after a change leaves the old layers behind."""
+    podman("image", "prune", "--force", "--filter", f"label={PROJECT_LABEL}")
