@@ -216,6 +216,9 @@ async def run(args: argparse.Namespace) -> str:
                     sizes=args.many_campaigns,
                     numbers=args.many_numbers,
                     limit=args.many_limit,
+                    call_ms=args.many_call_ms,
+                    window_s=args.many_window_s,
+                    arms=args.many_arms,
                 )
                 lines += campaigns.report(many)
     finally:
@@ -317,6 +320,24 @@ def main() -> None:
     )
     parser.add_argument("--many-numbers", type=int, default=20)
     parser.add_argument("--many-limit", type=int, default=2)
+    parser.add_argument(
+        "--many-call-ms",
+        type=lambda text: tuple(int(n) for n in text.split(",")),
+        default=campaigns.CALL_DELAY_MS,
+        help="shortest,longest call at the carrier in the campaigns part (ms)",
+    )
+    parser.add_argument(
+        "--many-window-s",
+        type=float,
+        default=None,
+        help="measure the campaigns part for this long after the starts, then cancel",
+    )
+    parser.add_argument(
+        "--many-arms",
+        type=lambda text: text.split(","),
+        default=None,
+        help="when-changed,every-pass (both by default)",
+    )
     parser.add_argument(
         "--part",
         choices=(

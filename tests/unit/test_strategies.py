@@ -2,7 +2,11 @@ from __future__ import annotations
 
 from uuid import UUID, uuid4
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from services.dispatcher.strategies import STRATEGIES, Demand
+from services.dispatcher.strategies.base import _no_starvation
 from services.dispatcher.strategies.priority import priority
 from services.dispatcher.strategies.remaining_calls import remaining_calls
 from services.dispatcher.strategies.round_robin import round_robin
@@ -78,3 +82,34 @@ def test_lines_in_use_count_as_wanted() -> None:
     finishing = demand(in_flight=5, dialable=0)
     demands = [finishing, demand()]
     assert lines(round_robin(demands, 30), demands) == [5, 25]
+
+
+def _no_starvation_by_definition(lines: dict[UUID, int], wants: dict[UUID, int]) -> None:
+    """What _no_starvation does, the plain quadratic way: the reference it must agree with."""
+    for campaign in sorted(lines, key=str):
+        if wants[campaign] > 0 and lines[campaign] == 0:
+            donor = max(lines, key=lambda c: (lines[c], str(c)))
+            if lines[donor] >= 2:
+                lines[donor] -= 1
+                lines[campaign] = 1
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 6), st.integers(0, 3)), max_size=40),
+)
+def test_no_starvation_agrees_with_its_definition(held_and_wants: list[tuple[int, int]]) -> None:
+    ids = [UUID(int=n * 7919 + 1) for n in range(len(held_and_wants))]
+    lines = {c: held for c, (held, _) in zip(ids, held_and_wants, strict=True)}
+    wants = {c: want for c, (_, want) in zip(ids, held_and_wants, strict=True)}
+    expected = dict(lines)
+    _no_starvation_by_definition(expected, wants)
+    assert _no_starvation(dict(lines), wants) == expected
+
+
+def test_thousands_of_campaigns_short_of_lines_are_shared_in_one_go() -> None:
+    """3,000 campaigns on 1,500 lines took 18 s a pass before (quadratic); now milliseconds.
+    Checked by outcome, not time: every line given, none twice, nobody over its limit."""
+    demands = [demand(limit=2) for _ in range(3000)]
+    allocation = round_robin(demands, 1500)
+    assert sum(allocation.values()) == 1500
+    assert set(allocation.values()) <= {0, 1}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from uuid import UUID
@@ -47,7 +48,9 @@ def share_by_weight(
     while left > 0 and open_:
         total = sum(weight[c] for c in open_)
         share = {c: left * weight[c] / total for c in open_}
-        full = [c for c in open_ if lines[c] + share[c] >= wants[c]]
+        # A set: with thousands of campaigns filled in one round, a list made this quadratic
+        # (a third of the dispatcher's time at 3,000 running campaigns).
+        full = {c for c in open_ if lines[c] + share[c] >= wants[c]}
         if full:
             for c in full:
                 left -= wants[c] - lines[c]
@@ -66,10 +69,19 @@ def share_by_weight(
 
 
 def _no_starvation(lines: Allocation, wants: Mapping[UUID, int]) -> Allocation:
+    """Each campaign left with none that wants some takes a line from the one holding most
+    (ties: the greatest id as text) while that one holds two or more. A heap of donors keeps
+    this n log n: thousands of starving campaigns once made it quadratic."""
+    order = {c: rank for rank, c in enumerate(sorted(lines, key=str))}
+    donors = [(-held, -order[c], c) for c, held in lines.items() if held >= 2]
+    heapq.heapify(donors)
     for campaign in sorted(lines, key=str):
         if wants[campaign] > 0 and lines[campaign] == 0:
-            donor = max(lines, key=lambda c: (lines[c], str(c)))
+            if not donors:
+                break  # no campaign holds two: none can give
+            _, _, donor = heapq.heappop(donors)
+            lines[donor] -= 1
+            lines[campaign] = 1
             if lines[donor] >= 2:
-                lines[donor] -= 1
-                lines[campaign] = 1
+                heapq.heappush(donors, (-lines[donor], -order[donor], donor))
     return lines
