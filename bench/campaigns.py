@@ -218,7 +218,7 @@ class Run:
         reads = per_pass("vcs_dispatcher_queue_depth_reads_total")
         phases = {
             phase: per_pass(f'vcs_dispatcher_pass_phase_seconds_total{{phase="{phase}"}}') * 1000
-            for phase in ("database", "queue depths", "publishing", "housekeeping")
+            for phase in ("database", "sharing", "queue depths", "publishing", "housekeeping")
         }
         if window_s:
             await asyncio.gather(*(act(i, "cancel") for i in ids))

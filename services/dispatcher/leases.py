@@ -69,10 +69,12 @@ class LeaseStocker:
         async with deps.pool.acquire() as conn:
             await refresh_windows(conn, deps.policy, now)
             snapshot = await dispatch_snapshot(conn, now, remaining_cap=remaining_cap)
+            sharing_started = time.monotonic()
             open_now = {c.campaign.id for c in snapshot.candidates if c.window_open}
             allowed = plan_lines(
                 snapshot, open_now, deps.settings.max_concurrent_calls, self._strategy
             )
+            sharing_s = time.monotonic() - sharing_started
             await set_allowed_lines(conn, allowed)
         self._pacer.forget_all_but(open_now)
         self._depths.forget_all_but(open_now)
@@ -127,7 +129,8 @@ class LeaseStocker:
         metrics.lines_in_use.set(snapshot.lines_in_use)
         metrics.leases_published.inc(published)
         phases = metrics.pass_phase_seconds
-        phases.labels("database").inc(read_started - started)
+        phases.labels("database").inc(read_started - started - sharing_s)
+        phases.labels("sharing").inc(sharing_s)
         phases.labels("queue depths").inc(publish_started - read_started)
         phases.labels("publishing").inc(time.monotonic() - publish_started)
         return StockingPass(published, next_paced_at)
