@@ -38,6 +38,7 @@ import yaml
 
 from tests.support import local_images
 from tests.support.local_images import ROOT, podman_env
+from tests.support.waiting import wait_until
 
 LEFT_OUT = ("prometheus", "grafana")
 #: The image each official one is replaced by; our own images get their base as an argument.
@@ -278,10 +279,15 @@ class ComposeStack:
         return True  # service_started: it was started before anything after it
 
     async def _wait(self, service: str, condition: str, deadline: float) -> None:
-        while not await self._condition_met(service, condition):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{service} did not become {condition} (see {self.log})")
-            await asyncio.sleep(1)
+        async def met() -> bool:
+            return await self._condition_met(service, condition)
+
+        await wait_until(
+            met,
+            timeout=max(deadline - time.monotonic(), 0),
+            interval=1,
+            message=f"{service} {condition} (see {self.log})",
+        )
 
     async def up(self, timeout: float) -> dict[str, float]:
         """Start every service in order; returns when each became ready, in s from the start."""
