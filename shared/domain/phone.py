@@ -1,7 +1,8 @@
 """Phone numbers: validate against libphonenumber's number plans and normalise to E.164.
 
 Numbers already written in E.164 skip libphonenumber's text parser (the slow part): the
-country code is read off the digits and only the number-plan check runs.
+country code is read off the digits and only the number-plan check runs, itself compiled once
+per region (shared/domain/number_plans.py).
 """
 
 from __future__ import annotations
@@ -9,12 +10,9 @@ from __future__ import annotations
 import re
 
 import phonenumbers
-from phonenumbers import (
-    COUNTRY_CODE_TO_REGION_CODE,
-    NumberParseException,
-    PhoneMetadata,
-    PhoneNumber,
-)
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, NumberParseException, PhoneNumber
+
+from shared.domain.number_plans import is_valid_number
 
 # libphonenumber compiles its number-plan patterns on every use and leans on the re module's
 # cache, which holds 512 and is shared with everything else; its own cache keeps them all
@@ -68,28 +66,6 @@ def written_e164(raw: str) -> str | None:
     if compact.startswith("00"):
         compact = "+" + compact[2:]
     return compact if _E164.match(compact) else None
-
-
-def is_valid_number(number: PhoneNumber) -> bool:
-    """phonenumbers.is_valid_number, without its second look in the commonest case.
-
-    For a country shared by several regions (+1: the US and 24 others), is_valid_number first
-    finds the number's region, then checks the number against that region's plan. A region
-    without a leading-digits rule is found by that very check, and the country's first region
-    is tried first: so a number that fits the first region's plan is valid, and the repeat is
-    saved (half the cost of a US number). Anything else takes the library's own way.
-    """
-    regions = COUNTRY_CODE_TO_REGION_CODE.get(number.country_code or 0, ())
-    if len(regions) > 1:
-        first = regions[0]
-        metadata = PhoneMetadata.metadata_for_region(first, None)
-        if (
-            metadata is not None
-            and metadata.leading_digits is None
-            and phonenumbers.is_valid_number_for_region(number, first)
-        ):
-            return True
-    return bool(phonenumbers.is_valid_number(number))
 
 
 def parse_e164(e164: str) -> PhoneNumber | None:
