@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 from uuid import UUID
 
 from pydantic import (
@@ -18,9 +18,10 @@ from pydantic import (
     WithJsonSchema,
     field_validator,
     model_validator,
+    with_config,
 )
 from pydantic.alias_generators import to_camel
-from pydantic.json_schema import SkipJsonSchema
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from shared.domain.answering_machine import OnMachine
 from shared.domain.business_hours import WEEKDAYS
@@ -135,17 +136,22 @@ Attributes = Annotated[
 
 
 #: A field that may be left out but not given as null (see _not_null): the document says a list.
-Absent = SkipJsonSchema[None]
-
-
 def check_schedule(start_at: datetime | None, end_at: datetime | None) -> None:
     if start_at and end_at and end_at <= start_at:
         raise ValueError("endAt must be after startAt")
 
 
 def _no_default(schema: dict[str, Any]) -> None:
-    """A list that may be left out, not given as null: the document shows no null default."""
+    """A list that may be left out, not given as null (_not_null refuses null): the document
+    shows neither a null default nor null among its types. The type is `list | None`, not a
+    union hiding None from the document: pydantic names a union's members in its error paths
+    ("contacts.list[ContactIn][3].phoneNumber"), where a nullable list names only the field."""
     schema.pop("default", None)
+    members = [m for m in schema.pop("anyOf", []) if m != {"type": "null"}]
+    if len(members) == 1:
+        schema.update(members[0])
+    elif members:
+        schema["anyOf"] = members
 
 
 def _not_null(value: Any) -> Any:
@@ -155,9 +161,14 @@ def _not_null(value: Any) -> Any:
     return value
 
 
-class ContactIn(RequestBody):
-    phone_number: PhoneNumber
-    attributes: Attributes | None = None
+# A typed dict, not a model: a body holds up to 1,000,000 of them, and a model instance each
+# cost a 100,000-contact import about 0.3 s of the event loop (of its 2 s).
+@with_config(ConfigDict(extra="forbid", strict=True, title="ContactIn"))
+class ContactIn(TypedDict):
+    phoneNumber: PhoneNumber
+    attributes: NotRequired[
+        Annotated[Attributes | None, Field(json_schema_extra={"default": None})]
+    ]
 
 
 #: Numbers or contacts, not both: the JSON Schema of a body that takes either list.
@@ -406,7 +417,7 @@ class CampaignCreate(RequestBody):
         description="Invalid numbers are skipped and listed in importSummary (as the seed"
         " skipped them); only a list with no valid number at all is refused",
     )
-    contacts: Annotated[list[ContactIn], Field(max_length=100_000)] | Absent = Field(
+    contacts: Annotated[list[ContactIn], Field(max_length=100_000)] | None = Field(
         None,
         json_schema_extra=_no_default,
         description="Instead of phoneNumbers: numbers with attributes (a `timezone`, a"
@@ -487,10 +498,10 @@ class ImportBatch(RequestBody):
     # generators turn into a union of two anonymous types.
     model_config = ConfigDict(json_schema_extra={"minProperties": 1, **ONE_LIST_OF_NUMBERS})
 
-    phone_numbers: Annotated[list[PhoneNumber], Field(max_length=1_000_000)] | Absent = Field(
+    phone_numbers: Annotated[list[PhoneNumber], Field(max_length=1_000_000)] | None = Field(
         None, description="Invalid numbers are skipped and listed", json_schema_extra=_no_default
     )
-    contacts: Annotated[list[ContactIn], Field(max_length=1_000_000)] | Absent = Field(
+    contacts: Annotated[list[ContactIn], Field(max_length=1_000_000)] | None = Field(
         None,
         description="Numbers with attributes; invalid numbers and unknown `timezone`"
         " attributes are skipped and listed",

@@ -310,3 +310,31 @@ async def test_attributes_postgresql_cannot_store_are_a_422(
     response = await client.post(path, json=body)
     assert response.status == 422, await response.text()
     assert await db.fetchval("SELECT count(*) FROM calls") == calls
+
+
+@pytest.mark.parametrize(
+    ("contact", "field"),
+    [
+        ({"phoneNumber": NEW_YORK, "name": "Ola"}, "contacts[1].name"),
+        ({"attributes": {"timezone": "UTC"}}, "contacts[1].phoneNumber"),
+        ({"phoneNumber": 12125550123}, "contacts[1].phoneNumber"),
+        ({"phoneNumber": NEW_YORK, "attributes": {"n": 1}}, "contacts[1].attributes.n"),
+        ({"phoneNumber": NEW_YORK, "attributes": {"n": "a\u0000b"}}, "contacts[1].attributes.n"),
+        ({"phoneNumber": NEW_YORK, "attributes": ["timezone"]}, "contacts[1].attributes"),
+        ("+12125550123", "contacts[1]"),
+    ],
+)
+async def test_a_malformed_contact_is_refused_by_its_field_and_nothing_is_created(
+    client: Client, db: asyncpg.Pool, contact: Any, field: str
+) -> None:
+    contacts = [{"phoneNumber": LOS_ANGELES}, contact]
+    campaigns_before = await db.fetchval("SELECT count(*) FROM campaigns")
+    created = await client.post("/api/v1/campaigns", json={"name": "bad", "contacts": contacts})
+    assert field in await problem_fields(created)
+    assert await db.fetchval("SELECT count(*) FROM campaigns") == campaigns_before
+    campaign = await create(client)
+    imported = await client.post(
+        f"/api/v1/campaigns/{campaign['id']}/import/batch", json={"contacts": contacts}
+    )
+    assert field in await problem_fields(imported)
+    assert await db.fetchval("SELECT count(*) FROM calls WHERE campaign_id = $1", campaign["id"]) == 0

@@ -116,7 +116,7 @@ def contact_list(
     """A body's contacts as (number, attributes), as a load reads them."""
     if contacts is None:
         return None
-    return [(contact.phone_number, contact.attributes) for contact in contacts]
+    return [(contact["phoneNumber"], contact.get("attributes")) for contact in contacts]
 
 
 async def get_visible_campaign(conn: asyncpg.Connection, campaign_id: UUID) -> Campaign:
