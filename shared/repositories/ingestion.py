@@ -9,7 +9,10 @@ from uuid import UUID
 
 import asyncpg
 
-#: The columns a load writes, in the order of each record given to copy_new_calls.
+from shared.db.ids import time_ordered_ids
+
+#: The columns a load writes, in the order of each record given to copy_new_calls (which
+#: puts the id in front).
 NEW_CALL_COLUMNS = (
     "campaign_id",
     "phone_number",
@@ -20,6 +23,7 @@ NEW_CALL_COLUMNS = (
     "expires_at",
     "failure_reason",
 )
+_COPIED_COLUMNS = ["id", *NEW_CALL_COLUMNS]
 
 
 async def hold_campaign_for_load(
@@ -52,5 +56,11 @@ async def deduplicated_numbers(conn: asyncpg.Connection, campaign_id: UUID) -> s
 
 
 async def copy_new_calls(conn: asyncpg.Connection, records: Sequence[tuple[Any, ...]]) -> None:
-    """COPY new calls in, each record in NEW_CALL_COLUMNS' order."""
-    await conn.copy_records_to_table("calls", records=records, columns=list(NEW_CALL_COLUMNS))
+    """COPY new calls in, each record in NEW_CALL_COLUMNS' order, with ids made here (in
+    load order; shared/db/ids.py says why not by the column's default)."""
+    ids = time_ordered_ids(len(records))
+    await conn.copy_records_to_table(
+        "calls",
+        records=[(call_id, *record) for call_id, record in zip(ids, records, strict=True)],
+        columns=_COPIED_COLUMNS,
+    )

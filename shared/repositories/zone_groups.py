@@ -79,6 +79,10 @@ class ZoneGroupCache:
         self._conn = conn
         self._ids: dict[RecipientPlace, int] = {}
 
+    def knows(self, places: Iterable[RecipientPlace]) -> bool:
+        """Whether `ids` can answer for these places without the database."""
+        return all(place in self._ids for place in places)
+
     async def ids(self, places: Iterable[RecipientPlace]) -> dict[RecipientPlace, int]:
         """Every given place's id (callers look up with the same places they passed)."""
         new = {place for place in places if place not in self._ids}

@@ -226,8 +226,28 @@ class Ingestion:
             self._loader.result()  # raises the loader's error
 
     async def _load_in_order(self) -> None:
-        while (item := await self._loads.get()) is not None:
-            await self._load(*item)
+        """Each chunk's records are made while the one before is being copied: the copy (one
+        backend, the load's critical path) then waits only for the records' last chunk."""
+        storing: asyncio.Task[None] | None = None
+        try:
+            while (item := await self._loads.get()) is not None:
+                chunk, validating = item
+                checked = await validating
+                if storing is not None and not self._groups.knows(checked.places):
+                    # New places are looked up on the load's one connection, copying or not.
+                    await storing
+                    storing = None
+                records, used = await self._prepare(chunk, checked)
+                if storing is not None:
+                    await storing
+                storing = asyncio.create_task(self._store(records, used))
+            if storing is not None:
+                await storing
+        finally:
+            if storing is not None and not storing.done():
+                storing.cancel()
+                with suppress(asyncio.CancelledError):
+                    await storing
 
     def _validate(self, chunk: list[Row]) -> asyncio.Future[_Validated]:
         numbers = [row.number for row in chunk]
@@ -241,8 +261,11 @@ class Ingestion:
             self._executor(), check_contacts, numbers, attributes, self._region
         )
 
-    async def _load(self, chunk: list[Row], validating: asyncio.Future[_Validated]) -> None:
-        valid, invalid, places = await validating
+    async def _prepare(
+        self, chunk: list[Row], checked: _Validated
+    ) -> tuple[list[tuple[Any, ...]], set[int]]:
+        """The chunk's new calls as records to copy, and the zone groups they use."""
+        valid, invalid, places = checked
         report = self.report
         for index, reason, at_fault in invalid:
             self._skip(chunk[index], reason, at_fault)
@@ -278,6 +301,9 @@ class Ingestion:
                     None,
                 )
             )
+        return records, used
+
+    async def _store(self, records: list[tuple[Any, ...]], used: set[int]) -> None:
         if records and self._lists:
             records = await self._end_suppressed(records)
         if records:
@@ -286,7 +312,7 @@ class Ingestion:
             if new_groups:
                 await register_groups(self._conn, self._campaign_id, new_groups)
                 self._registered |= new_groups
-            report.total_imported += len(records)
+            self.report.total_imported += len(records)
 
     async def _end_suppressed(self, records: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """The records, those of suppressed numbers made CANCELLED (reason SUPPRESSED)."""
