@@ -188,7 +188,16 @@ async def test_the_global_capacity_holds_across_campaigns_and_frees_on_endings(
     )
 
     started = [r for r in results if isinstance(r, StartedAttempt)]
-    assert len(started) == 4
+    # Never over the capacity. A racing claim may come away with NO_FREE_LINE while a line is
+    # free (its planned slot was locked by another claim, which it skips rather than waits
+    # for; its job is offered again): claimed one by one, the rest of the lines are taken.
+    assert 1 <= len(started) <= capacity
+    for campaign in campaigns * capacity:
+        if len(started) == capacity:
+            break
+        again = await claim(db, campaign, capacity=capacity)
+        assert isinstance(again, StartedAttempt), again
+        started.append(again)
     assert await lines_in_use(db) == capacity == 4
     assert sum([await in_flight(db, c) for c in campaigns]) == 4
     assert await claim(db, campaigns[0], capacity=capacity) is NoDial.NO_FREE_LINE
