@@ -23,7 +23,7 @@ import aiohttp
 import asyncpg
 
 from bench import calling, campaigns, cluster, suppressions, webhooks
-from bench.api import call_reads, filtered_lists, ingestion
+from bench.api import call_reads, checkpoint, filtered_lists, ingestion
 from bench.baseline import measure as baseline_round_trips
 from bench.metrics import console_reads
 from shared.db.pool import init_connection
@@ -179,6 +179,8 @@ async def run(args: argparse.Namespace) -> str:
                 lines += await api_report(stack, api, db, args.runs)
             if args.part in ("all", "metrics"):
                 lines += metrics_report(await console_reads(api, db))
+            if args.part == "ingestion":
+                lines += await ingestion_report(api, db, args.calling_numbers, args.runs)
             if args.part in ("all", "calling"):
                 # One campaign with the lines the pipeline part spreads over its campaigns.
                 limit = min(1000, args.campaigns * args.limit)
@@ -286,6 +288,26 @@ async def api_report(stack: Stack, api: ApiClient, db: asyncpg.Pool, runs: int) 
     ]
 
 
+async def ingestion_report(api: ApiClient, db: asyncpg.Pool, count: int, runs: int) -> list[str]:
+    """Only the loads of the api and calling parts, in one run (a few minutes, not the half
+    hour the calling part's campaigns take), each after a CHECKPOINT."""
+    settle = checkpoint(db)
+    plain = await ingestion(api, runs, settle)
+    zoned = await calling.ingestion(api, count, runs, settle)
+    rows = [
+        ("100,000 numbers by JSON (import/batch)", plain["json"]),
+        ("100,000 numbers by CSV upload (import)", plain["csv"]),
+        (f"{count:,} contacts with a `timezone` attribute by JSON (import/batch)", zoned["json"]),
+        (f"{count:,} numbers by CSV upload with a `timezone` column", zoned["csv_timezone"]),
+        (f"{count:,} numbers by CSV upload, zones from 20 area codes", zoned["csv_area_codes"]),
+    ]
+    return [
+        f"| s to add {what} | {statistics.median(v):.2f} | {', '.join(f'{x:.2f}' for x in v)}"
+        " | < 2 |"
+        for what, v in rows
+    ]
+
+
 def metrics_report(reads: dict[str, float]) -> list[str]:
     return [
         "| Baseline: the whole-table count GET /api/v1/metrics used to run, ms (1,000,000 calls)"
@@ -346,6 +368,7 @@ def main() -> None:
             "api",
             "metrics",
             "calling",
+            "ingestion",
             "suppressions",
             "webhooks",
             "cluster",

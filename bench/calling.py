@@ -18,7 +18,7 @@ import io
 import json
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -168,8 +168,11 @@ def area_code_numbers(count: int) -> list[str]:
     return list(found)[:count]
 
 
-async def ingestion(api: ApiClient, count: int, runs: int) -> dict[str, list[float]]:
-    """Seconds to add `count` numbers to an empty campaign, end to end, each way in turn."""
+async def ingestion(
+    api: ApiClient, count: int, runs: int, settle: Callable[[], Awaitable[None]] | None = None
+) -> dict[str, list[float]]:
+    """Seconds to add `count` numbers to an empty campaign, end to end, each way in turn
+    (after `settle`, when given: bench.api.checkpoint)."""
     numbers = fresh_numbers(count)
     zoned = [(n, ZONES[i % len(ZONES)]) for i, n in enumerate(numbers)]
     plain: list[tuple[str, str | None]] = [(n, None) for n in area_code_numbers(count)]
@@ -187,6 +190,8 @@ async def ingestion(api: ApiClient, count: int, runs: int) -> dict[str, list[flo
                 path += "/batch"
             else:
                 kwargs = {"data": _csv(list(zoned) if kind == "csv_timezone" else plain)}
+            if settle is not None:
+                await settle()
             started = time.perf_counter()
             response = await api.request("POST", path, **kwargs)
             timings[kind].append(time.perf_counter() - started)
