@@ -23,7 +23,7 @@ import aiohttp
 import asyncpg
 
 from bench import calling, campaigns, cluster, suppressions, webhooks
-from bench.api import call_reads, checkpoint, filtered_lists, ingestion
+from bench.api import call_reads, filtered_lists, ingestion, settled
 from bench.baseline import measure as baseline_round_trips
 from bench.metrics import console_reads
 from shared.db.pool import init_connection
@@ -258,7 +258,7 @@ def pipeline_report(
 
 
 async def api_report(stack: Stack, api: ApiClient, db: asyncpg.Pool, runs: int) -> list[str]:
-    ingest = await ingestion(api, runs)
+    ingest = await ingestion(api, runs, settled(db))
     reads = await call_reads(stack, api, TEST_API_KEY, runs)
     lists = await filtered_lists(api, db)
     api_rate = statistics.median(r for r, _ in reads["api"])
@@ -290,8 +290,8 @@ async def api_report(stack: Stack, api: ApiClient, db: asyncpg.Pool, runs: int) 
 
 async def ingestion_report(api: ApiClient, db: asyncpg.Pool, count: int, runs: int) -> list[str]:
     """Only the loads of the api and calling parts, in one run (a few minutes, not the half
-    hour the calling part's campaigns take), each after a CHECKPOINT."""
-    settle = checkpoint(db)
+    hour the calling part's campaigns take), each on a settled server (bench.api.settled)."""
+    settle = settled(db)
     plain = await ingestion(api, runs, settle)
     zoned = await calling.ingestion(api, count, runs, settle)
     rows = [

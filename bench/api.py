@@ -17,6 +17,7 @@ from uuid import UUID
 import aiohttp
 import asyncpg
 
+from services.dispatcher.maintenance import tables_needing_vacuum
 from tests.support.api_client import ApiClient
 from tests.support.numbers import fresh_numbers
 from tests.support.stack import Stack, free_port
@@ -27,7 +28,7 @@ async def ingestion(
     api: ApiClient, runs: int, settle: Callable[[], Awaitable[None]] | None = None
 ) -> dict[str, list[float]]:
     """Seconds to add 100,000 numbers to a campaign, by JSON and by CSV upload, end to end
-    (after `settle`, when given: see checkpoint)."""
+    (after `settle`, when given: see settled)."""
     timings: dict[str, list[float]] = {"json": [], "csv": []}
     for _ in range(runs):
         for kind in ("json", "csv"):
@@ -55,13 +56,23 @@ async def ingestion(
     return timings
 
 
-def checkpoint(db: asyncpg.Pool) -> Callable[[], Awaitable[None]]:
-    """A CHECKPOINT before a timed load: the server's own checkpoints (every 1 GB of WAL by
-    default, about ten loads of 100,000) would otherwise land in some loads and not others,
-    and a load would pay for writing out the dirty pages of the one before."""
+def settled(db: asyncpg.Pool) -> Callable[[], Awaitable[None]]:
+    """Before a timed load: wait until the dispatcher's upkeep has vacuumed what the loads
+    before left (the server's autovacuum is off here, and the dispatcher vacuums a table
+    whose inserted rows pass a tenth of it), then CHECKPOINT. Otherwise a load shares the
+    machine with the vacuum of the one before, and the server's own checkpoints (every 1 GB of
+    WAL, about ten loads) land in some loads and not others: the same load took 1.5-3.0 s."""
 
     async def settle() -> None:
-        await db.execute("CHECKPOINT")
+        async with db.acquire() as conn:
+            await conn.execute("SELECT pg_stat_force_next_flush()")
+
+            async def quiet() -> bool:
+                vacuuming = await conn.fetchval("SELECT count(*) FROM pg_stat_progress_vacuum")
+                return not vacuuming and not await tables_needing_vacuum(conn)
+
+            await wait_until(quiet, timeout=300, interval=0.5, message="vacuumed")
+            await conn.execute("CHECKPOINT")
 
     return settle
 

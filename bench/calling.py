@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import asyncpg
 
+from bench.api import settled
 from bench.zones import us_numbers
 from shared.domain.statuses import FINAL_CALL_STATUSES
 from tests.support.api_client import ApiClient
@@ -172,7 +173,7 @@ async def ingestion(
     api: ApiClient, count: int, runs: int, settle: Callable[[], Awaitable[None]] | None = None
 ) -> dict[str, list[float]]:
     """Seconds to add `count` numbers to an empty campaign, end to end, each way in turn
-    (after `settle`, when given: bench.api.checkpoint)."""
+    (after `settle`, when given: bench.api.settled)."""
     numbers = fresh_numbers(count)
     zoned = [(n, ZONES[i % len(ZONES)]) for i, n in enumerate(numbers)]
     plain: list[tuple[str, str | None]] = [(n, None) for n in area_code_numbers(count)]
@@ -303,7 +304,7 @@ async def measure(
     api: ApiClient, db: asyncpg.Pool, count: int, limit: int, runs: int
 ) -> CallingResults:
     rates = await modes(api, db, count, limit, runs)
-    loads = await ingestion(api, count, runs)
+    loads = await ingestion(api, count, runs, settled(db))
     reads = await latencies(api, db, count, limit)
     worst, open_numbers = await worst_case(api, db, count, limit, runs)
     return CallingResults(count, limit, rates, loads, reads, worst, open_numbers)
