@@ -65,6 +65,11 @@ async def create_pool(settings: Settings, *, max_size: int | None = None) -> asy
         init=init_connection,
         reset=_keep_session,
         command_timeout=30,
+        # Our statements are short and run again and again; PostgreSQL's JIT compiles any
+        # whose estimated cost passes jit_above_cost, on every execution. The dispatcher's
+        # snapshot over 3,000 running campaigns crossed it: 54 ms of compiling for 26 ms of
+        # work, each pass (EXPLAIN ANALYZE). Off for every connection of ours.
+        server_settings={"jit": "off"},
     )
     assert pool is not None
     return pool
