@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from uuid import UUID, uuid4
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from services.dispatcher.strategies import STRATEGIES, Demand
-from services.dispatcher.strategies.base import _no_starvation
+from services.dispatcher.strategies.base import _no_starvation, share_by_weight
 from services.dispatcher.strategies.priority import priority
 from services.dispatcher.strategies.remaining_calls import remaining_calls
 from services.dispatcher.strategies.round_robin import round_robin
@@ -113,3 +114,52 @@ def test_thousands_of_campaigns_short_of_lines_are_shared_in_one_go() -> None:
     allocation = round_robin(demands, 1500)
     assert sum(allocation.values()) == 1500
     assert set(allocation.values()) <= {0, 1}
+
+
+def _share_by_weight_by_definition(
+    demands: list[Demand], capacity: int, weight: Mapping[UUID, float]
+) -> dict[UUID, int]:
+    """Water-filling as first written, by id: the reference the positional one must match."""
+    lines = {d.campaign_id: 0 for d in demands}
+    wants = {d.campaign_id: d.wants for d in demands}
+    open_ = [d.campaign_id for d in demands if d.wants > 0]
+    left = capacity
+    while left > 0 and open_:
+        total = sum(weight[c] for c in open_)
+        share = {c: left * weight[c] / total for c in open_}
+        full = {c for c in open_ if lines[c] + share[c] >= wants[c]}
+        if full:
+            for c in full:
+                left -= wants[c] - lines[c]
+                lines[c] = wants[c]
+            open_ = [c for c in open_ if c not in full]
+            continue
+        whole = {c: int(share[c]) for c in open_}
+        for c in open_:
+            lines[c] += whole[c]
+        spare = left - sum(whole.values())
+        for c in sorted(open_, key=lambda c: (whole[c] - share[c], str(c)))[:spare]:
+            lines[c] += 1
+        left = 0
+    _no_starvation_by_definition(lines, wants)
+    return lines
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5), st.integers(0, 3), st.integers(0, 6), st.integers(1, 10)),
+        max_size=40,
+    ),
+    st.integers(0, 80),
+    st.booleans(),
+)
+def test_share_by_weight_agrees_with_its_definition(
+    campaigns: list[tuple[int, int, int, int]], capacity: int, by_priority: bool
+) -> None:
+    demands = [
+        Demand(UUID(int=(n * 7919 + 1) ** 3 % 2**128), limit, priority, in_flight, dialable, 0)
+        for n, (limit, in_flight, dialable, priority) in enumerate(campaigns)
+    ]
+    weight = {d.campaign_id: float(d.priority) if by_priority else 1.0 for d in demands}
+    expected = _share_by_weight_by_definition(demands, capacity, weight)
+    assert share_by_weight(demands, capacity, weight) == expected
