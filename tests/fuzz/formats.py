@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 import zoneinfo
 from datetime import UTC, datetime
 from typing import Any
@@ -45,3 +46,21 @@ schemathesis.openapi.format(
 schemathesis.openapi.format(
     "calls-cursor", st.integers(0, 2**62).map(lambda seq: _cursor({"s": seq}))
 )
+
+
+IDEMPOTENCY_KEY = "Idempotency-Key"
+
+
+@schemathesis.hook
+def map_headers(ctx: Any, headers: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A valid Idempotency-Key is made unique to its request. The API replays the first answer
+    to a key and body for as long as it keeps it, as it must, even when a later step deleted
+    what the first request created; a fuzzer that draws a key and body twice would then see a
+    "created" campaign that is gone (the stateful check ST302). Invalid keys (blank, too long)
+    go as drawn, to be refused; tests/integration holds replays to their rules."""
+    if not headers:
+        return headers
+    key = headers.get(IDEMPOTENCY_KEY)
+    if isinstance(key, str) and key.strip() and len(key) <= 255:
+        headers[IDEMPOTENCY_KEY] = str(uuid.uuid4())
+    return headers
