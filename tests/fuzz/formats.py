@@ -16,6 +16,7 @@ from typing import Any
 import schemathesis
 from hypothesis import strategies as st
 
+from services.api.http.idempotency import HEADER, MAX_KEY_LENGTH
 from tests.support.numbers import FUZZ_NUMBERS_FROM
 
 
@@ -48,9 +49,6 @@ schemathesis.openapi.format(
 )
 
 
-IDEMPOTENCY_KEY = "Idempotency-Key"
-
-
 @schemathesis.hook
 def map_headers(ctx: Any, headers: dict[str, Any] | None) -> dict[str, Any] | None:
     """A valid Idempotency-Key is made unique to its request. The API replays the first answer
@@ -60,7 +58,7 @@ def map_headers(ctx: Any, headers: dict[str, Any] | None) -> dict[str, Any] | No
     go as drawn, to be refused; tests/integration holds replays to their rules."""
     if not headers:
         return headers
-    key = headers.get(IDEMPOTENCY_KEY)
-    if isinstance(key, str) and key.strip() and len(key) <= 255:
-        headers[IDEMPOTENCY_KEY] = str(uuid.uuid4())
+    key = headers.get(HEADER)
+    if isinstance(key, str) and key.strip() and len(key) <= MAX_KEY_LENGTH:
+        headers[HEADER] = str(uuid.uuid4())
     return headers
