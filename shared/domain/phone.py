@@ -62,6 +62,8 @@ def normalize_for_list(raw: str, default_region: str = "US") -> str:
 
 def written_e164(raw: str) -> str | None:
     """`raw` without its separators, when that is E.164 in form; else None."""
+    if _E164.fullmatch(raw):  # most numbers of a large list: nothing to take out
+        return raw
     compact = _SEPARATORS.sub("", raw.strip())
     if compact.startswith("00"):
         compact = "+" + compact[2:]

@@ -18,6 +18,7 @@ import aiohttp
 import asyncpg
 import pytest
 
+from services.api.operations import suppressions as suppression_load
 from services.dispatcher.windows import refresh_windows
 from shared.domain.attempts import AttemptRef, NoDial, StartedAttempt
 from shared.domain.endings import Ending
@@ -185,6 +186,36 @@ async def test_a_file_with_a_reason_column_and_options_as_fields(client: Client)
         answer = await client.post("/api/v1/suppressions/import", data=empty)
         assert answer.status == 422, f"an empty {field} is refused, not read as absent"
         assert [e["field"] for e in (await answer.json())["errors"]] == [field]
+
+
+async def test_a_load_copies_blind_until_the_list_has_a_number_then_checks_each_batch(
+    client: Client, db: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of three: the first is new (copied without a look), the second repeats a number
+    of the first (the index refuses it: the savepoint rolls back, the batch is checked), the
+    third holds an entry in force and an expired one (checked: one renewed, one kept)."""
+    monkeypatch.setattr(suppression_load, "BATCH_ROWS", 3)
+    monkeypatch.setattr(suppression_load, "BLIND_COPY_ROWS", 3)
+    n = fresh_numbers(8)
+    kept, lapsed = n[5], n[6]
+    await suppress(client, [kept], reason="old")
+    await db.execute(
+        "INSERT INTO suppressions (phone_number, reason, expires_at) VALUES ($1, 'gone', $2)",
+        lapsed,
+        datetime.now(UTC) - timedelta(days=1),
+    )
+    lines = [n[0], n[1], n[2], n[3], national(n[0]), n[4], kept, lapsed, n[7]]
+    form = aiohttp.FormData()
+    form.add_field("file", "".join(f"{line}\n" for line in lines), filename="dnc.txt")
+    form.add_field("reason", "NEW")
+    response = await client.post("/api/v1/suppressions/import", data=form)
+    assert response.status == 200, await response.text()
+    answer = await response.json()
+    assert (answer["totalReceived"], answer["added"], answer["alreadyPresent"]) == (9, 7, 2)
+    reasons = {number: [e["reason"] for e in await listed(client, number)] for number in n}
+    assert reasons == {**{number: ["NEW"] for number in n if number != kept}, kept: ["old"]}
+    [renewed] = await listed(client, lapsed)
+    assert renewed["expiresAt"] is None
 
 
 async def test_an_oversized_upload_is_refused_before_it_is_read_whole(
