@@ -1,10 +1,19 @@
 """Keeps each running campaign's job queue stocked: one LeaseLine per line of its share that is
-free, plus a buffer; paced campaigns get theirs no faster than their rate allows."""
+free, plus a buffer; paced campaigns get theirs no faster than their rate allows.
+
+The broker is asked for the depths a pass found doubtful at the start of the next pass, while
+the database works out its snapshot: with thousands of running campaigns the two take tens of
+milliseconds each, one after the other. What it answers is the depth after every job this
+dispatcher published (a pass publishes, and waits for the confirms, before the next starts),
+less what workers took since: never more than the real depth, so it cannot overfill a queue.
+Only a queue never seen waits for its declare within the pass that first finds its campaign.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -57,6 +66,8 @@ class LeaseStocker:
         self._pacer = Pacer(deps.settings.max_calls_per_second)
         self._depths = QueueDepths(deps.settings.queue_depth_refresh_ms / 1000)
         self._turn = 0
+        #: Campaigns whose depth the next pass asks for as it starts.
+        self._read_ahead: list[UUID] = []
 
     async def stock(self) -> StockingPass:
         """One pass over the running campaigns."""
@@ -66,16 +77,25 @@ class LeaseStocker:
         remaining_cap = (
             REMAINING_COUNT_CAP if deps.settings.scheduling_strategy == "remaining_calls" else 0
         )
-        async with deps.pool.acquire() as conn:
-            await refresh_windows(conn, deps.policy, now)
-            snapshot = await dispatch_snapshot(conn, now, remaining_cap=remaining_cap)
-            sharing_started = time.monotonic()
-            open_now = {c.campaign.id for c in snapshot.candidates if c.window_open}
-            allowed = plan_lines(
-                snapshot, open_now, deps.settings.max_concurrent_calls, self._strategy
-            )
-            sharing_s = time.monotonic() - sharing_started
-            await set_allowed_lines(conn, allowed)
+        ahead, self._read_ahead = self._read_ahead, []
+        # Without declaring: a campaign may have ended since, and its queue been removed.
+        reading = asyncio.create_task(self._reader.read(ahead, declare=False))
+        try:
+            async with deps.pool.acquire() as conn:
+                await refresh_windows(conn, deps.policy, now)
+                snapshot = await dispatch_snapshot(conn, now, remaining_cap=remaining_cap)
+                sharing_started = time.monotonic()
+                open_now = {c.campaign.id for c in snapshot.candidates if c.window_open}
+                allowed = plan_lines(
+                    snapshot, open_now, deps.settings.max_concurrent_calls, self._strategy
+                )
+                sharing_s = time.monotonic() - sharing_started
+                await set_allowed_lines(conn, allowed)
+        except BaseException:
+            reading.cancel()
+            with suppress(BaseException):
+                await reading
+            raise
         self._pacer.forget_all_but(open_now)
         self._depths.forget_all_but(open_now)
         self._reader.forget_all_but(open_now)
@@ -96,7 +116,9 @@ class LeaseStocker:
             )
             for c in candidates
         }
-        queued = await self._queued_jobs(candidates, allowed, targets, snapshot.lines_in_use)
+        queued = await self._queued_jobs(
+            candidates, allowed, targets, snapshot.lines_in_use, reading
+        )
         publish_started = time.monotonic()
         next_paced_at: float | None = None
         jobs: dict[UUID, tuple[int, bool]] = {}
@@ -141,9 +163,11 @@ class LeaseStocker:
         allowed: dict[UUID, int],
         targets: dict[UUID, int],
         lines_in_use: int,
+        reading: asyncio.Task[dict[UUID, int | None]],
     ) -> dict[UUID, int]:
         """Jobs in each campaign's queue, as far as the dispatcher can tell (queue_depths.py):
-        the broker is asked where its answer matters. A campaign left out has no queue yet."""
+        the broker is asked where its answer matters, on the next pass unless the queue was
+        never seen. A campaign left out has no queue yet."""
         wanted = [
             Wanted(
                 c.campaign.id,
@@ -152,14 +176,25 @@ class LeaseStocker:
             )
             for c in candidates
         ]
-        read = await self._reader.read(self._depths.to_read(wanted, time.monotonic()))
-        answered_at = time.monotonic()
         signatures = {w.campaign_id: w.signature for w in wanted}
-        for campaign_id, depth in read.items():
-            self._depths.answered(campaign_id, signatures[campaign_id], depth, answered_at)
-        self._deps.metrics.queue_depth_reads.inc(len(read))
+        read = await reading
+        self._take(read, signatures)
+        doubtful = self._depths.to_read(wanted, time.monotonic())
+        unseen = [c for c in doubtful if self._depths.depth(c) is None]
+        self._read_ahead = [c for c in doubtful if self._depths.depth(c) is not None]
+        declared = await self._reader.read(unseen)
+        self._take(declared, signatures)
+        self._deps.metrics.queue_depth_reads.inc(len(read) + len(declared))
         depths = {w.campaign_id: self._depths.depth(w.campaign_id) for w in wanted}
         return {c: d for c, d in depths.items() if d is not None}
+
+    def _take(self, read: dict[UUID, int | None], signatures: dict[UUID, Signature]) -> None:
+        answered_at = time.monotonic()
+        for campaign_id, depth in read.items():
+            if depth is None:
+                self.forget(campaign_id)  # its queue is gone: declared again if still wanted
+            elif campaign_id in signatures:
+                self._depths.answered(campaign_id, signatures[campaign_id], depth, answered_at)
 
     async def _publish_jobs(self, campaign_id: UUID, count: int, *, one_call: bool) -> None:
         publisher = self._deps.publisher
