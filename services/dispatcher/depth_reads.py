@@ -3,10 +3,6 @@
 A read is one queue.declare round trip, and a channel carries one at a time: read one after
 the other, a thousand queues cost a thousand round trips of a broker that is busy with the
 calls (several milliseconds each under load). Spread over `channels`, they overlap.
-
-Only a queue never seen is declared; the others are asked about passively, so that a read
-that comes after the campaign ended (the stocker reads ahead of its snapshot) cannot bring
-back a queue the housekeeping has just removed: it finds none.
 """
 
 from __future__ import annotations
@@ -17,11 +13,11 @@ from contextlib import suppress
 from uuid import UUID
 
 from aio_pika.abc import AbstractChannel, AbstractConnection
-from aiormq.exceptions import ChannelNotFoundEntity
 
 from shared.topology import (
     QueueType,
     campaign_queue,
+    campaign_queue_arguments,
     declare_campaign_queue,
 )
 
@@ -35,49 +31,43 @@ class DepthReader:
     def __init__(self, connection: AbstractConnection, queue_type: QueueType) -> None:
         self._connection = connection
         self._queue_type = queue_type
+        self._arguments = campaign_queue_arguments(queue_type)
         self._idle: asyncio.Queue[AbstractChannel] = asyncio.Queue()
         self._opened: list[AbstractChannel] = []
         self._opening = asyncio.Lock()
         self._declared: set[UUID] = set()
 
-    async def read(
-        self, campaign_ids: Iterable[UUID], *, declare: bool = True
-    ) -> dict[UUID, int | None]:
-        """Jobs waiting in each campaign's queue; declares (and binds) a queue on first sight,
-        unless not `declare`. None: no such queue (it is declared on its next declaring read)."""
+    async def read(self, campaign_ids: Iterable[UUID]) -> dict[UUID, int]:
+        """Jobs waiting in each campaign's queue; declares (and binds) a queue on first sight."""
         wanted = list(campaign_ids)
         await self._open_channels()
         gate = asyncio.Semaphore(READ_CHANNELS)
 
-        async def one(campaign_id: UUID) -> int | None:
+        async def one(campaign_id: UUID) -> int:
             async with gate:
-                if declare and campaign_id not in self._declared:
+                if campaign_id not in self._declared:
                     queued = await declare_campaign_queue(
                         self._connection, campaign_id, self._queue_type
                     )
                     self._declared.add(campaign_id)
                     return queued
-                depth = await self._depth(campaign_id)
-                if depth is None:
-                    self._declared.discard(campaign_id)
-                return depth
+                return await self._depth(campaign_id)
 
         depths = await asyncio.gather(*(one(c) for c in wanted))
         return dict(zip(wanted, depths, strict=True))
 
-    async def _depth(self, campaign_id: UUID) -> int | None:
+    async def _depth(self, campaign_id: UUID) -> int:
         channel = await self._channel()
         try:
             underlay = await channel.get_underlay_channel()
-            declared = await underlay.queue_declare(campaign_queue(campaign_id), passive=True)
-        except BaseException as exc:
-            # A channel in an unknown state (or closed by the broker's 404) is not handed out
-            # again.
+            declared = await underlay.queue_declare(
+                campaign_queue(campaign_id), durable=True, arguments=self._arguments
+            )
+        except BaseException:
+            # A channel in an unknown state is not handed out again.
             self._opened.remove(channel)
             with suppress(Exception):
                 await channel.close()
-            if isinstance(exc, ChannelNotFoundEntity):
-                return None
             raise
         self._idle.put_nowait(channel)
         return int(declared.message_count or 0)

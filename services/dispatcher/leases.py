@@ -1,20 +1,10 @@
 """Keeps each running campaign's job queue stocked: one LeaseLine per line of its share that is
-free, plus a buffer; paced campaigns get theirs no faster than their rate allows.
-
-No pass waits for the broker's answers about depths (with thousands of running campaigns,
-64 of them take tens of milliseconds, more than the rest of the pass): the depths a pass finds
-doubtful are asked in the background, starting with the next pass, and a pass takes the
-answers that have come. Jobs published while a question was out are added to its answer
-(QueueDepths.asked), which keeps what the dispatcher remembers at least the real depth: it
-cannot overfill a queue. Only a queue never seen is waited for, declared within the pass that
-first finds its campaign.
-"""
+free, plus a buffer; paced campaigns get theirs no faster than their rate allows."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from contextlib import suppress
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -25,7 +15,7 @@ from services.dispatcher.credit import jobs_to_publish
 from services.dispatcher.depth_reads import DepthReader
 from services.dispatcher.metrics import CampaignLines
 from services.dispatcher.pacing import Pacer
-from services.dispatcher.queue_depths import Asked, QueueDepths, Signature, Wanted
+from services.dispatcher.queue_depths import QueueDepths, Signature, Wanted
 from services.dispatcher.shares import plan_lines
 from services.dispatcher.strategies import STRATEGIES
 from services.dispatcher.windows import refresh_windows
@@ -67,11 +57,6 @@ class LeaseStocker:
         self._pacer = Pacer(deps.settings.max_calls_per_second)
         self._depths = QueueDepths(deps.settings.queue_depth_refresh_ms / 1000)
         self._turn = 0
-        #: Campaigns whose depth the next pass asks about, unless a question is still out.
-        self._read_ahead: list[UUID] = []
-        #: The question out, with what was known of each queue when it was asked.
-        self._reading: asyncio.Task[dict[UUID, int | None]] | None = None
-        self._asked: dict[UUID, Asked] = {}
 
     async def stock(self) -> StockingPass:
         """One pass over the running campaigns."""
@@ -81,7 +66,6 @@ class LeaseStocker:
         remaining_cap = (
             REMAINING_COUNT_CAP if deps.settings.scheduling_strategy == "remaining_calls" else 0
         )
-        self._ask()
         async with deps.pool.acquire() as conn:
             await refresh_windows(conn, deps.policy, now)
             snapshot = await dispatch_snapshot(conn, now, remaining_cap=remaining_cap)
@@ -159,8 +143,7 @@ class LeaseStocker:
         lines_in_use: int,
     ) -> dict[UUID, int]:
         """Jobs in each campaign's queue, as far as the dispatcher can tell (queue_depths.py):
-        the broker is asked where its answer matters, in the background unless the queue was
-        never seen. A campaign left out has no queue yet."""
+        the broker is asked where its answer matters. A campaign left out has no queue yet."""
         wanted = [
             Wanted(
                 c.campaign.id,
@@ -169,58 +152,14 @@ class LeaseStocker:
             )
             for c in candidates
         ]
+        read = await self._reader.read(self._depths.to_read(wanted, time.monotonic()))
+        answered_at = time.monotonic()
         signatures = {w.campaign_id: w.signature for w in wanted}
-        answers = self._answers()
-        self._take(answers, signatures, self._asked)
-        doubtful = self._depths.to_read(wanted, time.monotonic())
-        unseen = [c for c in doubtful if self._depths.depth(c) is None]
-        self._read_ahead = [c for c in doubtful if self._depths.depth(c) is not None]
-        declared = await self._reader.read(unseen)
-        self._take(declared, signatures, {})
-        self._deps.metrics.queue_depth_reads.inc(len(answers) + len(declared))
+        for campaign_id, depth in read.items():
+            self._depths.answered(campaign_id, signatures[campaign_id], depth, answered_at)
+        self._deps.metrics.queue_depth_reads.inc(len(read))
         depths = {w.campaign_id: self._depths.depth(w.campaign_id) for w in wanted}
         return {c: d for c, d in depths.items() if d is not None}
-
-    def _ask(self) -> None:
-        """Ask about the doubtful queues of the pass before, unless a question is still out."""
-        if self._reading is not None or not self._read_ahead:
-            return
-        ahead, self._read_ahead = self._read_ahead, []
-        self._asked = {c: self._depths.asked(c) for c in ahead}
-        # Without declaring: a campaign may have ended since, and its queue been removed.
-        self._reading = asyncio.create_task(self._reader.read(ahead, declare=False))
-
-    def _answers(self) -> dict[UUID, int | None]:
-        """The answers to the question out, once they have all come; else none yet."""
-        reading = self._reading
-        if reading is None or not reading.done():
-            return {}
-        self._reading = None
-        if reading.cancelled():
-            return {}
-        if (exc := reading.exception()) is not None:
-            log.warning("queue depths not read; asking again", error=repr(exc))
-            return {}
-        return reading.result()
-
-    def _take(
-        self,
-        read: dict[UUID, int | None],
-        signatures: dict[UUID, Signature],
-        asked: dict[UUID, Asked],
-    ) -> None:
-        answered_at = time.monotonic()
-        for campaign_id, depth in read.items():
-            if depth is None:
-                self.forget(campaign_id)  # its queue is gone: declared again if still wanted
-            elif campaign_id in signatures:
-                self._depths.answered(
-                    campaign_id,
-                    signatures[campaign_id],
-                    depth,
-                    answered_at,
-                    asked.get(campaign_id),
-                )
 
     async def _publish_jobs(self, campaign_id: UUID, count: int, *, one_call: bool) -> None:
         publisher = self._deps.publisher
@@ -251,10 +190,6 @@ class LeaseStocker:
         self._depths.forget(campaign_id)
 
     async def close(self) -> None:
-        if self._reading is not None:
-            self._reading.cancel()
-            with suppress(BaseException):
-                await self._reading
         await self._reader.close()
 
 

@@ -37,18 +37,6 @@ class _Known:
     signature: Signature
     read_at: float
     stale_at: float
-    #: Jobs published since this answer.
-    sent: int = 0
-
-
-@dataclass(frozen=True)
-class Asked:
-    """What was known of a queue when the broker was asked about it. An answer that arrives
-    after more jobs were published may or may not count them: they are added to it, which
-    keeps it an upper bound."""
-
-    known: _Known | None
-    sent: int
 
 
 @dataclass(frozen=True)
@@ -98,28 +86,8 @@ class QueueDepths:
         known = self._known.get(campaign_id)
         return None if known is None else known.queued
 
-    def asked(self, campaign_id: UUID) -> Asked:
-        """Taken when a question starts that publishing may overtake (see answered)."""
-        known = self._known.get(campaign_id)
-        return Asked(known, known.sent if known else 0)
-
-    def answered(
-        self,
-        campaign_id: UUID,
-        signature: Signature,
-        queued: int,
-        now: float,
-        asked: Asked | None = None,
-    ) -> None:
-        """The broker said `queued` at `now`, the campaign's signature being `signature`.
-        With `asked`: for a question asked then, the jobs published since are added; an answer
-        to a campaign forgotten or answered since is older than what is known, and dropped."""
-        if asked is not None:
-            known = self._known.get(campaign_id)
-            if known is not asked.known:
-                return
-            if known is not None:
-                queued += known.sent - asked.sent
+    def answered(self, campaign_id: UUID, signature: Signature, queued: int, now: float) -> None:
+        """The broker said `queued` at `now`, the campaign's signature being `signature`."""
         stale_in = self._refresh_s * (0.5 + 0.5 * self._rng.random())
         self._known[campaign_id] = _Known(queued, signature, now, now + stale_in)
 
@@ -127,7 +95,6 @@ class QueueDepths:
         known = self._known.get(campaign_id)
         if known is not None:
             known.queued += count
-            known.sent += count
 
     def forget(self, campaign_id: UUID) -> None:
         self._known.pop(campaign_id, None)

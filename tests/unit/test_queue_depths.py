@@ -98,29 +98,3 @@ def test_forgotten_campaigns_are_asked_about_again() -> None:
     assert known.depth(kept) == 1
     assert known.depth(dropped) is None
     assert known.depth(forgotten) is None
-
-
-def test_an_answer_overtaken_by_publishing_counts_the_jobs_published_since_it_was_asked() -> None:
-    known = depths()
-    campaign = uuid4()
-    read(known, campaign, 3)
-    asked = known.asked(campaign)
-    known.published(campaign, 2)  # while the question is out: the answer may miss them
-    known.answered(campaign, SIGNATURE, 1, now=1, asked=asked)
-    assert known.depth(campaign) == 3
-    known.published(campaign, 1)
-    assert known.depth(campaign) == 4
-
-
-def test_an_answer_about_a_campaign_forgotten_or_answered_since_is_dropped() -> None:
-    known = depths()
-    forgotten, answered = uuid4(), uuid4()
-    read(known, forgotten, 3)
-    read(known, answered, 3)
-    late = {c: known.asked(c) for c in (forgotten, answered)}
-    known.forget(forgotten)
-    read(known, answered, 5, now=1)
-    for campaign in (forgotten, answered):
-        known.answered(campaign, SIGNATURE, 0, now=2, asked=late[campaign])
-    assert known.depth(forgotten) is None
-    assert known.depth(answered) == 5
