@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -19,11 +20,13 @@ import asyncpg
 import pytest
 
 from services.api.operations import suppressions as suppression_load
+from services.api.operations.number_file import Row
 from services.dispatcher.windows import refresh_windows
 from shared.domain.attempts import AttemptRef, NoDial, StartedAttempt
 from shared.domain.endings import Ending
 from shared.domain.frequency_caps import MAX_PERIOD_HOURS
 from shared.domain.statuses import AttemptOutcome
+from shared.repositories import suppressions as suppression_repo
 from shared.repositories.attempts import fetch_dial_rules
 from shared.repositories.claims import start_attempts
 from shared.repositories.endings import end_attempt
@@ -191,9 +194,10 @@ async def test_a_file_with_a_reason_column_and_options_as_fields(client: Client)
 async def test_a_load_copies_blind_until_the_list_has_a_number_then_checks_each_batch(
     client: Client, db: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Batches of three: the first is new (copied without a look), the second repeats a number
-    of the first (the index refuses it: the savepoint rolls back, the batch is checked), the
-    third holds an entry in force and an expired one (checked: one renewed, one kept)."""
+    """Batches of three: the first is new (copied without a look-up), the second repeats a
+    number of the first (the index refuses it: the savepoint rolls back, the batch is looked
+    up), the third holds an entry in force and an expired one (looked up: one kept, one
+    renewed)."""
     monkeypatch.setattr(suppression_load, "BATCH_ROWS", 3)
     monkeypatch.setattr(suppression_load, "BLIND_COPY_ROWS", 3)
     n = fresh_numbers(8)
@@ -204,14 +208,35 @@ async def test_a_load_copies_blind_until_the_list_has_a_number_then_checks_each_
         lapsed,
         datetime.now(UTC) - timedelta(days=1),
     )
+    looked_up: list[int] = []
+    listed_among = suppression_repo.listed_among
+
+    async def counted(conn: Any, numbers: Any, campaign_id: Any) -> Any:
+        looked_up.append(len(numbers))
+        return await listed_among(conn, numbers, campaign_id)
+
+    monkeypatch.setattr(suppression_repo, "listed_among", counted)
     lines = [n[0], n[1], n[2], n[3], national(n[0]), n[4], kept, lapsed, n[7]]
-    form = aiohttp.FormData()
-    form.add_field("file", "".join(f"{line}\n" for line in lines), filename="dnc.txt")
-    form.add_field("reason", "NEW")
-    response = await client.post("/api/v1/suppressions/import", data=form)
-    assert response.status == 200, await response.text()
-    answer = await response.json()
-    assert (answer["totalReceived"], answer["added"], answer["alreadyPresent"]) == (9, 7, 2)
+    rows = [Row(i + 1, line, None) for i, line in enumerate(lines)]
+
+    async def batches() -> AsyncIterator[list[Row]]:
+        for i in range(0, len(rows), 3):
+            yield rows[i : i + 3]
+
+    async with db.acquire() as conn, conn.transaction():
+        report = await suppression_load.load_numbers(
+            conn,
+            batches(),
+            campaign_id=None,
+            reason="NEW",
+            expires_at=None,
+            skip_invalid=False,
+            default_region="US",
+            executor=None,
+            field_of=lambda bad: "file",
+        )
+    assert (report.total_received, report.added, report.already_present) == (9, 7, 2)
+    assert looked_up == [3, 3], "the first batch goes in without a look-up, the others with"
     reasons = {number: [e["reason"] for e in await listed(client, number)] for number in n}
     assert reasons == {**{number: ["NEW"] for number in n if number != kept}, kept: ["old"]}
     [renewed] = await listed(client, lapsed)
